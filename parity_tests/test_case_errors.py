@@ -1,0 +1,137 @@
+"""A user's case file with a mistake gets one line naming the file and the field, and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.cli import main
+
+GOOD = '''
+schema = 1
+name = "mine"
+title = "my worked example"
+
+[source]
+article = "user"
+
+[network]
+sizes = [2, 2, 1]
+activations = ["tanh", "sigmoid"]
+loss = "half_sse"
+layout = "rows"
+bias = "vectors"
+
+[params]
+W1 = [[0.1, 0.2], [0.3, 0.4]]
+b1 = [[0.0, 0.1]]
+W2 = [[0.5], [0.6]]
+b2 = [[0.2]]
+
+[data]
+X = [[1.0, 2.0], [0.5, -1.0]]
+y = [[1.0], [0.0]]
+
+[train]
+learning_rate = 0.5
+
+[[quantity]]
+id = "z1"
+of = "Z[1][0, 0]"
+printed = "0.7"
+'''
+
+# (what to replace, replacement, text the one-line error must contain)
+BROKEN = [
+    ('sizes = [2, 2, 1]', 'sizes = [2, 2, 1', "TOML syntax error"),
+    ('name = "mine"', '', "name: missing required field"),
+    ('title = "my worked example"', 'title = "x"\ncolour = "red"', "colour: unknown field"),
+    ('loss = "half_sse"', 'loss = "hinge"', "network.loss: 'hinge' is not one of"),
+    ('activations = ["tanh", "sigmoid"]', 'activations = ["tanh", "swish"]', "network.activations[1]: unknown activation 'swish'"),
+    ('activations = ["tanh", "sigmoid"]', 'activations = ["tanh"]', "network.activations: expected a list of 2"),
+    ('activations = ["tanh", "sigmoid"]', 'activations = [{ name = "leaky_relu", slop = 0.1 }, "tanh"]', "network.activations[0]: activation 'leaky_relu' takes no parameter 'slop'"),
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, 0.2], [0.3]]', "params.W1: ragged matrix"),
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]]', "params.W1: expected shape (2, 2)"),
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, "x"], [0.3, 0.4]]', "params.W1[0][1]: expected a number, got text"),
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, nan], [0.3, 0.4]]', "params.W1[0][1]: nan is not finite"),
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, inf], [0.3, 0.4]]', "params.W1[0][1]: inf is not finite"),
+    ('b2 = [[0.2]]', '', "params.b2: missing required field"),
+    ('b2 = [[0.2]]', 'b2 = [[0.2]]\nb3 = [[1.0]]', "params.b3: unknown field"),
+    ('X = [[1.0, 2.0], [0.5, -1.0]]', 'X = [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]', "data.X: 3 features per example"),
+    ('y = [[1.0], [0.0]]', 'y = [[1.0], [0.0], [1.0]]', "data.y: expected shape (2, 1)"),
+    ('sizes = [2, 2, 1]', 'sizes = [2, 1000000, 1]', "network.sizes[1]: 1000000 is out of range"),
+    ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
+     'sizes = [2, 2000, 2000, 1]\nactivations = ["tanh", "tanh", "sigmoid"]', "parameters: the limit is"),
+    ('learning_rate = 0.5', 'learning_rate = -0.5', "train.learning_rate: -0.5 is out of range"),
+    ('learning_rate = 0.5', 'learning_rate = "fast"', "train.learning_rate: expected a number"),
+    ('learning_rate = 0.5', 'epochs = 0', "train.epochs: 0 is out of range"),
+    ('of = "Z[1][0, 0]"', 'of = "__import__(\'os\')"', "quantity[0] (z1).of: names starting with '_' are not allowed"),
+    ('of = "Z[1][0, 0]"', 'of = "Q[1]"', "quantity[0] (z1).of: unknown name 'Q'"),
+    ('of = "Z[1][0, 0]"', 'of = "Z[1][0, 0"', "quantity[0] (z1).of: cannot parse"),
+    ('printed = "0.7"', 'printed = "seven"', "quantity[0] (z1).printed: 'seven' is not a number"),
+    ('printed = "0.7"', 'printed = ["0.7", "0.1"]', "quantity[0] (z1).printed: 2 numbers printed"),
+    ('printed = "0.7"', 'printed = [["0.7", "0.1"], ["0.2"]]', "quantity[0] (z1).printed: ragged"),
+    ('printed = "0.7"', 'printed = "0.7"\ntolerance = 0.1', "tolerance_reason: a tolerance other than the printed precision needs a written reason"),
+    ('article = "user"', 'article = "wikipedia"', "source.article: 'wikipedia' is not one of"),
+    ('[[quantity]]\nid = "z1"', '[[quantity]]\nid = "z 1"', "quantity[0].id: 'z 1'"),
+    ('layout = "rows"', 'layout = "diagonal"', "network.layout: 'diagonal' is not one of"),
+]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "mine.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_the_good_file_runs(tmp_path, capsys):
+    code = main(["check", str(write(tmp_path, GOOD)), "--quiet"])
+    out = capsys.readouterr()
+    assert code in (0, 1), out.err
+    assert "error" not in out.err
+
+
+@pytest.mark.parametrize("old,new,message", BROKEN, ids=[b[2][:40] for b in BROKEN])
+def test_broken_case_file(tmp_path, capsys, old, new, message):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    code = main(["check", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0]
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["check", "no-such-case"], "no built-in case named 'no-such-case'"),
+    (["check", "/nonexistent/case.toml"], "no such file"),
+    (["check", "courtial-one-car", "--backend", "jax"], "--backend: unknown backend 'jax'"),
+    (["check", "--dtype", "float16"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_command_line(capsys, argv, message):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+
+
+def test_not_utf8_and_binary(tmp_path, capsys):
+    p = tmp_path / "bin.toml"
+    p.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["check", str(p)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_console_script_exit_code(tmp_path):
+    path = write(tmp_path, GOOD.replace('loss = "half_sse"', 'loss = "hinge"'))
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "network.loss" in proc.stderr

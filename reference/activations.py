@@ -1,0 +1,128 @@
+"""Activation functions g(Z) and their derivatives g'(Z), written out by hand.
+
+Every derivative is a function of Z (not of A = g(Z)): backprop multiplies the
+incoming error by g'(Z) element-wise (Courtial, "Deep Neural Network from
+scratch", chapter 6; deeplearning.ai notes, "Derivatives of activation
+functions").
+
+Value at exactly 0, where the derivative of relu / leaky_relu / elu is not
+defined, is a *convention*, stated here and settable per layer in a case file
+(``at_zero``):
+
+* relu'(0)       = 0      (torch and TensorFlow give 0; the deeplearning.ai
+                           notes define 1 — their case sets ``at_zero = 1``)
+* leaky_relu'(0) = slope  (torch and TensorFlow give the slope; the notes define 1)
+* elu'(0)        = 1      (the chapter after Victor Zhou defines ELU by "x for x >= 0")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+def identity(Z):
+    return Z
+
+
+def identity_prime(Z):
+    return np.ones_like(Z)
+
+
+def sigmoid(Z):
+    # 1 / (1 + e^-Z), written so that large |Z| cannot overflow exp().
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+
+
+def sigmoid_prime(Z):
+    s = sigmoid(Z)
+    return s * (1 - s)
+
+
+def tanh(Z):
+    return np.tanh(Z)
+
+
+def tanh_prime(Z):
+    return 1 - np.tanh(Z) ** 2
+
+
+def relu(Z):
+    return np.maximum(Z, 0)
+
+
+def relu_prime(Z, at_zero=0.0):
+    return np.where(Z > 0, 1.0, np.where(Z < 0, 0.0, at_zero)).astype(np.result_type(Z, np.float32))
+
+
+def leaky_relu(Z, slope=0.01):
+    return np.where(Z > 0, Z, slope * Z)
+
+
+def leaky_relu_prime(Z, slope=0.01, at_zero=None):
+    at_zero = slope if at_zero is None else at_zero
+    return np.where(Z > 0, 1.0, np.where(Z < 0, slope, at_zero)).astype(np.result_type(Z, np.float32))
+
+
+def elu(Z, alpha=1.0):
+    return np.where(Z >= 0, Z, alpha * np.expm1(np.minimum(Z, 0)))
+
+
+def elu_prime(Z, alpha=1.0, at_zero=1.0):
+    return np.where(Z > 0, 1.0, np.where(Z < 0, alpha * np.exp(np.minimum(Z, 0)), at_zero)).astype(
+        np.result_type(Z, np.float32))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One layer's activation: its name, its parameters, g and g'."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        inner = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        return f"{self.name}({inner})" if inner else self.name
+
+    def g(self, Z):
+        return FUNCTIONS[self.name][0](Z, **_forward_params(self))
+
+    def g_prime(self, Z):
+        return FUNCTIONS[self.name][1](Z, **self.params)
+
+
+def _forward_params(act: Activation) -> dict:
+    return {k: v for k, v in act.params.items() if k != "at_zero"}
+
+
+# name -> (g, g', parameters each accepts, default parameters)
+FUNCTIONS: dict[str, tuple[Callable, Callable, tuple[str, ...]]] = {
+    "identity": (identity, identity_prime, ()),
+    "sigmoid": (sigmoid, sigmoid_prime, ()),
+    "tanh": (tanh, tanh_prime, ()),
+    "relu": (relu, relu_prime, ("at_zero",)),
+    "leaky_relu": (leaky_relu, leaky_relu_prime, ("slope", "at_zero")),
+    "elu": (elu, elu_prime, ("alpha", "at_zero")),
+}
+
+DEFAULTS: dict[str, dict] = {
+    "relu": {"at_zero": 0.0},
+    "leaky_relu": {"slope": 0.01},
+    "elu": {"alpha": 1.0, "at_zero": 1.0},
+}
+
+
+def make(name: str, **params) -> Activation:
+    """An activation by name; unknown names or parameters raise ValueError."""
+    if name not in FUNCTIONS:
+        raise ValueError(f"unknown activation {name!r} (known: {', '.join(FUNCTIONS)})")
+    allowed = FUNCTIONS[name][2]
+    for key in params:
+        if key not in allowed:
+            raise ValueError(f"activation {name!r} takes no parameter {key!r}"
+                             + (f" (it takes: {', '.join(allowed)})" if allowed else ""))
+    return Activation(name, {**DEFAULTS.get(name, {}), **{k: float(v) for k, v in params.items()}})

@@ -1,0 +1,567 @@
+"""Case files: one worked example of an article (or of a user), as data.
+
+A case file is TOML (see ``reference/cases/CASES.md`` for every field). Loading
+checks everything before any array is allocated or any backend runs, and every
+mistake becomes a :class:`CaseError` that names the file and the field::
+
+    my_case.toml: params.W1: expected shape (4, 3) for W1 (rows layout, bias trick), got (3, 3)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import activations as act_mod
+from . import expr
+from . import losses as loss_mod
+from .spec import Hyper, Net
+
+CASES_DIR = Path(__file__).parent / "cases"
+ARTICLES_FILE = Path(__file__).parent / "articles.toml"
+
+# Refuse absurd sizes before allocating anything.
+MAX_WIDTH = 100_000          # units in one layer
+MAX_DEPTH = 100              # layers
+MAX_PARAMS = 2_000_000       # numbers in all parameters
+MAX_WORK = 2_000_000_000     # epochs × examples × parameters
+MAX_FILE_BYTES = 20_000_000
+MAX_EPOCHS = 1_000_000
+
+TOP_FIELDS = {"schema", "name", "title", "description", "source", "network", "params", "init",
+              "data", "arrays", "inputs", "train", "gradcheck", "quantity", "remark"}
+SOURCE_FIELDS = {"article", "sections", "url"}
+NETWORK_FIELDS = {"sizes", "activations", "loss", "layout", "bias", "first_layer", "first_weight", "frozen"}
+INIT_FIELDS = {"distribution", "seed", "scale"}
+DATA_FIELDS = {"X", "y"}
+TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias"}
+GRADCHECK_FIELDS = {"h", "probe"}
+QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
+                   "tolerance_reason", "erratum", "differs", "check", "threshold", "note"}
+REMARK_FIELDS = {"section", "text"}
+BACKEND_NAMES = {"numpy", "torch", "tf"}
+# Names an array may not take: bare trace keys, namespace prefixes and expression functions.
+RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
+                  "learning_rate", "h", "act", "loss", "calc", "grad", "gradcheck", "predict", "inputs",
+                  *expr.MATH}
+
+
+class CaseError(ValueError):
+    """A mistake in a case file: which file, which field, what is wrong."""
+
+    def __init__(self, path: str | Path, where: str, message: str):
+        self.path, self.where, self.message = str(path), where, message
+        super().__init__(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+
+
+# --------------------------------------------------------------------------- printed numbers
+
+_NUMBER = re.compile(r"^[+-]?(\d+)?(\.(\d*))?([eE][+-]?\d+)?$")
+
+
+def normalize_printed(text: str) -> str:
+    """The printed text as a Python number: '0,248' -> '0.248', '−0.06' -> '-0.06',
+    '1.157e - 08' -> '1.157e-08', '16 999.55' -> '16999.55'."""
+    s = text.strip().replace("\u2212", "-").replace("\u2009", "").replace("\u00a0", "").replace(" ", "")
+    if "," in s and "." not in s and s.count(",") == 1:
+        s = s.replace(",", ".")
+    return s
+
+
+@dataclass(frozen=True)
+class Printed:
+    """One number as an article prints it: its text, value and the precision the text carries."""
+
+    text: str
+    value: float
+    tolerance: float          # one unit of the last printed digit; 0 for an exact integer
+
+    @classmethod
+    def parse(cls, raw: Any) -> "Printed":
+        if isinstance(raw, bool):
+            raise ValueError(f"expected a number written as text, got {raw!r}")
+        if isinstance(raw, (int, float)):
+            text = repr(raw)
+        elif isinstance(raw, str):
+            text = raw
+        else:
+            raise ValueError(f"expected a number written as text, got {raw!r}")
+        s = normalize_printed(text)
+        m = _NUMBER.match(s)
+        if not m or not (m.group(1) or m.group(3)):
+            raise ValueError(f"{text!r} is not a number")
+        value = float(s)
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not finite")
+        decimals = len(m.group(3) or "")
+        exponent = int(m.group(4)[1:]) if m.group(4) else 0
+        exact_integer = m.group(2) is None and exponent >= 0
+        tolerance = 0.0 if exact_integer else 10.0 ** (exponent - decimals)
+        return cls(text, value, tolerance)
+
+
+def parse_printed(raw: Any) -> list:
+    """Nested lists of Printed, the same nesting as the TOML value."""
+    if isinstance(raw, list):
+        return [parse_printed(r) for r in raw]
+    return Printed.parse(raw)
+
+
+def printed_array(printed) -> tuple[np.ndarray, np.ndarray]:
+    """(values, per-element tolerances) of a nested Printed structure."""
+    def walk(p, attr):
+        return [walk(x, attr) for x in p] if isinstance(p, list) else getattr(p, attr)
+    return np.asarray(walk(printed, "value"), dtype=float), np.asarray(walk(printed, "tolerance"), dtype=float)
+
+
+# --------------------------------------------------------------------------- the case
+
+@dataclass
+class Quantity:
+    id: str
+    label: str
+    section: str
+    of: str
+    printed: Any = None            # nested Printed
+    printed_as: str | None = None
+    formula: str | None = None
+    tolerance: float | None = None
+    tolerance_reason: str | None = None
+    erratum: str | None = None
+    differs: dict = field(default_factory=dict)
+    check: str = "value"
+    threshold: float | None = None
+    note: str | None = None
+    index: int = 0                 # position in the file, for error messages
+
+    @property
+    def where(self) -> str:
+        return f"quantity[{self.index}] ({self.id})"
+
+
+@dataclass
+class Case:
+    name: str
+    path: Path
+    title: str
+    description: str
+    article: str
+    article_title: str
+    sections: list
+    net: Net | None
+    params: dict
+    X: np.ndarray | None
+    y: np.ndarray | None
+    arrays: dict                   # other named arrays: data.y_true, inputs.NAME …
+    inputs: dict                   # named inputs for predict.NAME
+    hyper: Hyper
+    quantities: list
+    remarks: list
+
+    def cast(self, dtype) -> "Case":
+        """The same case with every array in ``dtype`` (float32 runs)."""
+        import copy
+        c = copy.copy(self)
+        c.net = None if self.net is None else type(self.net)(**{**self.net.__dict__, "dtype": dtype})
+        c.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        c.X = None if self.X is None else self.X.astype(dtype)
+        c.y = None if self.y is None else self.y.astype(dtype)
+        c.inputs = {k: v.astype(dtype) for k, v in self.inputs.items()}
+        return c
+
+
+def _articles() -> dict:
+    with open(ARTICLES_FILE, "rb") as f:
+        return tomllib.load(f)
+
+
+def builtin_paths() -> list[Path]:
+    return sorted(p for p in CASES_DIR.glob("*.toml"))
+
+
+def builtin_names() -> list[str]:
+    return [p.stem for p in builtin_paths()]
+
+
+def resolve(spec: str) -> Path:
+    """A built-in case name or a path to a case file."""
+    p = Path(spec)
+    if p.suffix == ".toml" or p.exists() or "/" in spec:
+        return p
+    q = CASES_DIR / f"{spec}.toml"
+    if q.exists():
+        return q
+    raise CaseError(spec, "", f"no built-in case named {spec!r} and no such file "
+                              f"(built-in: {', '.join(builtin_names())})")
+
+
+def load(spec: str | Path) -> Case:
+    path = resolve(str(spec))
+    if not path.exists():
+        raise CaseError(path, "", "no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise CaseError(path, "", f"file larger than {MAX_FILE_BYTES} bytes")
+    try:
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CaseError(path, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(path, "", f"TOML syntax error: {exc}") from None
+    return _Loader(path, raw).case()
+
+
+class _Loader:
+    def __init__(self, path: Path, raw: dict):
+        self.path, self.raw = path, raw
+
+    def fail(self, where: str, message: str):
+        raise CaseError(self.path, where, message)
+
+    # -- generic checks ------------------------------------------------------
+    def table(self, where: str, value: Any, allowed: set, required: set = frozenset()) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"expected a table, got {_kind(value)}")
+        for k in value:
+            if k not in allowed:
+                self.fail(f"{where}.{k}" if where else k,
+                          f"unknown field (allowed here: {', '.join(sorted(allowed))})")
+        for k in required:
+            if k not in value:
+                self.fail(f"{where}.{k}" if where else k, "missing required field")
+        return value
+
+    def string(self, where: str, value: Any, choices=None) -> str:
+        if not isinstance(value, str):
+            self.fail(where, f"expected text, got {_kind(value)}")
+        if choices is not None and value not in choices:
+            self.fail(where, f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    def integer(self, where: str, value: Any, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(where, f"expected a whole number, got {_kind(value)}")
+        if not lo <= value <= hi:
+            self.fail(where, f"{value} is out of range [{lo}, {hi}]")
+        return value
+
+    def number(self, where: str, value: Any, lo=-math.inf, hi=math.inf, lo_open=False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(where, f"expected a number, got {_kind(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            self.fail(where, f"{value} is not finite")
+        if value < lo or value > hi or (lo_open and value == lo):
+            self.fail(where, f"{value} is out of range {'(' if lo_open else '['}{lo}, {hi}]")
+        return value
+
+    def matrix(self, where: str, value: Any, shape: tuple | None = None, what: str = "") -> np.ndarray:
+        if not isinstance(value, list) or not value:
+            self.fail(where, f"expected a matrix (a list of rows), got {_kind(value)}")
+        if not all(isinstance(r, list) for r in value):
+            self.fail(where, "expected a matrix (a list of rows); write a row vector as [[...]]")
+        widths = {len(r) for r in value}
+        if len(widths) != 1:
+            self.fail(where, f"ragged matrix: rows have lengths {sorted(widths)}")
+        if 0 in widths:
+            self.fail(where, "empty rows")
+        n_rows, n_cols = len(value), widths.pop()
+        if n_rows * n_cols > MAX_PARAMS:
+            self.fail(where, f"{n_rows}×{n_cols} is too large (limit {MAX_PARAMS} numbers)")
+        for i, r in enumerate(value):
+            for j, v in enumerate(r):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    self.fail(f"{where}[{i}][{j}]", f"expected a number, got {_kind(v)}")
+                if not math.isfinite(v):
+                    self.fail(f"{where}[{i}][{j}]", f"{v} is not finite")
+        if shape is not None and (n_rows, n_cols) != tuple(shape):
+            self.fail(where, f"expected shape {tuple(shape)}{' for ' + what if what else ''}, "
+                             f"got {(n_rows, n_cols)}")
+        return np.asarray(value, dtype=np.float64)
+
+    def expression(self, where: str, value: Any) -> str:
+        text = self.string(where, value)
+        try:
+            expr.parse(text)
+        except expr.ExprError as exc:
+            self.fail(where, str(exc))
+        return text
+
+    # -- sections --------------------------------------------------------------
+    def case(self) -> Case:
+        raw = self.table("", self.raw, TOP_FIELDS, {"name", "title", "source", "quantity"})
+        if "schema" in raw:
+            self.integer("schema", raw["schema"], 1, 1)
+        name = self.string("name", raw["name"])
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,80}", name):
+            self.fail("name", f"{name!r}: use lower-case letters, digits, '-' and '_'")
+        title = self.string("title", raw["title"])
+        description = self.string("description", raw.get("description", ""))
+        source = self.table("source", raw["source"], SOURCE_FIELDS, {"article"})
+        articles = _articles()
+        article = self.string("source.article", source["article"], list(articles))
+        sections = source.get("sections", [])
+        if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
+            self.fail("source.sections", "expected a list of section titles")
+
+        net = self.network(raw["network"]) if "network" in raw else None
+        for needs in ("params", "init", "train", "gradcheck"):
+            if needs in raw and net is None:
+                self.fail(needs, "needs a [network] table")
+        params = self.parameters(raw, net) if net else {}
+        X, y = self.data(raw.get("data", {}), net)
+        arrays = self.arrays(raw.get("arrays", {}))
+        inputs = self.inputs(raw.get("inputs", {}), net)
+        hyper = self.hyper(raw.get("train", {}), raw.get("gradcheck", {}), net, params, X)
+        if net is not None and X is None:
+            self.fail("data.X", "a case with a [network] needs inputs X")
+        if y is not None and net is None:
+            self.fail("data.y", "targets need a [network]")
+        quantities = self.quantities(raw["quantity"])
+        remarks = raw.get("remark", [])
+        if not isinstance(remarks, list):
+            self.fail("remark", "expected [[remark]] tables")
+        for i, r in enumerate(remarks):
+            self.table(f"remark[{i}]", r, REMARK_FIELDS, {"text"})
+            self.string(f"remark[{i}].text", r["text"])
+        return Case(name=name, path=self.path, title=title, description=description, article=article,
+                    article_title=articles[article]["title"], sections=sections, net=net, params=params,
+                    X=X, y=y, arrays=arrays, inputs=inputs, hyper=hyper, quantities=quantities,
+                    remarks=remarks)
+
+    def network(self, raw) -> Net:
+        raw = self.table("network", raw, NETWORK_FIELDS, {"sizes", "activations"})
+        sizes = raw["sizes"]
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            self.fail("network.sizes", "expected a list of at least two layer sizes (inputs … outputs)")
+        if len(sizes) - 1 > MAX_DEPTH:
+            self.fail("network.sizes", f"{len(sizes) - 1} layers: the limit is {MAX_DEPTH}")
+        sizes = tuple(self.integer(f"network.sizes[{i}]", s, 1, MAX_WIDTH) for i, s in enumerate(sizes))
+        acts = raw["activations"]
+        if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
+            self.fail("network.activations", f"expected a list of {len(sizes) - 1} activations (one per layer "
+                                             f"after the input), got {_kind(acts)}"
+                      + (f" of {len(acts)}" if isinstance(acts, list) else ""))
+        activations = tuple(self.activation(f"network.activations[{i}]", a) for i, a in enumerate(acts))
+        loss = loss_mod.make("half_sse")
+        if "loss" in raw:
+            name = self.string("network.loss", raw["loss"], list(loss_mod.LOSSES))
+            loss = loss_mod.make(name)
+        layout = self.string("network.layout", raw.get("layout", "rows"), ["rows", "columns"])
+        bias = self.string("network.bias", raw.get("bias", "vectors"), ["trick", "vectors", "none"])
+        first_layer = self.integer("network.first_layer", raw.get("first_layer", 1), 0, 1000)
+        first_weight = self.integer("network.first_weight", raw.get("first_weight", 1), 0, 1000)
+        net = Net(sizes=sizes, activations=activations, loss=loss, layout=layout, bias=bias,
+                  first_layer=first_layer, first_weight=first_weight)
+        if net.n_params() > MAX_PARAMS:
+            self.fail("network.sizes", f"{net.n_params()} parameters: the limit is {MAX_PARAMS}")
+        frozen = raw.get("frozen", [])
+        if not isinstance(frozen, list):
+            self.fail("network.frozen", "expected a list of parameter names")
+        for i, f in enumerate(frozen):
+            self.string(f"network.frozen[{i}]", f, net.param_names())
+        return Net(**{**net.__dict__, "frozen": frozenset(frozen)})
+
+    def activation(self, where, raw) -> act_mod.Activation:
+        if isinstance(raw, str):
+            name, params = raw, {}
+        elif isinstance(raw, dict):
+            if "name" not in raw:
+                self.fail(f"{where}.name", "missing required field")
+            name = self.string(f"{where}.name", raw["name"])
+            params = {k: v for k, v in raw.items() if k != "name"}
+            for k, v in params.items():
+                self.number(f"{where}.{k}", v)
+        else:
+            self.fail(where, f"expected an activation name or table, got {_kind(raw)}")
+        try:
+            return act_mod.make(name, **params)
+        except ValueError as exc:
+            self.fail(where, str(exc))
+
+    def parameters(self, raw, net: Net) -> dict:
+        shapes = net.param_shapes()
+        if ("params" in raw) == ("init" in raw):
+            self.fail("params", "give the initial parameters either as [params] or as [init] (exactly one)")
+        what = f"({net.layout} layout, {'bias trick' if net.trick else net.bias + ' bias'})"
+        if "params" in raw:
+            table = self.table("params", raw["params"], set(shapes), set(shapes))
+            return {n: self.matrix(f"params.{n}", table[n], s, f"{n} {what}") for n, s in shapes.items()}
+        init = self.table("init", raw["init"], INIT_FIELDS, {"seed"})
+        seed = self.integer("init.seed", init["seed"], 0, 2**63 - 1)
+        dist = self.string("init.distribution", init.get("distribution", "normal"), ["normal", "uniform"])
+        scale = self.number("init.scale", init.get("scale", 1.0), 0, 1e6, lo_open=True)
+        rng = np.random.default_rng(seed)
+        draw = rng.standard_normal if dist == "normal" else (lambda s: rng.uniform(-1, 1, s))
+        return {n: scale * draw(s) for n, s in shapes.items()}
+
+    def data(self, raw, net: Net | None):
+        raw = self.table("data", raw, DATA_FIELDS)
+        X = y = None
+        if "X" in raw:
+            X = self.matrix("data.X", raw["X"])
+            if net is not None:
+                n_in = X.shape[1] if net.layout == "rows" else X.shape[0]
+                if n_in != net.sizes[0]:
+                    self.fail("data.X", f"{n_in} features per example ({net.layout} layout, shape {X.shape}) "
+                                        f"but network.sizes starts with {net.sizes[0]}")
+        if "y" in raw:
+            y = self.matrix("data.y", raw["y"])
+            if net is not None and X is not None:
+                n = X.shape[net.example_axis]
+                expected = (n, net.sizes[-1]) if net.layout == "rows" else (net.sizes[-1], n)
+                if y.shape != expected:
+                    self.fail("data.y", f"expected shape {expected} ({n} examples, {net.sizes[-1]} outputs, "
+                                        f"{net.layout} layout), got {y.shape}")
+        return X, y
+
+    def arrays(self, raw) -> dict:
+        """Other named numbers a quantity may use: a number, a vector or a matrix."""
+        if not isinstance(raw, dict):
+            self.fail("arrays", f"expected a table of named arrays, got {_kind(raw)}")
+        out = {}
+        for name, v in raw.items():
+            where = f"arrays.{name}"
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in RESERVED_NAMES:
+                self.fail(where, f"array names must be identifiers other than {', '.join(sorted(RESERVED_NAMES))}")
+            if isinstance(v, list) and v and all(isinstance(r, list) for r in v):
+                out[name] = self.matrix(where, v)
+            elif isinstance(v, list):
+                out[name] = self.matrix(where, [v])[0]
+            else:
+                out[name] = np.float64(self.number(where, v))
+        return out
+
+    def inputs(self, raw, net) -> dict:
+        if not isinstance(raw, dict):
+            self.fail("inputs", f"expected a table of named inputs, got {_kind(raw)}")
+        out = {}
+        for name, v in raw.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                self.fail(f"inputs.{name}", "input names must be identifiers")
+            if net is None:
+                self.fail(f"inputs.{name}", "named inputs need a [network]")
+            m = self.matrix(f"inputs.{name}", v)
+            n_in = m.shape[1] if net.layout == "rows" else m.shape[0]
+            if n_in != net.sizes[0]:
+                self.fail(f"inputs.{name}", f"{n_in} features, but the network takes {net.sizes[0]}")
+            out[name] = m
+        return out
+
+    def hyper(self, train, gradcheck, net, params, X) -> Hyper:
+        train = self.table("train", train, TRAIN_FIELDS)
+        gradcheck = self.table("gradcheck", gradcheck, GRADCHECK_FIELDS)
+        kw: dict = {}
+        if "rule" in train:
+            kw["rule"] = self.string("train.rule", train["rule"], ["batch", "sgd"])
+        if "learning_rate" in train:
+            kw["learning_rate"] = self.number("train.learning_rate", train["learning_rate"], 0, 1e6, lo_open=True)
+        if "grad_scale" in train:
+            kw["grad_scale"] = self.string("train.grad_scale", train["grad_scale"], ["1/n", "1"])
+        if "epochs" in train:
+            kw["epochs"] = self.integer("train.epochs", train["epochs"], 1, MAX_EPOCHS)
+        if "l2" in train:
+            kw["l2"] = self.number("train.l2", train["l2"], 0, 1e6)
+        if "l2_bias" in train:
+            if not isinstance(train["l2_bias"], bool):
+                self.fail("train.l2_bias", f"expected true or false, got {_kind(train['l2_bias'])}")
+            kw["l2_bias"] = train["l2_bias"]
+        if "h" in gradcheck:
+            kw["h"] = self.number("gradcheck.h", gradcheck["h"], 0, 1, lo_open=True)
+        if "probe" in gradcheck:
+            probe = self.table("gradcheck.probe", gradcheck["probe"], {"param", "index"}, {"param", "index"})
+            pname = self.string("gradcheck.probe.param", probe["param"], list(params))
+            index = probe["index"]
+            shape = params[pname].shape
+            if (not isinstance(index, list) or len(index) != len(shape)
+                    or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < s
+                               for i, s in zip(index, shape))):
+                self.fail("gradcheck.probe.index", f"expected {len(shape)} indices within {shape}, got {index!r}")
+            kw["probe"] = (pname, tuple(index))
+        hyper = Hyper(**kw)
+        if net is not None and X is not None:
+            work = hyper.epochs * X.shape[net.example_axis] * net.n_params()
+            if work > MAX_WORK:
+                self.fail("train.epochs", f"{hyper.epochs} epochs × {X.shape[net.example_axis]} examples × "
+                                          f"{net.n_params()} parameters is too much work (limit {MAX_WORK:.0e})")
+        return hyper
+
+    def quantities(self, raw) -> list:
+        if not isinstance(raw, list) or not raw:
+            self.fail("quantity", "expected at least one [[quantity]] table")
+        out, seen = [], set()
+        for i, q in enumerate(raw):
+            where = f"quantity[{i}]"
+            q = self.table(where, q, QUANTITY_FIELDS, {"id", "of"})
+            qid = self.string(f"{where}.id", q["id"])
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", qid):
+                self.fail(f"{where}.id", f"{qid!r}: use letters, digits, '.', '-' and '_'")
+            if qid in seen:
+                self.fail(f"{where}.id", f"duplicate id {qid!r}")
+            seen.add(qid)
+            where = f"quantity[{i}] ({qid})"
+            if ("printed" in q) == ("formula" in q):
+                self.fail(where, "give exactly one of 'printed' (the article's numbers) "
+                                 "or 'formula' (the article's formula)")
+            item = Quantity(id=qid, label=self.string(f"{where}.label", q.get("label", qid)),
+                            section=self.string(f"{where}.section", q.get("section", "")),
+                            of=self.expression(f"{where}.of", q["of"]), index=i)
+            if "printed" in q:
+                try:
+                    item.printed = parse_printed(q["printed"])
+                except ValueError as exc:
+                    self.fail(f"{where}.printed", str(exc))
+                if isinstance(item.printed, list) and not item.printed:
+                    self.fail(f"{where}.printed", "no numbers")
+                try:
+                    printed_array(item.printed)
+                except ValueError:
+                    self.fail(f"{where}.printed", "ragged: rows of different lengths")
+            else:
+                item.formula = self.expression(f"{where}.formula", q["formula"])
+            if "printed_as" in q:
+                item.printed_as = self.string(f"{where}.printed_as", q["printed_as"])
+            if "tolerance" in q:
+                item.tolerance = self.number(f"{where}.tolerance", q["tolerance"], 0, 1e6)
+                if "tolerance_reason" not in q:
+                    self.fail(f"{where}.tolerance_reason", "a tolerance other than the printed precision "
+                                                          "needs a written reason")
+            if "tolerance_reason" in q:
+                item.tolerance_reason = self.string(f"{where}.tolerance_reason", q["tolerance_reason"])
+            if "erratum" in q:
+                item.erratum = self.string(f"{where}.erratum", q["erratum"])
+            if "differs" in q:
+                d = self.table(f"{where}.differs", q["differs"], BACKEND_NAMES)
+                item.differs = {k: self.string(f"{where}.differs.{k}", v) for k, v in d.items()}
+            if "check" in q:
+                item.check = self.string(f"{where}.check", q["check"], ["value", "side"])
+            if item.check == "side":
+                if "threshold" not in q:
+                    self.fail(f"{where}.threshold", "check = 'side' needs a threshold")
+                if "printed" not in q:
+                    self.fail(f"{where}.printed", "check = 'side' compares against printed numbers")
+            if "threshold" in q:
+                item.threshold = self.number(f"{where}.threshold", q["threshold"])
+            if "note" in q:
+                item.note = self.string(f"{where}.note", q["note"])
+            out.append(item)
+        return out
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

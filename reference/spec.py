@@ -1,0 +1,132 @@
+"""What a network *is* (shared by the NumPy reference and the framework mirrors).
+
+``Net`` holds the structure and conventions of one article's network; ``Hyper``
+holds how it is trained and checked. Both come from a case file (see
+``reference/case.py``); every backend reads the same objects, so the three
+implementations start from one description.
+
+Names follow the article: parameters are ``W1, b1, W2, …`` numbered from
+``first_weight``; layers' ``Z``/``A``/``delta`` are numbered from
+``first_layer`` (Courtial numbers the first hidden layer 2 because his input
+layer is a(1) = X; deeplearning.ai numbers it 1 and calls X = A[0]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import layout as L
+from .activations import Activation
+from .losses import Loss
+
+
+@dataclass(frozen=True)
+class Net:
+    sizes: tuple[int, ...]                 # n_in, hidden…, n_out
+    activations: tuple[Activation, ...]    # one per layer after the input
+    loss: Loss
+    layout: str = "rows"                   # "rows" | "columns"
+    bias: str = "vectors"                  # "trick" | "vectors" | "none"
+    first_layer: int = 1                   # article number of the first Z
+    first_weight: int = 1                  # article number of the first W
+    frozen: frozenset = field(default_factory=frozenset)
+    dtype: type = np.float64
+
+    @property
+    def depth(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def trick(self) -> bool:
+        return self.bias == "trick"
+
+    @property
+    def example_axis(self) -> int:
+        return L.EXAMPLE_AXIS[self.layout]
+
+    def W_name(self, l: int) -> str:
+        return f"W{self.first_weight + l}"
+
+    def b_name(self, l: int) -> str:
+        return f"b{self.first_weight + l}"
+
+    def layer_number(self, l: int) -> int:
+        """Article number of the l-th (0-based) layer's Z, A and delta."""
+        return self.first_layer + l
+
+    def param_shapes(self) -> dict[str, tuple[int, int]]:
+        shapes: dict[str, tuple[int, int]] = {}
+        for l in range(self.depth):
+            n_in, n_out = self.sizes[l], self.sizes[l + 1]
+            shapes[self.W_name(l)] = L.weight_shape(n_in, n_out, self.layout, self.trick)
+            if self.bias == "vectors":
+                shapes[self.b_name(l)] = L.bias_shape(n_out, self.layout)
+        return shapes
+
+    def param_names(self) -> list[str]:
+        return list(self.param_shapes())
+
+    def n_params(self) -> int:
+        return int(sum(np.prod(s) for s in self.param_shapes().values()))
+
+
+@dataclass(frozen=True)
+class Hyper:
+    rule: str = "batch"            # "batch": one step on all examples; "sgd": one step per example, in order
+    learning_rate: float = 0.1
+    grad_scale: str = "1"          # "1/n": W ← W − α·(1/n)·∂J/∂W (Courtial); "1": W ← W − α·∂J/∂W
+    epochs: int = 1
+    l2: float = 0.0                # J += ½·λ·Σ W²   (so ∂J/∂W += λ·W)
+    l2_bias: bool = True           # does L2 reach the biases (bias row/column or b vectors)?
+    h: float = 1e-4                # gradient checking step (Courtial, chapter 7)
+    probe: tuple[str, tuple[int, ...]] | None = None   # parameter entry whose perturbation is traced
+
+    def scale(self, n: int) -> float:
+        return 1.0 / n if self.grad_scale == "1/n" else 1.0
+
+
+# ---------------------------------------------------------------------------
+# Trace keys. A trace is a flat dict {key: array}; the keys are spelled the way
+# case-file expressions spell them (``Z[2]``, ``grad.W[1]``), in the article's
+# numbering. Every backend builds its trace with these helpers.
+
+def key(name: str, number: int) -> str:
+    return f"{name}[{number}]"
+
+
+def param_key(prefix: str, pname: str) -> str:
+    """``grad`` + ``W1`` -> ``grad.W[1]``;  ``""`` + ``b2`` -> ``b[2]``."""
+    letter, number = pname[0], pname[1:]
+    return f"{prefix + '.' if prefix else ''}{letter}[{number}]"
+
+
+TRACE_DOC = {
+    "X": "the inputs, as the article writes them",
+    "y": "the targets",
+    "Z[l]": "weighted input of layer l",
+    "A[l]": "activation of layer l (A at first_layer − 1 is X)",
+    "A_aug[l]": "[A | 1]: the activation with the bias unit appended (bias trick only)",
+    "yhat": "the prediction ŷ = A at the last layer",
+    "error": "y − ŷ",
+    "J": "the cost, including the L2 term when λ > 0",
+    "J_each": "the cost of each example (no L2 term)",
+    "dJ_dyhat": "∂J/∂ŷ",
+    "deriv[l]": "g'(Z) of layer l",
+    "deriv_aug[l]": "g'([Z | 1]) as Courtial prints it, bias column included (bias trick, hidden layers)",
+    "delta[l]": "δ = ∂J/∂Z of layer l",
+    "delta_aug[l]": "Courtial's δ with its bias column: (δ·Wᵀ) ⊙ g'([Z | 1]) (bias trick, hidden layers)",
+    "dA[l]": "∂J/∂A of layer l: δ(l+1)·Wᵀ, with the bias unit's column under the trick",
+    "grad.W[k] / grad.b[k]": "∂J/∂W and ∂J/∂b",
+    "W[k] / b[k]": "the initial parameters",
+    "W_new[k] / b_new[k]": "the parameters after one epoch of the update rule",
+    "W_final[k] / b_final[k]": "the parameters after all epochs",
+    "costs": "J before training and after each epoch",
+    "predict.NAME": "the trained network's output for the named input",
+    "n_params": "the number of trainable numbers",
+    "gradcheck.numerical.W[k]": "centered-difference gradient",
+    "gradcheck.rel_error": "‖V1 − V2‖ / ‖V1 + V2‖",
+    "gradcheck.probe.{A_plus,A_minus,J_plus,J_minus,numerical}": "one perturbed entry, at the initial parameters",
+    "gradcheck.probe_new.{…}": "the same, at the parameters after one epoch",
+}

@@ -1,0 +1,1 @@
+"""Comparison, tables, reports and the ``backprop-parity`` command."""

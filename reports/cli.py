@@ -1,0 +1,149 @@
+"""The ``backprop-parity`` command.
+
+    backprop-parity check [CASE | path/to/case.toml ...] [--backend numpy|torch|tf|all] [--json FILE]
+    backprop-parity cases
+
+Exit codes: 0 every comparison holds; 1 some comparison failed (or a backend
+could not run); 2 bad input (a case file, a name, an option), with a one-line
+message naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from reference.case import CaseError, builtin_names, load, resolve
+
+
+class UsageError(ValueError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit code 2."""
+
+    def error(self, message):
+        print(f"backprop-parity: error: {message} (see backprop-parity --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="backprop-parity",
+                                description="Check a hand-written network against PyTorch, TensorFlow "
+                                            "and the worked numbers of four tutorial articles.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="run cases and compare every number")
+    c.add_argument("cases", nargs="*", help="built-in case names or paths to case files (default: all built-in)")
+    c.add_argument("--backend", default="numpy", help="numpy, torch, tf, a comma list, or all (default: numpy)")
+    c.add_argument("--json", metavar="FILE", help="write one JSON object per comparison to FILE")
+    c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")
+    c.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    sub.add_parser("cases", help="list the built-in cases and their sources")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:           # argparse already printed a one-line usage error
+        return 2 if exc.code else 0
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "cases":
+            return cmd_cases(args)
+    except CaseError as exc:
+        print(f"backprop-parity: error: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"backprop-parity: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 1
+    return 2
+
+
+def load_cases(specs: list[str], dtype: str):
+    from reference.case import Case  # noqa: F401
+    names = specs or builtin_names()
+    cases = [load(s) for s in names]
+    if dtype == "float32":
+        cases = [c.cast(np.float32) for c in cases]
+    return cases
+
+
+def run_cases(cases, backends: list[str], progress=None):
+    from . import backends as B
+    from .compare import compare_case
+    results = []
+    for case in cases:
+        traces = []
+        for b in backends:
+            traces.extend(B.run(case, b))
+        ref = next((t for t in traces if getattr(t, "backend", None) == "numpy"), None)
+        if ref is None and any(getattr(t, "backend", "numpy") != "numpy" for t in traces):
+            ref = next((t for t in B.run(case, "numpy") if not hasattr(t, "passed")), None)
+        rows = compare_case(case, traces, ref)
+        results.append((case, traces, rows))
+        if progress:
+            progress(case)
+    return results
+
+
+def cmd_check(args) -> int:
+    from . import backends as B
+    try:
+        backends = B.selected(args.backend)
+    except ValueError as exc:
+        raise UsageError(f"--backend: {exc}") from None
+    cases = load_cases(args.cases, args.dtype)
+    results = run_cases(cases, backends)
+    from .text import print_results
+    print_results(results, all_rows=args.all_rows, quiet=args.quiet)
+    rows = [r for _, _, rs in results for r in rs]
+    if args.json:
+        write_json(rows, args.json)
+    failed = [r for r in rows if r.passed is False]
+    return 1 if failed else 0
+
+
+def _jsonable(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, list):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    return x
+
+
+def write_json(rows, path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump([_jsonable(r.as_dict()) for r in rows], f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def cmd_cases(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title="built-in cases", show_lines=False)
+    for col in ("case", "article", "sections", "quantities"):
+        t.add_column(col)
+    for name in builtin_names():
+        c = load(resolve(name))
+        t.add_row(name, c.article_title.split(" (")[0], "; ".join(c.sections), str(len(c.quantities)))
+    Console().print(t)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Turn traces into comparisons: the rows of every table, CSV and JSON file.
+
+Three sources of expectations:
+
+* ``article``   — a quantity of the case file: the article's printed numbers (held
+  at their printed precision) or the article's printed formula (evaluated on the
+  backend's own numbers). Errata must still mismatch; ``differs`` conventions too.
+* ``reference`` — every number in the NumPy reference's trace, against the same
+  key in a framework's trace (float64 bound from ``tolerances``).
+* ``gradcheck`` — backprop against centered differences, per backend.
+
+Nothing passes by default: zero elements compared, a backend that is not
+installed, a key a framework forgot — each is a failed row, not a quiet skip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reference import expr
+from reference.case import Case, CaseError, printed_array
+
+from . import tolerances
+
+GRADCHECK_BOUND = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-2}
+
+
+@dataclass
+class Comparison:
+    case: str
+    quantity: str
+    label: str
+    backend: str
+    style: str
+    source: str                  # "article" | "reference" | "gradcheck"
+    section: str = ""
+    expected: Any = None
+    actual: Any = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    tolerance: Any = None
+    tolerance_reason: str = ""
+    passed: bool | None = None   # None: nothing to compare (no counterpart), reported, not counted
+    status: str = ""
+    erratum: str | None = None
+    reason: str | None = None
+    n_elements: int = 0
+    printed: Any = None          # the article's text, where there is one
+    expression: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_list(x):
+    a = np.asarray(x, dtype=float)
+    return a.tolist()
+
+
+def _texts(printed):
+    return [_texts(p) for p in printed] if isinstance(printed, list) else printed.text
+
+
+def namespace(case: Case, trace) -> expr.Namespace:
+    values = dict(trace.values)
+    values.update(case.arrays)
+    for name, x in case.inputs.items():
+        values[f"inputs.{name}"] = x
+    h = case.hyper
+    values.update({"l2": h.l2, "learning_rate": h.learning_rate, "h": h.h})
+    if case.X is not None and case.net is not None:
+        values["n"] = float(case.X.shape[case.net.example_axis])
+    return expr.Namespace(values, trace.missing, trace.functions)
+
+
+def _diffs(actual: np.ndarray, expected: np.ndarray):
+    diff = np.abs(actual - expected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(expected != 0, diff / np.abs(expected), np.where(diff == 0, 0.0, np.inf))
+    return diff, rel
+
+
+def _within(diff, tol):
+    # one unit of the last printed digit, with a hair of slack for binary rounding of the text itself
+    return diff <= tol * (1 + 1e-9) + 1e-300
+
+
+def _evaluate(ns: expr.Namespace, text: str, case: Case, where: str):
+    """Evaluate, turning a case-file mistake into a CaseError; NoCounterpart passes through."""
+    try:
+        with np.errstate(all="ignore"):
+            return ns.evaluate(text)
+    except expr.NoCounterpart:
+        raise
+    except expr.ExprError as exc:
+        raise CaseError(case.path, where, str(exc)) from None
+
+
+def article_comparison(case: Case, q, trace) -> Comparison:
+    row = Comparison(case.name, q.id, q.label, trace.backend, trace.style, "article", q.section,
+                     erratum=q.erratum, expression=q.of)
+    ns = namespace(case, trace)
+    try:
+        actual = np.asarray(_evaluate(ns, q.of, case, f"{q.where}.of"), dtype=float)
+    except expr.NoCounterpart as exc:
+        row.status, row.reason = "no counterpart", exc.reason
+        return row
+    except CaseError:
+        raise
+    except Exception as exc:  # the backend itself failed on this quantity
+        row.status, row.passed, row.reason = "error", False, f"{type(exc).__name__}: {exc}"
+        return row
+    row.actual = to_list(actual)
+
+    if q.printed is not None:
+        expected, tol = printed_array(q.printed)
+        row.printed = _texts(q.printed)
+        if q.tolerance is not None:
+            tol = np.full(expected.shape, q.tolerance)
+            row.tolerance_reason = q.tolerance_reason
+        else:
+            row.tolerance_reason = "printed precision: one unit of the last printed digit (exact for integers)"
+    else:
+        try:
+            with np.errstate(all="ignore"):
+                expected = np.asarray(ns.evaluate(q.formula), dtype=float)
+        except expr.NoCounterpart as exc:
+            row.status, row.reason = "no counterpart", exc.reason
+            return row
+        except expr.ExprError as exc:
+            raise CaseError(case.path, f"{q.where}.formula", str(exc)) from None
+        except (ValueError, TypeError) as exc:   # the printed formula does not even fit the shapes
+            row.n_elements = int(actual.size)   # the quantity was computed; the formula cannot be
+            return _formula_unusable(row, q, exc)
+        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+        bound = q.tolerance if q.tolerance is not None else tolerances.rel_bound(case_dtype(case)) * max(scale, 1e-300)
+        tol = np.full(expected.shape, bound)
+        row.tolerance_reason = q.tolerance_reason or (
+            f"the article's formula on this backend's own numbers: {tolerances.rel_bound(case_dtype(case)):g} "
+            f"relative to the largest |value|")
+        row.printed = q.formula
+    row.expected = to_list(expected)
+
+    if actual.size != expected.size or np.squeeze(actual).shape != np.squeeze(expected).shape:
+        field = "printed" if q.printed is not None else "formula"
+        raise CaseError(case.path, f"{q.where}.{field}",
+                        f"{expected.size} numbers {'printed' if field == 'printed' else 'from the formula'} "
+                        f"(shape {expected.shape}) but {q.of} has {actual.size} (shape {actual.shape})")
+    if actual.size == 0:
+        row.status, row.passed, row.reason = "empty", False, "comparison over zero elements"
+        return row
+    actual = actual.reshape(expected.shape)
+    diff, rel = _diffs(actual, expected)
+    row.n_elements = int(actual.size)
+    row.max_abs_diff = float(np.max(diff)) if np.all(np.isfinite(diff)) else math.inf
+    row.max_rel_diff = float(np.max(rel))
+    row.tolerance = float(tol.flat[0]) if np.all(tol == tol.flat[0]) else to_list(tol)
+
+    if q.check == "side":
+        same = np.sign(actual - q.threshold) == np.sign(expected - q.threshold)
+        holds = bool(np.all(same))
+        row.tolerance_reason = (f"only the side of {q.threshold:g} is checked: "
+                                + (q.tolerance_reason or "the printed values come from an unseeded run"))
+        row.tolerance = None
+    else:
+        holds = bool(np.all(_within(diff, tol)))
+    expect_mismatch = q.erratum is not None or trace.backend in q.differs
+    if trace.backend in q.differs:
+        row.reason = q.differs[trace.backend]
+    if expect_mismatch:
+        row.passed = not holds
+        label = "erratum" if q.erratum is not None else "convention"
+        row.status = f"{label} confirmed" if not holds else f"{label} NOT reproduced (now matches)"
+    else:
+        row.passed = holds
+        row.status = "match" if holds else "MISMATCH"
+    return row
+
+
+def _formula_unusable(row: Comparison, q, exc: Exception) -> Comparison:
+    row.printed = q.formula
+    row.reason = f"the printed formula cannot be evaluated: {exc}"
+    if q.erratum is not None:
+        row.passed, row.status = True, "erratum confirmed"
+    else:
+        row.passed, row.status = False, "error"
+    return row
+
+
+def case_dtype(case: Case):
+    return case.net.dtype if case.net is not None else np.float64
+
+
+def reference_comparisons(case: Case, trace, ref) -> list[Comparison]:
+    """Every number of the reference's trace against this backend's."""
+    rows = []
+    dtype = case_dtype(case)
+    n = case.X.shape[case.net.example_axis] if case.net is not None and case.X is not None else 1
+    for key, ref_value in ref.values.items():
+        row = Comparison(case.name, key, key, trace.backend, trace.style, "reference", expression=key)
+        if key in trace.missing:
+            row.status, row.reason = "no counterpart", trace.missing[key]
+            rows.append(row)
+            continue
+        if key not in trace.values:
+            row.status, row.passed = "MISSING", False
+            row.reason = f"{trace.backend}/{trace.style} produced no {key} and gave no reason"
+            rows.append(row)
+            continue
+        expected = np.asarray(ref_value, dtype=float)
+        actual = np.asarray(trace.values[key], dtype=float)
+        row.expected, row.actual = to_list(expected), to_list(actual)
+        if actual.shape != expected.shape:
+            row.status, row.passed = "SHAPE", False
+            row.reason = f"shape {actual.shape}, reference {expected.shape}"
+            rows.append(row)
+            continue
+        if actual.size == 0:
+            row.status, row.passed, row.reason = "empty", False, "comparison over zero elements"
+            rows.append(row)
+            continue
+        tol, why = tolerances.reference_tolerance(key, expected, ref.values, case.hyper, n, dtype)
+        diff, rel = _diffs(actual, expected)
+        row.n_elements = int(actual.size)
+        finite = np.isfinite(expected) & np.isfinite(actual)
+        same_nonfinite = np.all((finite) | (np.isnan(expected) & np.isnan(actual)) | (expected == actual))
+        row.max_abs_diff = float(np.max(np.where(finite, diff, 0.0))) if same_nonfinite else math.inf
+        row.max_rel_diff = float(np.max(np.where(finite, rel, 0.0))) if same_nonfinite else math.inf
+        row.tolerance, row.tolerance_reason = tol, why
+        row.passed = bool(same_nonfinite and row.max_abs_diff <= tol)
+        row.status = "match" if row.passed else "MISMATCH"
+        rows.append(row)
+    return rows
+
+
+def gradcheck_comparison(case: Case, trace) -> Comparison | None:
+    if "gradcheck.rel_error" not in trace.values and "gradcheck.rel_error" not in trace.missing:
+        return None
+    bound = GRADCHECK_BOUND[np.dtype(case_dtype(case))]
+    row = Comparison(case.name, "gradcheck.rel_error", "backprop vs centered differences", trace.backend,
+                     trace.style, "gradcheck", expression="gradcheck.rel_error", tolerance=bound,
+                     tolerance_reason=(f"relative error ‖V1 − V2‖/‖V1 + V2‖ below {bound:g} "
+                                       f"(h = {case.hyper.h:g}; truncation error O(h²))"))
+    if "gradcheck.rel_error" in trace.missing:
+        row.status, row.reason = "no counterpart", trace.missing["gradcheck.rel_error"]
+        return row
+    value = float(trace.values["gradcheck.rel_error"])
+    row.actual, row.expected, row.n_elements = value, 0.0, 1
+    row.max_abs_diff = value
+    row.passed = bool(value < bound)
+    row.status = "match" if row.passed else "MISMATCH"
+    return row
+
+
+def not_run(case: Case, backend: str, style: str, reason: str) -> Comparison:
+    return Comparison(case.name, "*", "backend not run", backend, style, "reference", passed=False,
+                      status="NOT RUN", reason=reason)
+
+
+def compare_case(case: Case, traces: list, ref=None) -> list[Comparison]:
+    """All rows of one case: article quantities on every trace, reference parity, gradient checks."""
+    rows: list[Comparison] = []
+    for trace in traces:
+        if isinstance(trace, Comparison):      # a backend that could not run
+            rows.append(trace)
+            continue
+        for q in case.quantities:
+            rows.append(article_comparison(case, q, trace))
+        if ref is not None and trace is not ref:
+            rows.extend(reference_comparisons(case, trace, ref))
+        g = gradcheck_comparison(case, trace)
+        if g is not None:
+            rows.append(g)
+    return rows

@@ -1,0 +1,78 @@
+"""Terminal tables for ``check`` (rich; plain text when the output is not a terminal)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+
+
+def fmt(x, digits=2) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, list):
+        flat = _flatten(x)
+        return fmt(min(flat)) if len(set(flat)) > 1 else fmt(flat[0]) if flat else "—"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}e}"
+
+
+def _flatten(x):
+    return [v for item in x for v in _flatten(item)] if isinstance(x, list) else [x]
+
+
+def short(text, n=34) -> str:
+    if text is None:
+        return ""
+    if isinstance(text, list):
+        flat = _flatten(text)
+        text = flat[0] + (f" … ({len(flat)})" if len(flat) > 1 else "")
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}
+
+
+def verdict(row) -> str:
+    return row.status
+
+
+def print_results(results, all_rows=False, quiet=False, console=None) -> None:
+    console = console or Console(highlight=False)
+    totals = defaultdict(int)
+    for case, traces, rows in results:
+        for r in rows:
+            totals["passed" if r.passed else "failed" if r.passed is False else "no counterpart"] += 1
+        if quiet and not any(r.passed is False for r in rows):
+            continue
+        t = Table(title=f"{case.name} — {case.title}", title_justify="left", expand=False)
+        for col in ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"):
+            t.add_column(col, overflow="fold")
+        ref_groups = defaultdict(list)
+        for r in rows:
+            if r.source == "reference" and r.quantity != "*" and not all_rows:
+                ref_groups[(r.backend, r.style)].append(r)
+                continue
+            if quiet and r.passed is not False:
+                continue
+            t.add_row(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]",
+                      f"{r.backend}/{r.style}", short(r.printed), fmt(r.max_abs_diff), fmt(r.tolerance),
+                      f"[{VERDICT_STYLE[r.passed]}]{verdict(r)}[/]", short(r.erratum or r.reason or "", 60))
+        for (backend, style), group in ref_groups.items():
+            bad = [r for r in group if r.passed is False]
+            compared = [r for r in group if r.passed is not None]
+            none = [r for r in group if r.passed is None]
+            worst = max((r.max_rel_diff or 0.0 for r in compared), default=None)
+            summary = f"{len(compared)} numbers vs reference" + (f", {len(none)} no counterpart" if none else "")
+            if not quiet or bad:
+                t.add_row("[reference parity]", f"{backend}/{style}", summary, "max rel " + fmt(worst), "float64 bounds",
+                          f"[{VERDICT_STYLE[not bad]}]{'match' if not bad else f'{len(bad)} FAILED'}[/]", "")
+            for r in bad:
+                t.add_row(f"{r.quantity} [reference]", f"{backend}/{style}", "", fmt(r.max_abs_diff),
+                          fmt(r.tolerance), f"[bold red]{r.status}[/]", short(r.reason or "", 60))
+        console.print(t)
+    console.print(f"{totals['passed']} comparisons hold, {totals['failed']} failed, "
+                  f"{totals['no counterpart']} without counterpart (reported, not counted)")

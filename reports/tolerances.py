@@ -1,0 +1,71 @@
+"""How close two backends' float64 numbers must be — and why.
+
+Article numbers are held at their printed precision (reference/case.py:
+one unit of the last printed digit). This module is about the other kind of
+comparison: a framework's number against the NumPy reference's, computed from
+the same inputs in the same precision.
+
+float64 has a unit roundoff of 1.1e-16. The backends evaluate the same
+formulas with different kernels (BLAS, fused operations, oneDNN, a different
+tanh/exp), so each operation may differ by a few ulps, and the differences add
+up through the depth of the network. For these small networks a bound of
+``1e-12`` relative to the magnitude of the quantity leaves four orders of
+magnitude of margin over what we measure (see ``backprop-parity check --json``
+for the measured max_rel_diff) while still catching any real difference — a
+wrong sign, a missing 1/n or an off-by-one layer changes numbers at 1e-3 or more.
+
+Two families need a wider, computed bound, stated here:
+
+* centered differences (gradient checking) divide a difference of two costs by
+  2h. A rounding difference of a few ulps in J becomes ulp(J)/h in the
+  numerical gradient: with h = 1e-4 that is 1e4 times larger than the
+  rounding of J itself.
+* long training (many epochs of per-sample SGD) feeds each rounding difference
+  into the next step; the bound grows with the number of updates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EPS64 = float(np.finfo(np.float64).eps)
+EPS32 = float(np.finfo(np.float32).eps)
+
+REL_FLOAT64 = 1e-12
+REL_FLOAT32 = 1e-5    # float32 runs: eps32 = 1.2e-7, a few ops deep
+
+
+def rel_bound(dtype) -> float:
+    return REL_FLOAT32 if np.dtype(dtype) == np.float32 else REL_FLOAT64
+
+
+def reference_tolerance(key: str, ref_value, ref_trace: dict, hyper, n_examples: int, dtype) -> tuple[float, str]:
+    """(absolute tolerance, reason) for comparing a backend's ``key`` with the reference's."""
+    eps = EPS32 if np.dtype(dtype) == np.float32 else EPS64
+    rel = rel_bound(dtype)
+    scale = float(np.max(np.abs(ref_value))) if np.size(ref_value) else 0.0
+    if key in ("X", "y") or key.startswith(("W[", "b[", "A[0]")) or key == "n_params":
+        return 0.0, "input loaded by every backend: must be identical"
+    if key.startswith("gradcheck."):
+        J = abs(float(ref_trace.get("J", 1.0)))
+        n = max(1, int(ref_trace.get("n_params", 1)))
+        noise = 64 * eps * max(J, 1.0) / hyper.h          # rounding of (J+ − J−) / 2h
+        if key == "gradcheck.rel_error":
+            norm = float(np.linalg.norm(np.concatenate([np.ravel(v) for k, v in ref_trace.items()
+                                                        if k.startswith("grad.")]) * 2)) or 1.0
+            tol = noise * math.sqrt(n) / norm
+            return tol, (f"centered differences: 64·eps·max(|J|,1)/h·√P / ‖V1+V2‖ = {tol:.1e} "
+                         f"(rounding of J divided by 2h, summed over P = {n} entries)")
+        if key.endswith(("J_plus", "J_minus")):
+            return rel * max(scale, 1e-300), f"{rel:g} relative (a cost, like J)"
+        if key.endswith(("A_plus", "A_minus")):
+            return rel * max(scale, 1e-300), f"{rel:g} relative (a forward pass)"
+        return noise, f"centered differences: 64·eps·max(|J|,1)/h = {noise:.1e} (rounding of J amplified by 1/h)"
+    if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.")):
+        steps = max(1, hyper.epochs) * (1 if hyper.rule == "batch" else n_examples)
+        tol = rel * math.sqrt(steps) * max(scale, 1e-300)
+        return tol, (f"{rel:g} relative × √(updates = {steps}): rounding differences carried "
+                     f"through {hyper.epochs} epochs of training")
+    return rel * max(scale, 1e-300), f"{rel:g} relative to the largest |value| (float rounding, a few ulps per op)"
