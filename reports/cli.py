@@ -11,6 +11,7 @@ message naming the file and the field.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -19,6 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from reference.case import CaseError, builtin_names, load, resolve
+
+from .run import load_cases, run_cases
+
+# Subcommands implemented in their own modules: each has add_arguments(parser) and main(args) -> int.
+SUBCOMMANDS = {
+    "report": ("reports.report", "write the HTML/Markdown/CSV/JSON comparison report"),
+    "explain": ("reports.explain", "walk through one case step by step in the terminal"),
+    "mutants": ("reports.mutants", "run the catalogue of backprop bugs against the parity tests"),
+}
 
 
 class UsageError(ValueError):
@@ -46,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")
     c.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
     sub.add_parser("cases", help="list the built-in cases and their sources")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue                    # not written yet
+        mod.add_arguments(sub.add_parser(name, help=help_text))
     return p
 
 
@@ -60,6 +76,8 @@ def main(argv=None) -> int:
             return cmd_check(args)
         if args.command == "cases":
             return cmd_cases(args)
+        if args.command in SUBCOMMANDS:
+            return importlib.import_module(SUBCOMMANDS[args.command][0]).main(args)
     except CaseError as exc:
         print(f"backprop-parity: error: {exc}", file=sys.stderr)
         return 2
@@ -69,33 +87,6 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         return 1
     return 2
-
-
-def load_cases(specs: list[str], dtype: str):
-    from reference.case import Case  # noqa: F401
-    names = specs or builtin_names()
-    cases = [load(s) for s in names]
-    if dtype == "float32":
-        cases = [c.cast(np.float32) for c in cases]
-    return cases
-
-
-def run_cases(cases, backends: list[str], progress=None):
-    from . import backends as B
-    from .compare import compare_case
-    results = []
-    for case in cases:
-        traces = []
-        for b in backends:
-            traces.extend(B.run(case, b))
-        ref = next((t for t in traces if getattr(t, "backend", None) == "numpy"), None)
-        if ref is None and any(getattr(t, "backend", "numpy") != "numpy" for t in traces):
-            ref = next((t for t in B.run(case, "numpy") if not hasattr(t, "passed")), None)
-        rows = compare_case(case, traces, ref)
-        results.append((case, traces, rows))
-        if progress:
-            progress(case)
-    return results
 
 
 def cmd_check(args) -> int:

@@ -33,6 +33,12 @@ def short(text, n=34) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def make_console() -> Console:
+    """rich in a terminal; plain text, 160 columns wide, when piped or redirected."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=160, highlight=False, color_system=None)
+
+
 VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}
 
 
@@ -41,7 +47,7 @@ def verdict(row) -> str:
 
 
 def print_results(results, all_rows=False, quiet=False, console=None) -> None:
-    console = console or Console(highlight=False)
+    console = console or make_console()
     totals = defaultdict(int)
     for case, traces, rows in results:
         for r in rows:
