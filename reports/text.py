@@ -80,5 +80,11 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 t.add_row(f"{r.quantity} [reference]", f"{backend}/{style}", "", fmt(r.max_abs_diff),
                           fmt(r.tolerance), f"[bold red]{r.status}[/]", short(r.reason or "", 60))
         console.print(t)
-    console.print(f"{totals['passed']} comparisons hold, {totals['failed']} failed, "
-                  f"{totals['no counterpart']} without counterpart (reported, not counted)")
+    not_compared = defaultdict(int)
+    for _, _, rows in results:
+        for r in rows:
+            if r.passed is None:
+                not_compared[r.status] += 1
+    extra = ", ".join(f"{n} {status}" for status, n in sorted(not_compared.items()))
+    console.print(f"{totals['passed']} comparisons hold, {totals['failed']} failed"
+                  + (f"; not compared (reported, not counted): {extra}" if extra else ""))
