@@ -1,0 +1,90 @@
+"""The PyTorch mirror as a *backend*: what ``check --backend torch`` runs.
+
+Same two names as ``reference/backend.py``:
+
+* ``STYLES``: {"autograd": …, "modules": …}, each a function(case) -> Trace;
+* ``functions(dtype)``: act.*, loss.*, calc.* computed the torch way (derivatives
+  by autograd, losses by torch loss modules).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from reference.backend import Trace
+from reference.expr import NoCounterpart
+
+from . import activations, calculus, idiomatic, losses, network
+from .layout import numpy, tensor, torch_dtype
+
+FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad; loss.* by torch loss "
+                  "modules; calc.* by autograd (retain_grad, backward) and torch.optim.SGD")
+
+
+def _trace(case, style: str, module) -> Trace:
+    start = time.perf_counter()
+    if case.net is None:
+        return Trace("torch", style, {}, {}, time.perf_counter() - start, {"functions": FUNCTIONS_NOTE})
+    values, missing, mapping = module.trace(case.net, case.params, case.X, case.y, case.hyper, case.inputs)
+    mapping["functions"] = FUNCTIONS_NOTE
+    return Trace("torch", style, values, missing, time.perf_counter() - start, mapping)
+
+
+def trace_autograd(case) -> Trace:
+    return _trace(case, "autograd", network)
+
+
+def trace_modules(case) -> Trace:
+    return _trace(case, "modules", idiomatic)
+
+
+STYLES = {"autograd": trace_autograd, "modules": trace_modules}
+
+
+def _act(name, dtype):
+    g, names = activations.FUNCTIONS[name][0], activations.FUNCTIONS[name][1]
+
+    def act(z, *p):
+        with torch.no_grad():
+            return numpy(g(tensor(z, dtype), **dict(zip(names, p))))
+    return act
+
+
+def _act_prime(name, dtype):
+    g, names = activations.FUNCTIONS[name][0], activations.FUNCTIONS[name][1]
+    accepts = names + (("at_zero",) if name in activations.HAS_AT_ZERO else ())
+
+    def act_prime(z, *p):
+        if len(p) > len(accepts):
+            raise TypeError(f"act.{name}_prime takes at most {len(accepts)} parameters ({', '.join(accepts)})")
+        params = dict(zip(accepts, p))
+        at_zero = params.pop("at_zero", None)
+        Z = tensor(z, dtype)
+        d = activations.prime(g, Z, **params)
+        if at_zero is not None:
+            zeros = Z == 0
+            if bool(zeros.any()) and bool((d[zeros] != at_zero).any()):
+                got = float(d[zeros][0])
+                raise NoCounterpart(f"act.{name}_prime",
+                                    f"torch autograd through {activations.FUNCTIONS[name][2]} gives g'(0) = {got:g}; "
+                                    f"at_zero = {at_zero:g} cannot be asked of it")
+        return numpy(d)
+    return act_prime
+
+
+def functions(dtype=np.float64) -> dict:
+    torch_dtype(dtype)     # refuse anything but float64 / float32
+    out = {}
+    for name in activations.FUNCTIONS:
+        out[f"act.{name}"] = _act(name, dtype)
+        out[f"act.{name}_prime"] = _act_prime(name, dtype)
+    for name in losses.LOSSES:
+        out[f"loss.{name}"] = lambda y_true, y_pred, f=getattr(losses, name): f(y_true, y_pred, dtype)
+    out["calc.computation_graph"] = lambda a, b, c: calculus.computation_graph(a, b, c, dtype)
+    out["calc.surface"] = lambda x, y: calculus.surface(x, y, dtype)
+    out["calc.surface_gradient"] = lambda x, y: calculus.surface_gradient(x, y, dtype)
+    out["calc.descent_step"] = lambda x, y, lr: calculus.descent_step(x, y, lr, dtype)
+    return out
