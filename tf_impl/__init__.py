@@ -1,0 +1,68 @@
+"""The NumPy reference network, mirrored in TensorFlow / Keras.
+
+Modules mirror ``reference/`` name for name (activations, losses, layout,
+network, gradcheck, calculus, backend); ``network`` is the low-level style
+(``tf.Variable`` weights, a ``tf.GradientTape``, a Keras SGD optimizer) and
+``idiomatic`` the Keras style (``keras.Sequential`` of ``Dense`` layers, Keras
+loss objects, ``model.fit``).
+
+Import torch *before* this package in a process that uses both.
+
+Two facts about the TensorFlow runtime are read once, here, at import time, and
+reported in every trace's ``mapping``:
+
+* oneDNN: whether TensorFlow's oneDNN (MKL) custom CPU kernels are on. It is
+  decided by the environment variable ``TF_ENABLE_ONEDNN_OPTS`` when set, and
+  otherwise by TensorFlow's own default for this CPU; TensorFlow answers with
+  ``IsMklEnabled()``.
+* float64: Keras 3 creates layers, losses, optimizers and the loss that
+  ``compile`` wraps around the user's loss in ``keras.config.floatx()``
+  (float32 by default). :func:`floatx` sets it for the duration of a run and
+  restores it afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")     # TF's INFO banners off; warnings stay (user's value wins)
+
+ONEDNN_ENV = os.environ.get("TF_ENABLE_ONEDNN_OPTS")   # as the process saw it when TF was imported
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+try:  # TensorFlow's own answer; a private module, so tolerate its absence
+    from tensorflow.python.util import _pywrap_util_port as _port
+    ONEDNN_ENABLED: bool | None = bool(_port.IsMklEnabled())
+except Exception:  # pragma: no cover - depends on the TF build
+    ONEDNN_ENABLED = None
+
+TF_VERSION = tf.__version__
+KERAS_VERSION = keras.__version__
+OP_DETERMINISM = False   # tf.config.experimental.enable_op_determinism() is NOT called: see onednn_note()
+
+
+def onednn_note() -> str:
+    state = {True: "on", False: "off", None: "unknown"}[ONEDNN_ENABLED]
+    env = "unset" if ONEDNN_ENV is None else repr(ONEDNN_ENV)
+    return (f"oneDNN custom ops {state} (IsMklEnabled() = {ONEDNN_ENABLED}; TF_ENABLE_ONEDNN_OPTS {env} at import; "
+            f"TensorFlow {TF_VERSION}, Keras {KERAS_VERSION}); op determinism not enabled (runs repeat bit for bit "
+            f"on CPU, tested)")
+
+
+def tf_dtype(dtype) -> tf.DType:
+    return tf.as_dtype(np.dtype(dtype))
+
+
+@contextlib.contextmanager
+def floatx(dtype):
+    """Keras' default float type set to ``dtype`` inside the block, restored after it."""
+    before = keras.config.floatx()
+    keras.config.set_floatx(np.dtype(dtype).name)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(before)
