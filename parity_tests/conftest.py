@@ -45,3 +45,27 @@ def tf_backend():
 
 def pytest_report_header(config):
     return f"BACKPROP_PARITY_REQUIRE={os.environ.get('BACKPROP_PARITY_REQUIRE', '')!r}"
+
+
+# --------------------------------------------------------------------------- tools (issue 5: the report)
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def require_tool(name: str, candidates, install_hint: str) -> str:
+    """The path of an external program; skipped when absent, failed when BACKPROP_PARITY_REQUIRE names it."""
+    import shutil
+    for candidate in candidates:
+        path = shutil.which(candidate)
+        if path:
+            return path
+    if name in required():
+        pytest.fail(f"{name} is not installed ({install_hint}) — and BACKPROP_PARITY_REQUIRE="
+                    f"{os.environ['BACKPROP_PARITY_REQUIRE']} says this run must include it", pytrace=False)
+    pytest.skip(f"{name} is not installed ({install_hint}); BACKPROP_PARITY_REQUIRE={name} makes this a failure")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium for the report's render test (Debian: apt-get install chromium)."""
+    return require_tool("chromium", CHROMIUM_NAMES, "Debian: apt-get install -y chromium")

@@ -1,0 +1,105 @@
+"""`backprop-parity explain CASE [--step NAME]`: the terminal walkthrough."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from reports import cli, explain, steps
+from reports.run import load_cases, run_cases
+
+from .conftest import require_backend
+from .helpers import case
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main(["explain", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_walkthrough_of_a_full_case(capsys):
+    code, out, _ = run(capsys, "courtial-l2", "--backend", "numpy")
+    assert code == 0
+    assert "\x1b[" not in out                                   # not a terminal: plain text
+    for name in steps.STEPS:                                   # every step of backprop, in the article's order
+        assert f"[{name}]" in out, name
+    order = [out.index(f"[{n}]") for n in ("forward-affine", "cost", "output-delta", "weight-gradient",
+                                           "hidden-delta", "update", "gradcheck")]
+    assert order == sorted(order)
+    for formula in ("A_aug[1] = [A[1] | 1]", "Z[2] = A_aug[1] · W[1]", "A[2] = tanh(Z[2])",
+                    "delta[4] = dJ_dyhat ⊙ tanh'(Z[4])", "grad.W[3] = A_aug[3]ᵀ · delta[4] + λ·W[3]",
+                    "dA[3] = delta[4] · W[3]ᵀ", "delta[3] = dA[3] ⊙ tanh'(Z[3])"):
+        assert formula in out, formula
+    assert "⎡" in out and "⎦" in out                           # matrices drawn as the article draws them
+    for q in case("courtial-l2").quantities:                   # every article quantity, with its verdicts
+        assert q.id in out, q.id
+    for m in steps.extract("numpy"):                           # the NumPy line of every step, from the source
+        assert m.where in out and m.code.splitlines()[0] in out
+
+
+def test_the_numbers_and_the_article(capsys):
+    code, out, _ = run(capsys, "courtial-bias-trick", "--backend", "numpy", "--step", "forward-activation")
+    assert code == 0
+    assert "0.2023543" in out                                  # the article's printed ŷ for car 1
+    assert "0.202354302599" in out                             # the reference's, 12 digits
+    assert "weighted input" not in out and "[forward-activation]" in out
+    assert out.count("[forward-activation]") == 3              # one per layer
+
+
+def test_every_backend_and_its_code(capsys):
+    require_backend("torch")
+    code, out, _ = run(capsys, "courtial-bias-trick", "--backend", "numpy,torch", "--step", "hidden-delta")
+    assert code == 0
+    for style in ("torch/autograd", "torch/modules"):
+        assert style in out
+    assert "no counterpart" in out                             # Courtial's delta_aug under autograd
+    for m in steps.for_step("hidden-delta", "torch"):
+        assert m.where in out
+
+
+def test_columns_layout_formulas(capsys):
+    code, out, _ = run(capsys, "dlai-two-layer", "--backend", "numpy")
+    assert code == 0
+    assert "Z[1] = W[1] · A[0] + b[1]" in out and "A[1] = sigmoid(Z[1])" in out
+
+
+def test_a_case_without_a_network_lists_its_quantities(capsys):
+    code, out, _ = run(capsys, "courtial-calculus", "--backend", "numpy")
+    assert code == 0 and "No network" in out
+    for q in case("courtial-calculus").quantities:
+        assert q.id in out
+
+
+def test_a_step_the_case_does_not_use(capsys):
+    code, out, _ = run(capsys, "zhou-feedforward", "--backend", "numpy", "--step", "bias-trick")
+    assert code == 0
+    assert "does not use the bias trick" in out and "reference/network.py" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["courtial-l2", "--step", "nope"], "unknown step"),
+    (["no-such-case"], "no-such-case"),
+    (["courtial-l2", "--backend", "nope"], "--backend"),
+])
+def test_bad_input_is_exit_code_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_colour_in_a_terminal():
+    (c, traces, rows), = run_cases(load_cases(["zhou-feedforward"], "float64"), ["numpy"])
+    buf = io.StringIO()
+    explain.walkthrough(Console(file=buf, force_terminal=True, color_system="truecolor", width=120), c, traces, rows)
+    assert "\x1b[" in buf.getvalue()
+
+
+def test_base_key():
+    keys = ["A[2]", "A_aug[2]", "A", "J_each", "gradcheck.probe.A_plus", "grad.W[1]"]
+    assert explain.base_key("A_aug[2].T", keys) == "A_aug[2]"
+    assert explain.base_key("A[2][0, 1]", keys) == "A[2]"
+    assert explain.base_key("J_each[0]", keys) == "J_each"
+    assert explain.base_key("gradcheck.probe.A_plus", keys) == "gradcheck.probe.A_plus"
+    assert explain.base_key("10 * n_params", keys) is None

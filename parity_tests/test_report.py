@@ -1,0 +1,318 @@
+"""`backprop-parity report`: the files, their content, their columns, and that the page loads nothing.
+
+One full report (every built-in case on every backend, from the parity tests' cached runs:
+``report_support.full_report``) is checked for content; small runs check the command line
+(progress, --quiet, exit codes, a missing backend said loudly).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from dataclasses import fields
+from html.parser import HTMLParser
+
+import pytest
+
+from reference.backend import Trace
+from reports import backends as B
+from reports import cli, plots, steps
+from reports.compare import Comparison
+from reports.render import md_escape
+from reports.report import COLUMNS
+
+from . import helpers
+from .report_support import full_report
+
+FILES = ("index.html", "report.md", "comparisons.csv", "comparisons.json")
+
+
+@pytest.fixture(scope="module")
+def report():
+    out, res = full_report()
+    return {"out": out, "results": res, "html": (out / "index.html").read_text(encoding="utf-8"),
+            "md": (out / "report.md").read_text(encoding="utf-8")}
+
+
+def section(text: str, case: str) -> str:
+    """One case's section of the page (pandas writes runs of spaces as &nbsp;)."""
+    start = text.index(f'<section id="{case}">')
+    return text[start:text.index("</section>", start)].replace("&nbsp;", " ")
+
+
+def md_section(md: str, case: str) -> str:
+    start = md.index(f"\n## {md_escape(case)}\n")
+    end = md.find("\n## ", start + 1)
+    return md[start:end if end > 0 else len(md)]
+
+
+# --------------------------------------------------------------------------- files and content
+
+def test_files_exist(report):
+    for name in FILES:
+        path = report["out"] / name
+        assert path.is_file() and path.stat().st_size > 0, name
+    pngs = list((report["out"] / "plots").glob("*.png"))
+    assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    for ref in re.findall(r"\]\((plots/[^)]+)\)", report["md"]):       # every image the Markdown shows exists
+        assert (report["out"] / ref).is_file(), ref
+
+
+@pytest.mark.parametrize("name", helpers.CASES)
+def test_every_case_and_quantity(report, name):
+    page, md = section(report["html"], name), md_section(report["md"], name)
+    case = helpers.case(name)
+    assert html.escape(case.title) in page and md_escape(case.title) in md
+    for q in case.quantities:
+        assert f'<span class="qid">{q.id}</span>' in page, f"{name}/{q.id} missing from index.html"
+        assert md_escape(q.id) in md, f"{name}/{q.id} missing from report.md"
+
+
+@pytest.mark.parametrize("name", helpers.CASES)
+def test_case_section_order_and_blocks(report, name):
+    """The cost before any update comes first; errata, mapping and plots are there when they apply."""
+    page = section(report["html"], name)
+    case = helpers.case(name)
+    order = [page.index(h) for h in ("Cost before any update", "Network, conventions", "Quantities:")]
+    assert order == sorted(order)
+    for q in case.quantities:
+        if q.erratum:
+            assert html.escape(q.erratum) in page, f"{name}/{q.id}: erratum explanation missing"
+    _, res = full_report()
+    traces = next(t for c, t, _ in res if c.name == name)
+    for t in traces:
+        if isinstance(t, Trace):
+            assert f"{t.backend}/{t.style}" in page
+            for k, v in (t.mapping or {}).items():
+                if v not in (None, ""):
+                    assert html.escape(str(v)) in page, f"{name}: mapping {t.backend}/{t.style} {k} missing"
+            if "J" in t.values:
+                assert "J before any update" in page
+    assert page.count("data:image/png;base64,") >= 1
+    if case.net is not None and case.y is not None and case.hyper.epochs > 1:
+        assert "cost per epoch" in page
+
+
+def test_step_mapping_is_in_the_report(report):
+    page = report["html"][report["html"].index('id="steps"'):report["html"].index("<section")].replace("&nbsp;", " ")
+    for name, step in steps.STEPS.items():
+        assert html.escape(step.formula) in page
+        for b in B.ORDER:
+            for m in steps.extract(b) or []:
+                if m.step == name:
+                    assert html.escape(m.where) in page
+
+
+def test_environment_block(report):
+    page = report["html"][report["html"].index('id="environment"'):]
+    for word in ("Python", "NumPy", "PyTorch", "TensorFlow", "Keras", "dtype", "oneDNN", "threads",
+                 "TF_ENABLE_ONEDNN_OPTS", "Time per backend"):
+        assert word in page, word
+
+
+def test_backends_that_did_not_run_are_loud(report):
+    missing = {(r.backend, r.style): r for _, _, rs in report["results"] for r in rs if r.status == "NOT RUN"}
+    for (b, s), r in missing.items():
+        assert f"{b}/{s}" in report["html"] and "NOT RUN" in report["html"]
+    if not missing:
+        assert "Every backend ran" in report["html"]
+
+
+# --------------------------------------------------------------------------- CSV / JSON
+
+def test_columns_are_the_comparison_fields():
+    assert COLUMNS == [f.name for f in fields(Comparison)]
+
+
+def test_csv_and_json_rows(report):
+    rows = [r for _, _, rs in report["results"] for r in rs]
+    with open(report["out"] / "comparisons.csv", newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == COLUMNS
+        csv_rows = list(reader)
+    data = json.loads((report["out"] / "comparisons.json").read_text(encoding="utf-8"))
+    assert all(list(d) == COLUMNS for d in data)
+    assert len(csv_rows) == len(data) == len(rows)
+    ident = lambda d: (d["case"], d["quantity"], d["backend"], d["style"], d["source"])  # noqa: E731
+    assert [ident(d) for d in csv_rows] == [ident(d) for d in data] == [ident(r.as_dict()) for r in rows]
+    for d, r in zip(csv_rows, rows):           # the CSV says which comparisons failed, passed or had nothing to compare
+        assert d["passed"] == ("" if r.passed is None else str(r.passed))
+        assert d["status"] == r.status
+        if isinstance(r.actual, list):
+            assert json.loads(d["actual"]) == json.loads(json.dumps(cli._jsonable(r.actual)))
+
+
+def test_json_is_what_check_writes(report, tmp_path):
+    rows = [r for _, _, rs in report["results"] for r in rs]
+    cli.write_json(rows, str(tmp_path / "check.json"))
+    assert (tmp_path / "check.json").read_bytes() == (report["out"] / "comparisons.json").read_bytes()
+
+
+# --------------------------------------------------------------------------- no request
+
+class _Loads(HTMLParser):
+    """Every URL the page could load: src/href/srcset/poster/data/action, CSS url(), @import, <script>, <link>."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.tags, self.links = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if v is None:
+                continue
+            if tag == "a" and k == "href":
+                self.links.append(v)              # navigation only when clicked, not a load
+            elif k in ("src", "href", "srcset", "poster", "data", "action", "formaction", "background",
+                       "xlink:href", "manifest", "ping"):
+                self.urls.append(v)
+            elif k == "style":
+                self.urls += re.findall(r"url\(([^)]*)\)", v)
+
+
+def test_html_makes_no_external_request(report):
+    text = report["html"]
+    p = _Loads()
+    p.feed(text)
+    assert "script" not in p.tags and "link" not in p.tags and "iframe" not in p.tags and "object" not in p.tags
+    assert p.urls, "no image at all?"
+    for url in p.urls:
+        assert url.startswith("data:image/png;base64,"), url[:80]
+    for link in p.links:
+        assert link.startswith("#"), link           # the table of contents, nothing else
+    style = "".join(re.findall(r"<style>(.*?)</style>", text, flags=re.S))
+    assert "url(" not in style and "@import" not in style
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+
+
+def test_markdown_tables_are_well_formed(report):
+    lines = report["md"].splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("| "):
+            block = []
+            while i < len(lines) and lines[i].startswith("|"):
+                block.append(lines[i])
+                i += 1
+            widths = {len(re.split(r"(?<!\\)\|", line)) for line in block}
+            assert len(widths) == 1, block[:3]
+            assert set(block[1].replace("|", "").split()) == {"---"}
+        i += 1
+
+
+# --------------------------------------------------------------------------- the command line
+
+def test_progress_on_stderr_and_quiet(tmp_path, capsys):
+    assert cli.main(["report", "--out", str(tmp_path / "a"), "--backend", "numpy", "zhou-mse"]) == 0
+    out, err = capsys.readouterr()
+    assert "[1/1] zhou-mse" in err and "report:" in out
+    assert cli.main(["report", "--out", str(tmp_path / "b"), "--backend", "numpy", "--quiet", "zhou-mse"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith("report:")
+    for name in FILES:
+        assert (tmp_path / "b" / name).is_file()
+
+
+def test_bad_input_is_exit_code_2(tmp_path, capsys):
+    assert cli.main(["report", "--out", str(tmp_path), "--backend", "nope", "zhou-mse"]) == 2
+    assert cli.main(["report", "--out", str(tmp_path), "no-such-case"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend" in err and "no-such-case" in err
+
+
+def test_a_missing_backend_is_said_loudly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(B.MODULES, "tf", "no_such_module_for_the_report_test")
+    monkeypatch.delitem(B._loaded, "tf", raising=False)
+    code = cli.main(["report", "--out", str(tmp_path), "--backend", "numpy,tf", "--quiet", "zhou-mse"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "NOT RUN: tf/tape" in err and "NOT RUN: tf/keras" in err
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    top = page[:page.index('id="summary"')]
+    assert "NOT RUN" in top and "tf/tape" in top and "tf/keras" in top and "no_such_module" in top
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "NOT RUN" in md.split("## Summary")[0]
+    data = json.loads((tmp_path / "comparisons.json").read_text(encoding="utf-8"))
+    assert {(d["backend"], d["style"]) for d in data if d["status"] == "NOT RUN"} == {("tf", "tape"), ("tf", "keras")}
+    assert all(d["passed"] is False for d in data if d["status"] == "NOT RUN")
+
+
+# --------------------------------------------------------------------------- plots
+
+def test_plots():
+    from .report_support import results
+    (case, traces, rows), = results(["courtial-l2"], ["numpy"])
+    png = plots.difference_plot(case.name, rows, "article", "t")
+    assert png[:4] == b"\x89PNG"
+    assert plots.difference_plot(case.name, rows, "reference", "t") is None     # numpy alone: no framework row
+    assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)])[:4] == b"\x89PNG"
+    (case, traces, rows), = results(["courtial-bias-trick"], ["numpy"])
+    assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)]) is None   # one epoch: no curve
+
+
+USER_CASE = """
+schema = 1
+name = "user-printed-cost"
+title = "A user's case whose article prints the cost"
+[source]
+article = "user"
+[network]
+sizes = [2, 1]
+activations = ["identity"]
+loss = "half_sse"
+bias = "none"
+[params]
+W1 = [[0.5], [-1.0]]
+[data]
+X = [[1.0, 2.0], [3.0, 1.0]]
+y = [[0.0], [1.0]]
+[[quantity]]
+id = "cost"
+of = "J"
+printed = "1.25"
+[[quantity]]
+id = "cost-slip"
+of = "J"
+printed = "1.5"
+erratum = "a slip"
+"""
+
+
+def test_a_user_case_with_a_printed_cost(tmp_path, capsys):
+    """J before any update: the article's printed cost first, then every backend's J against it."""
+    f = tmp_path / "mine.toml"
+    f.write_text(USER_CASE, encoding="utf-8")
+    assert cli.main(["report", "--out", str(tmp_path / "out"), "--backend", "numpy", "--quiet", str(f)]) == 0
+    page = section((tmp_path / "out" / "index.html").read_text(encoding="utf-8"), "user-printed-cost")
+    cost = page[page.index("Cost before any update"):page.index("Network, conventions")]
+    assert "the article prints" in cost and "1.25" in cost and "numpy/manual" in cost
+    assert cost.index("the article prints") < cost.index("numpy/manual")
+    assert "cost (printed): match" in cost and "cost-slip (printed): erratum confirmed" in cost
+    assert "user-printed-cost" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_backend_that_raises_is_said_loudly(tmp_path, capsys, monkeypatch):
+    """A style that raises on a case: an ERROR banner naming the style, the case and the message; exit 1."""
+    from reference import backend as numpy_backend
+
+    def broken(case):
+        raise RuntimeError("deliberately broken for the test")
+    monkeypatch.setitem(numpy_backend.STYLES, "broken", broken)
+    code = cli.main(["report", "--out", str(tmp_path), "--backend", "numpy", "--quiet", "zhou-mse"])
+    assert code == 1
+    assert "ERROR: numpy/broken" in capsys.readouterr().err
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    top = page[:page.index('id="summary"')]
+    assert "numpy/broken" in top and "deliberately broken for the test" in top
+
+
+def test_markdown_cells():
+    from reports.render import Mat, Text, Verdict, cell_md
+    assert cell_md(Text("Every backend ran: ", "strong")) == "**Every backend ran:** "   # CommonMark emphasis
+    assert cell_md("a|b") == "a\\|b"                                                  # a pipe cannot end a cell
+    assert cell_md(Mat([[1.0, -2.5]])) == "`1  -2.5`"
+    assert cell_md(Verdict("MISMATCH", False)).endswith("MISMATCH") and "❌" in cell_md(Verdict("x", False))

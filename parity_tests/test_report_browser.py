@@ -1,0 +1,143 @@
+"""The report in a real browser: headless Chromium renders index.html at laptop and phone widths.
+
+Checked inside the browser (a copy of the page with a small probe script, run by
+``--dump-dom``): every table outside a closed <details> is laid out with a size,
+every image decoded, the page itself never scrolls sideways (wide tables scroll in
+their own box), and the Content-Security-Policy reported no blocked load — the page
+asked for nothing outside itself. The phone width is an <iframe> 390 CSS pixels
+wide, because headless Chromium's window is never narrower than 500.
+
+Screenshots are kept in reports/artifacts/ (git-ignored) for a human to look at:
+report-laptop.png, report-phone.png (the top of the full report) and
+case-laptop.png, case-phone.png (one whole case, courtial-l2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reports import backends as B
+from reports.render import CSP
+from reports.report import write_report
+
+from .report_support import full_report, keep, results
+
+PHONE, LAPTOP = 390, 1366
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+         "--disable-extensions", "--mute-audio"]
+
+PROBE = """<script>
+var violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  violations.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+window.addEventListener('load', function () {
+  setTimeout(function () {
+    var tables = Array.from(document.querySelectorAll('table'));
+    var shown = tables.filter(function (t) { return !t.closest('details:not([open])'); });
+    var imgs = Array.from(document.images);
+    var r = {tables: tables.length, shown_tables: shown.length,
+             laid_out_tables: shown.filter(function (t) { return t.offsetWidth > 0 && t.offsetHeight > 0; }).length,
+             images: imgs.length,
+             decoded_images: imgs.filter(function (i) {
+               return i.complete && i.naturalWidth > 0 && i.offsetWidth > 0 && i.offsetHeight > 0; }).length,
+             narrowest_image: Math.min.apply(null, imgs.map(function (i) { return i.offsetWidth; })),
+             inner_width: window.innerWidth, scroll_width: document.documentElement.scrollWidth,
+             sections: document.querySelectorAll('section').length, violations: violations};
+    var text = JSON.stringify(r);
+    var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = text;
+    document.body.appendChild(pre);
+    if (window.parent !== window) { window.parent.postMessage(text, '*'); }
+  }, 50);
+});
+</script>"""
+
+FRAME = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{{margin:0}} iframe{{border:0;display:block}}</style>
+<script>window.addEventListener('message', function (e) {{
+  var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = e.data; document.body.appendChild(pre);
+}});</script></head><body><iframe src="{src}" width="{width}" height="{height}"></iframe></body></html>"""
+
+
+def run_chromium(chromium, tmp: Path, url: str, width: int, height: int, *extra) -> subprocess.CompletedProcess:
+    profile = tmp / f"profile-{width}-{height}"
+    cmd = [chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", *extra, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+def probe_page(chromium, tmp: Path, index: Path, width: int) -> dict:
+    """Load a probed copy of the page (directly, or in a frame `width` px wide) and read the probe's result."""
+    page = index.read_text(encoding="utf-8")
+    assert CSP in page
+    # the probe is an inline script: allow inline scripts (only) in the test copy's policy
+    page = page.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</head>", PROBE + "</head>", 1)
+    copy = tmp / "probed.html"
+    copy.write_text(page, encoding="utf-8")
+    if width >= 500:
+        target, window = copy, width
+    else:
+        target, window = tmp / f"frame-{width}.html", 500
+        target.write_text(FRAME.format(src=copy.name, width=width, height=900), encoding="utf-8")
+    done = run_chromium(chromium, tmp, target.as_uri(), window, 900, "--virtual-time-budget=20000", "--dump-dom")
+    found = re.findall(r'<pre id="probe">([^<]*)</pre>', done.stdout)
+    assert found, f"the probe did not report (chromium exit {done.returncode}): {done.stderr[-2000:]}"
+    return json.loads(found[-1].replace("&quot;", '"'))
+
+
+def screenshot(chromium, tmp: Path, index: Path, width: int, height: int, name: str) -> Path:
+    target = tmp / name
+    if width >= 500:
+        url, window = index.as_uri(), width
+    else:
+        frame = tmp / f"shot-{name}.html"
+        frame.write_text(FRAME.format(src=index.as_uri(), width=width, height=height), encoding="utf-8")
+        url, window = frame.as_uri(), 500
+    done = run_chromium(chromium, tmp, url, window, height, f"--screenshot={target}")
+    assert target.is_file() and target.stat().st_size > 10_000, done.stderr[-2000:]
+    if width < 500:                              # keep the phone's 390 pixels, not the window's 500
+        from PIL import Image
+        with Image.open(target) as im:
+            im.crop((0, 0, width, im.height)).save(target)
+    return keep(target, name)
+
+
+def check(result: dict, width: int) -> None:
+    assert result["inner_width"] == width, result
+    assert result["violations"] == [], f"the page tried to load something: {result['violations']}"
+    assert result["shown_tables"] > 0 and result["laid_out_tables"] == result["shown_tables"], result
+    assert result["images"] > 0 and result["decoded_images"] == result["images"], result
+    assert result["narrowest_image"] >= min(300, width - 40), result           # plots are not squeezed
+    assert result["scroll_width"] <= result["inner_width"], f"the page scrolls sideways at {width} px: {result}"
+
+
+@pytest.fixture(scope="module")
+def full(chromium):
+    out, res = full_report()
+    return out / "index.html", res
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_full_report_renders(chromium, full, tmp_path, width):
+    index, res = full
+    result = probe_page(chromium, tmp_path, index, width)
+    check(result, width)
+    assert result["sections"] == len(res)
+    name = "report-laptop.png" if width == LAPTOP else "report-phone.png"
+    screenshot(chromium, tmp_path, index, width, 2400, name)
+
+
+@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+def test_one_case_renders(chromium, tmp_path, width):
+    """One whole case (with errata, a training curve and every table), screenshot top to bottom."""
+    out = tmp_path / "case-report"
+    write_report(results(["courtial-l2"], B.ORDER), out, list(B.ORDER))
+    keep(out, "case-report")
+    result = probe_page(chromium, tmp_path, out / "index.html", width)
+    check(result, width)
+    name = "case-laptop.png" if width == LAPTOP else "case-phone.png"
+    screenshot(chromium, tmp_path, out / "index.html", width, 9000 if width == LAPTOP else 16000, name)

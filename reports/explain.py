@@ -1,0 +1,390 @@
+"""``backprop-parity explain CASE [--step NAME]``: one case, step by step, in the terminal.
+
+For each step of backprop, layer by layer in the order the articles compute it
+(forward, cost, output delta, then each layer's gradient and the next delta
+back, the update, gradient checking): the formula in the case's own numbering,
+the numbers as the article lays them out (the NumPy reference's), the article's
+printed value where there is one, every other backend's difference from NumPy,
+and the code line of each backend that computes the step (read from the
+``# [step:NAME]`` markers, see :mod:`reports.steps`).
+
+rich draws the tables and colours in a terminal; piped or redirected, the same
+text comes out plain.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from reference.backend import Trace
+from reference.spec import TRACE_DOC
+
+from . import formatting as F
+from .formatting import usage_error
+from . import steps
+from .compare import Comparison, _texts
+from .text import make_console
+
+VERDICT_COLOUR = {True: "green", False: "bold red", None: "yellow"}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("case", help="a built-in case name or a case file")
+    p.add_argument("--step", metavar="NAME",
+                   help="show only this step: " + ", ".join(steps.STEPS))
+    p.add_argument("--backend", default="all",
+                   help="numpy, torch, tf, a comma list, or all (default: all; NumPy always runs)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+
+
+def main(args) -> int:
+    from . import backends as B
+    from .run import load_cases, run_cases
+    if args.step is not None and args.step not in steps.STEPS:
+        return usage_error(f"--step: unknown step {args.step!r} (steps: {', '.join(steps.STEPS)})")
+    try:
+        backends = B.selected(args.backend)
+    except ValueError as exc:
+        return usage_error(f"--backend: {exc}")
+    if "numpy" not in backends:
+        backends = ["numpy"] + backends
+    cases = load_cases([args.case], args.dtype)
+    if not args.quiet:
+        print(f"running {cases[0].name} on {', '.join(backends)} …", file=sys.stderr, flush=True)
+    case, traces, rows = run_cases(cases, backends)[0]
+    console = make_console()
+    walkthrough(console, case, traces, rows, args.step)
+    return 1 if any(r.passed is False for r in rows) else 0
+
+
+# --------------------------------------------------------------------------- the walk
+
+@dataclass
+class Station:
+    step: str
+    title: str
+    formulas: list
+    keys: list = field(default_factory=list)
+
+
+def _act(net, l) -> str:
+    return net.activations[l].label
+
+
+def stations(case) -> list[Station]:
+    """The steps of this case's network in the articles' order, with the trace keys each produces."""
+    net, h = case.net, case.hyper
+    rows = net.layout == "rows"
+    out = []
+    for l in range(net.depth):
+        n, k = net.layer_number(l), net.first_weight + l
+        A_in = f"A[{n - 1}]"
+        if net.trick:
+            out.append(Station("bias-trick", f"layer {n}: the bias unit",
+                               [f"A_aug[{n - 1}] = [A[{n - 1}] | 1]" if rows else f"A_aug[{n - 1}] = [A[{n - 1}] ; 1]",
+                                "a column of ones appended (rows layout)" if rows else "a row of ones appended"],
+                               [f"A_aug[{n - 1}]"]))
+            A_in = f"A_aug[{n - 1}]"
+        b = f" + b[{k}]" if net.bias == "vectors" else ""
+        product = f"{A_in} · W[{k}]" if rows else f"W[{k}] · {A_in}"
+        out.append(Station("forward-affine", f"layer {n}: weighted input", [f"Z[{n}] = {product}{b}"], [f"Z[{n}]"]))
+        out.append(Station("forward-activation", f"layer {n}: activation",
+                           [f"A[{n}] = {_act(net, l)}(Z[{n}])"], [f"A[{n}]"]))
+    if case.y is None:
+        return out
+    l2 = f" + ½·λ·ΣW²  (λ = {h.l2:g})" if h.l2 else ""
+    loss = net.loss.formula if net.loss.formula.lstrip().startswith("J") else f"J = {net.loss.formula}"
+    out.append(Station("cost", "cost", [f"{loss}{l2}", "ŷ = A at the last layer; error = y − ŷ"],
+                       ["yhat", "error", "J_each", "J"]))
+    last = net.depth - 1
+    nL = net.layer_number(last)
+    out.append(Station("output-delta", f"layer {nL}: output delta",
+                       [f"delta[{nL}] = dJ_dyhat ⊙ {_act(net, last)}'(Z[{nL}])"],
+                       ["dJ_dyhat", f"deriv[{nL}]", f"delta[{nL}]"]))
+    for l in range(last, -1, -1):
+        n, k = net.layer_number(l), net.first_weight + l
+        A_in = f"A_aug[{n - 1}]" if net.trick else f"A[{n - 1}]"
+        grad = f"grad.W[{k}] = {A_in}ᵀ · delta[{n}]" if rows else f"grad.W[{k}] = delta[{n}] · {A_in}ᵀ"
+        formulas = [grad + (f" + λ·W[{k}]" if h.l2 else "")]
+        keys = [f"grad.W[{k}]"]
+        if net.bias == "vectors":
+            formulas.append(f"grad.b[{k}] = Σ over the examples of delta[{n}]" + (" + λ·b" if h.l2 and h.l2_bias else ""))
+            keys.append(f"grad.b[{k}]")
+        out.append(Station("weight-gradient", f"layer {n}: gradient of W{k}", formulas, keys))
+        if l > 0:
+            back = f"dA[{n - 1}] = delta[{n}] · W[{k}]ᵀ" if rows else f"dA[{n - 1}] = W[{k}]ᵀ · delta[{n}]"
+            formulas = [back]
+            if net.trick:
+                formulas.append("drop the bias unit's " + ("column" if rows else "row")
+                                + " of dA: the constant 1 has no link back")
+            formulas.append(f"delta[{n - 1}] = dA[{n - 1}] ⊙ {_act(net, l - 1)}'(Z[{n - 1}])")
+            keys = [f"dA[{n - 1}]", f"deriv[{n - 1}]", f"deriv_aug[{n - 1}]", f"delta_aug[{n - 1}]", f"delta[{n - 1}]"]
+            out.append(Station("hidden-delta", f"layer {n - 1}: hidden delta", formulas, keys))
+    if h.l2:
+        out.append(Station("l2", "L2 regularisation",
+                           [f"J includes ½·λ·ΣW² and every ∂J/∂W includes λ·W (λ = {h.l2:g}; "
+                            f"reaches the biases: {'yes' if h.l2_bias else 'no'})"], []))
+    n_ex = case.X.shape[net.example_axis]
+    scale = f"1/{n_ex}" if h.grad_scale == "1/n" else "1"
+    rule = "once on all examples" if h.rule == "batch" else "once per example, in order (SGD)"
+    keys = [k for name in net.param_names() for k in (f"{name[0]}_new[{name[1:]}]",)]
+    formulas = [f"W_new = W − α·s·grad.W   (α = {h.learning_rate:g}, s = {scale}), {rule}"]
+    if net.frozen:
+        formulas.append(f"frozen (never updated): {', '.join(sorted(net.frozen))}")
+    if h.epochs > 1:
+        formulas.append(f"{h.epochs} epochs: W_final after the last; costs = J before training and after each epoch")
+        keys += ["costs"] + [f"{name[0]}_final[{name[1:]}]" for name in net.param_names()]
+    else:
+        keys += ["costs"]
+    keys += [f"predict.{name}" for name in case.inputs]
+    out.append(Station("update", "gradient-descent update", formulas, keys))
+    gc = ["V2 = (J(w + h) − J(w − h)) / 2h for every entry w", f"h = {h.h:g}; relative error ‖V1 − V2‖ / ‖V1 + V2‖"]
+    keys = [f"gradcheck.numerical.{name[0]}[{name[1:]}]" for name in net.param_names()] + ["gradcheck.rel_error"]
+    if h.probe:
+        gc.append(f"probe: {h.probe[0]}{list(h.probe[1])} ± h, at the initial parameters and after one epoch")
+        keys += [f"gradcheck.{p}.{x}" for p in ("probe", "probe_new")
+                 for x in ("A_plus", "A_minus", "J_plus", "J_minus", "numerical")]
+    out.append(Station("gradcheck", "gradient checking", gc, keys))
+    return out
+
+
+def doc(key: str) -> str:
+    if key in TRACE_DOC:
+        return TRACE_DOC[key]
+    generic = re.sub(r"\[\d+\]", "[l]", key)
+    if generic in TRACE_DOC:
+        return TRACE_DOC[generic]
+    generic_k = re.sub(r"\[\d+\]", "[k]", key)
+    for k, v in TRACE_DOC.items():
+        if generic_k in [p.strip() for p in k.split("/")]:
+            return v
+    if key.startswith("predict."):
+        return TRACE_DOC["predict.NAME"]
+    if key.startswith("gradcheck.numerical."):
+        return TRACE_DOC["gradcheck.numerical.W[k]"]
+    if key.startswith("gradcheck.probe_new."):
+        return "one perturbed entry, at the parameters after one epoch"
+    if key.startswith("gradcheck.probe."):
+        return "one perturbed entry, at the initial parameters"
+    return ""
+
+
+def base_key(expression: str, keys) -> str | None:
+    """The trace key an article quantity reads (``A_aug[3].T`` -> ``A_aug[3]``), if any."""
+    text = expression.replace(" ", "")
+    best = None
+    for k in keys:
+        if text == k or (text.startswith(k) and text[len(k)] in "[."):
+            if best is None or len(k) > len(best):
+                best = k
+    return best
+
+
+# --------------------------------------------------------------------------- printing
+
+def bracket(lines: list[str]) -> list[str]:
+    """A matrix the way the articles draw it."""
+    extra = [l for l in lines if l.startswith("(")]
+    lines = [l for l in lines if not l.startswith("(")]
+    if len(lines) <= 1:
+        return [f"[ {lines[0] if lines else ''} ]"] + extra
+    width = max(len(l) for l in lines)
+    out = []
+    for i, l in enumerate(lines):
+        left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == len(lines) - 1 else ("⎢", "⎥")
+        out.append(f"{left} {l.ljust(width)} {right}")
+    return out + extra
+
+
+def _verdict(row) -> Text:
+    if row.passed is not None and row.max_abs_diff == 0 and row.source == "reference":
+        return Text("exact", style="green")
+    return Text(row.status, style=VERDICT_COLOUR[row.passed])
+
+
+def _shape(value) -> str:
+    shape = F.shape_of(value)
+    return "scalar" if shape == () else "×".join(str(s) for s in shape)
+
+
+def _ref_table(key, ref_rows_by_key) -> Table | None:
+    rows = ref_rows_by_key.get(key, [])
+    if not rows:
+        return None
+    t = Table(box=None, show_header=True, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+    for col in ("vs NumPy", "max |diff|", "max rel diff", "tolerance", "verdict"):
+        t.add_column(col)
+    for r in rows:
+        if r.passed is None:
+            t.add_row(f"{r.backend}/{r.style}", "—", "—", "—", Text(f"no counterpart: {r.reason}", style="yellow"))
+        else:
+            t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.diff(r.max_rel_diff),
+                      F.tolerance(r.tolerance), _verdict(r))
+    return t
+
+
+def _article_table(q, rows_q) -> Table:
+    t = Table(box=None, show_header=True, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+    for col in ("vs the article", "max |diff|", "tolerance", "verdict"):
+        t.add_column(col)
+    for r in rows_q:
+        if r.passed is None:
+            t.add_row(f"{r.backend}/{r.style}", "—", "—", Text(f"no counterpart: {r.reason}", style="yellow"))
+        else:
+            t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.tolerance(r.tolerance), _verdict(r))
+    return t
+
+
+def _print_article(console, q, rows_q) -> None:
+    head = Text("  article ", style="bold")
+    head.append(f"{q.id}", style="bold cyan")
+    head.append(f" — {q.label}" if q.label and q.label != q.id else "")
+    if q.section:
+        head.append(f"  ({q.section})", style="dim")
+    console.print(head)
+    if q.printed is not None:
+        console.print(Text("\n".join("    " + l for l in bracket(F.printed_texts(_texts(q.printed))))))
+    else:
+        console.print(Text(f"    formula: {q.formula}  (evaluated on each backend's own numbers)"))
+    if q.erratum:
+        console.print(Text(f"    erratum: {q.erratum}", style="yellow"))
+    for b, why in q.differs.items():
+        console.print(Text(f"    {b} differs by convention: {why}", style="yellow"))
+    console.print(Padding(_article_table(q, rows_q), (0, 0, 0, 4)))
+    for r in rows_q:
+        if r.passed is False and r.actual is not None:             # a failure: show what that backend computed
+            console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
+            console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(r.actual)))))
+
+
+def _print_code(console, step: str, backends_ran: list) -> None:
+    from . import backends as B
+    console.print(Text("  code", style="bold"))
+    for b in B.ORDER:
+        if b not in backends_ran:
+            continue
+        marked = steps.ordered(steps.for_step(step, b), b)
+        if not marked:
+            console.print(Text(f"    {b}: no line marked [step:{step}]", style="yellow"))
+            continue
+        for m in marked:
+            tag = "" if b == "numpy" or set(m.styles) == set(B.STYLE_NAMES[b]) else f"[{'/'.join(m.styles)}] "
+            where = Text(f"    {b} {tag}{m.where}", style="dim")
+            if m.note:
+                where.append(f" — {m.note}", style="dim")
+            console.print(where)
+            for line in m.code.splitlines():
+                console.print(Text("      " + line, style="cyan"))
+
+
+def header(console, case, traces) -> None:
+    console.rule(Text(f"{case.name}", style="bold"))
+    console.print(Text(case.title, style="bold"))
+    console.print(Text(f"{case.article_title} — {'; '.join(case.sections)}", style="dim"))
+    if case.net is not None:
+        net, h = case.net, case.hyper
+        console.print(f"network {' → '.join(map(str, net.sizes))}, activations "
+                      f"{', '.join(a.label for a in net.activations)}, loss {net.loss.name}, {net.layout} layout, "
+                      f"bias {net.bias}, first layer {net.first_layer}, first weight W{net.first_weight}; "
+                      f"{h.rule} α = {h.learning_rate:g} × {h.grad_scale}, {h.epochs} epoch(s), λ = {h.l2:g}")
+    ran = [f"{t.backend}/{t.style}" for t in traces if isinstance(t, Trace)]
+    console.print(Text("backends: " + ", ".join(ran), style="green"))
+    for t in traces:
+        if isinstance(t, Comparison):
+            console.print(Text(f"NOT RUN {t.backend}/{t.style}: {t.status}: {t.reason}", style="bold red"))
+
+
+def walkthrough(console, case, traces, rows, only_step: str | None = None) -> None:
+    header(console, case, traces)
+    ref = next((t for t in traces if isinstance(t, Trace) and t.backend == "numpy"), None)
+    article_rows: dict = {}
+    for r in rows:
+        if r.source == "article":
+            article_rows.setdefault(r.quantity, []).append(r)
+    ref_rows: dict = {}
+    for r in rows:
+        if r.source == "reference" and r.quantity != "*":
+            ref_rows.setdefault(r.quantity, []).append(r)
+    backends_ran = sorted({t.backend for t in traces if isinstance(t, Trace)})
+
+    if case.net is None or ref is None:
+        if only_step is not None:
+            console.print(Text(f"\n--step {only_step}: this case has no network, so no backprop steps.",
+                               style="yellow"))
+        console.print(Text("\nNo network: the article's small examples, one by one.", style="bold"))
+        for q in case.quantities:
+            console.print()
+            _print_article(console, q, article_rows.get(q.id, []))
+        return
+
+    keys = list(ref.values)
+    claimed: dict = {}
+    for q in case.quantities:
+        k = base_key(q.of, keys)
+        if k is not None:
+            claimed.setdefault(k, []).append(q)
+    shown_code = set()
+    all_stations = stations(case)
+    if only_step is not None:
+        all_stations = [s for s in all_stations if s.step == only_step]
+        if not all_stations:
+            why = {"bias-trick": f"this case does not use the bias trick (bias = {case.net.bias})",
+                   "l2": "this case has no L2 term (λ = 0)"}.get(only_step, "this case does not reach this step")
+            console.print(Text(f"\n{only_step}: {why}. The code that would compute it:", style="yellow"))
+            _print_code(console, only_step, backends_ran)
+            return
+    for i, st in enumerate(all_stations, 1):
+        console.print()
+        step = steps.STEPS[st.step]
+        console.rule(Text(f"{st.title}  [{st.step}]", style="bold magenta"), align="left")
+        for f in st.formulas:
+            console.print(Text("  " + f, style="bold"))
+        console.print(Text(f"  {step.formula}  ({step.source})", style="dim"))
+        for key in st.keys:
+            if key not in ref.values:
+                continue
+            value = ref.values[key]
+            title = Text(f"  {key}", style="bold cyan")
+            title.append(f"  {_shape(value)}", style="dim")
+            d = doc(key)
+            if d:
+                title.append(f"  — {d}", style="dim")
+            console.print(title)
+            console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(value)))))
+            t = _ref_table(key, ref_rows)
+            if t is not None:
+                console.print(Padding(t, (0, 0, 0, 4)))
+            for r in ref_rows.get(key, []):
+                if r.passed is False and r.actual is not None:     # a disagreement: show that backend's numbers
+                    console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
+                    console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(r.actual)))))
+            for q in claimed.get(key, []):
+                _print_article(console, q, article_rows.get(q.id, []))
+        if st.step not in shown_code or only_step is not None:
+            _print_code(console, st.step, backends_ran)
+            shown_code.add(st.step)
+    if only_step is None:
+        used = {q.id for qs in claimed.values() for q in qs}
+        rest = [q for q in case.quantities if q.id not in used]
+        if rest:
+            console.print()
+            console.rule(Text("other quantities of this case", style="bold magenta"), align="left")
+            for q in rest:
+                _print_article(console, q, article_rows.get(q.id, []))
+        g = [r for r in rows if r.source == "gradcheck"]
+        if g:
+            console.print()
+            t = Table(title="backprop vs centered differences", box=None, header_style="bold", title_justify="left")
+            for col in ("backend", "‖V1 − V2‖/‖V1 + V2‖", "bound", "verdict"):
+                t.add_column(col)
+            for r in g:
+                t.add_row(f"{r.backend}/{r.style}", F.diff(r.actual) if r.actual is not None else "—",
+                          F.tolerance(r.tolerance), _verdict(r))
+            console.print(t)

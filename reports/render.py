@@ -1,0 +1,445 @@
+"""One report, two renderings: a self-contained HTML page and Markdown.
+
+The report is built once as a list of blocks (headings, paragraphs, tables,
+images, …). Tables are pandas DataFrames whose cells are small typed values
+(:class:`Mat`, :class:`Code`, :class:`Verdict`, …); each renderer maps the cells
+to its own markup and lets pandas write the table (``DataFrame.to_html``) — or,
+for Markdown, writes the pipe table from the same DataFrame.
+
+The HTML page loads nothing: CSS is inline, images are base64 ``data:`` URIs,
+there is no script. The Markdown refers to the same images as PNG files next to
+it (``plots/…``), because code-hosting sites do not show ``data:`` images.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import formatting as F
+
+# --------------------------------------------------------------------------- cells
+
+
+@dataclass
+class Text:
+    text: str
+    cls: str = ""           # muted | strong | warn | error
+    title: str = ""         # hover text (HTML); shown in brackets in Markdown when short
+
+
+@dataclass
+class Mat:
+    """Numbers as a matrix (computed values) or the article's printed text."""
+    data: Any
+    texts: bool = False
+    note: str = ""
+    cls: str = ""
+
+
+@dataclass
+class Code:
+    """Source snippets: [(where, code, note)]."""
+    snippets: list
+
+
+@dataclass
+class Verdict:
+    status: str
+    passed: bool | None
+
+    @property
+    def kind(self) -> str:
+        if self.passed is None:
+            return "none"
+        if not self.passed:
+            return "bad"
+        return "erratum" if ("erratum" in self.status or "convention" in self.status) else "ok"
+
+
+@dataclass
+class Link:
+    text: str
+    anchor: str
+
+
+@dataclass
+class Stack:
+    """Several cells in one table cell, one per line."""
+    items: list
+
+
+SYMBOL = {"ok": "✅", "bad": "❌", "none": "➖", "erratum": "⚠️"}
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+    anchor: str = ""
+
+
+@dataclass
+class Para:
+    items: list                 # str or cells
+    cls: str = ""
+
+
+@dataclass
+class Table:
+    df: pd.DataFrame
+    caption: str = ""
+    cls: str = ""
+    index: bool = False
+    labels: dict = field(default_factory=dict)   # index key -> the cell shown for it
+    notes: list = field(default_factory=list)     # footnotes under the table: [(mark, text)]
+
+
+@dataclass
+class Image:
+    png: bytes
+    alt: str
+    name: str                   # file name under plots/ for the Markdown
+
+
+@dataclass
+class Banner:
+    kind: str                   # error | ok | warn
+    items: list
+
+
+@dataclass
+class Details:
+    summary: str
+    blocks: list
+    open: bool = False
+
+
+@dataclass
+class Figures:
+    images: list                # side by side when there is room
+
+
+@dataclass
+class Section:
+    anchor: str
+    blocks: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- HTML
+
+CSS = """
+:root { --fg:#1b1f24; --muted:#5b6470; --line:#d8dee4; --bg:#fff; --code:#f5f7f9;
+        --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --none:#6e7781; --accent:#0969da; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; color: var(--fg); background: var(--bg); line-height: 1.45;
+       font: 15px/1.45 "DejaVu Sans", "Liberation Sans", system-ui, sans-serif; }
+main { max-width: 1320px; margin: 0 auto; padding: 12px 20px 60px; }
+h1 { font-size: 1.6em; margin: .6em 0 .2em; }
+h2 { font-size: 1.3em; margin: 2.2em 0 .3em; padding-top: .6em; border-top: 3px solid var(--line); }
+h3 { font-size: 1.08em; margin: 1.5em 0 .4em; }
+h4 { font-size: 1em; margin: 1.1em 0 .3em; }
+p { margin: .35em 0 .6em; }
+a { color: var(--accent); }
+code, pre, .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", ui-monospace, monospace; font-size: 12.5px; }
+pre { margin: 0; white-space: pre; }
+.scroll { overflow-x: auto; margin: .4em 0 1em; border: 1px solid var(--line); border-radius: 6px; max-width: 100%;
+          width: fit-content; }
+table { border-collapse: collapse; font-size: 13.5px; }
+table.summary, table.toc, table.steps, table.mapping, table.kv { width: 100%; }
+thead tr { text-align: left !important; }
+th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; text-align: left; }
+thead th { background: #f0f3f6; position: sticky; top: 0; white-space: nowrap; }
+tbody th { font-weight: normal; background: #fafbfc; }
+tbody tr:hover td { background: #f6f8fa; }
+td pre.mat, td pre.code { background: var(--code); padding: 3px 6px; border-radius: 4px; }
+td pre.mat.printed { background: #fff8e5; border: 1px solid #f0dfb0; }
+pre.code { white-space: pre-wrap; overflow-wrap: anywhere; }
+.where { color: var(--muted); font-size: 12px; display: block; margin-top: 4px; }
+.where:first-child { margin-top: 0; }
+.note { color: var(--muted); font-size: 12px; }
+.muted { color: var(--muted); }
+.strong { font-weight: bold; }
+.warn { color: var(--warn); }
+.error { color: var(--bad); font-weight: bold; }
+.v { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: 12px; white-space: nowrap;
+     border: 1px solid currentColor; }
+.v.ok { color: var(--ok); } .v.bad { color: #fff; background: var(--bad); border-color: var(--bad); }
+.v.none { color: var(--none); } .v.erratum { color: var(--warn); }
+.banner { padding: 10px 14px; border-radius: 6px; margin: .8em 0; border-left: 6px solid; }
+.banner.error { background: #ffebe9; border-color: var(--bad); }
+.banner.warn { background: #fff8c5; border-color: #d4a72c; }
+.banner.ok { background: #dafbe1; border-color: var(--ok); }
+.banner p { margin: .2em 0; }
+details { margin: .6em 0 1em; }
+summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
+.figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.figs img { flex: 1 1 460px; max-width: 100%; min-width: 0; height: auto; border: 1px solid var(--line);
+            border-radius: 6px; background: #fff; }
+.kv td:first-child, .kv th:first-child { white-space: nowrap; font-weight: bold; width: 1%; }
+.quantities tbody th[rowspan], .quantities tbody tr > th:first-child { min-width: 11em; max-width: 17em; }
+.quantities td:nth-last-child(-n+3) { white-space: nowrap; }
+.mapping td { min-width: 8em; overflow-wrap: anywhere; }
+table.mapping { table-layout: fixed; }
+table.mapping thead th:first-child { width: 8.5em; }
+.steps td:first-child { white-space: nowrap; }
+.steps td { min-width: 15em; }
+.steps td:first-child { min-width: 9em; }
+.qid { font-weight: bold; font-family: "DejaVu Sans Mono", monospace; }
+.badge { font-size: 11px; padding: 0 6px; border-radius: 8px; background: #fff1cc; color: var(--warn);
+         border: 1px solid #e3c567; margin-left: 4px; white-space: nowrap; }
+nav.toc table td { white-space: nowrap; }
+footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
+.lbl { display: none; }
+@media (max-width: 700px) {
+  body { font-size: 14px; }
+  main { padding: 8px 10px 40px; }
+  h1 { font-size: 1.3em; }
+  h2 { font-size: 1.15em; }
+  table { font-size: 12.5px; }
+  th, td { padding: 4px 5px; }
+  code, pre, .mono { font-size: 11.5px; }
+  .quantities tbody th[rowspan], .quantities tbody tr > th:first-child { min-width: 9em; }
+  .scroll { width: auto; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td, table.stack tbody th {
+    display: block; width: auto; min-width: 0 !important; max-width: none !important; }
+  table.stack thead { display: none; }
+  table.stack tr { border-bottom: 2px solid var(--line); padding: 3px 0; }
+  table.stack td, table.stack tbody th { border: 0; padding: 2px 8px; }
+  table.stack td { display: inline-block; vertical-align: top; margin-right: 6px; max-width: 100% !important; }
+  table.stack td:has(pre), table.stack.mapping td { display: block; margin-right: 0; }
+  table.stack tbody th[rowspan] { background: #eef1f4; padding: 6px 8px; border-top: 2px solid #b8c0c8; }
+  table.stack tbody th:not([rowspan]) { font-weight: bold; background: none; padding-top: 6px; }
+  table.stack td:empty { display: none; }
+  table.stack .lbl { display: block; font-size: 11px; color: var(--muted); font-weight: bold; margin-top: 2px; }
+  td pre.mat, td pre.code { max-width: 100%; overflow-x: auto; }
+  table.stack.toc td:first-child, table.stack.summary td:first-child, table.stack.failed td:first-child {
+    display: block; font-weight: bold; font-size: 1.05em; }
+  table.stack.toc td:first-child .lbl, table.stack.summary td:first-child .lbl,
+  table.stack.failed td:first-child .lbl { display: none; }
+  .steps td:first-child, .kv td:first-child { white-space: normal; }
+}
+"""
+
+
+# The browser itself refuses any load that is not inline: no request can leave the page.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _pre(text: str) -> str:
+    """Text for a <pre> inside a table cell: pandas' to_html would print a raw newline as '\\n'."""
+    return esc(text).replace("\n", "&#10;")
+
+
+def cell_html(c) -> str:
+    if c is None:
+        return ""
+    if isinstance(c, float) and c != c:      # pandas' NaN for an absent cell
+        return ""
+    if isinstance(c, str):
+        return esc(c)
+    if isinstance(c, Text):
+        attrs = (f' class="{c.cls}"' if c.cls else "") + (f' title="{esc(c.title)}"' if c.title else "")
+        return f"<span{attrs}>{esc(c.text)}</span>" if attrs else esc(c.text)
+    if isinstance(c, Mat):
+        lines = F.printed_texts(c.data) if c.texts else F.matrix_lines(c.data)
+        note = f'<span class="note">{esc(c.note)}</span>' if c.note else ""
+        return f'<pre class="mat {c.cls}">{_pre(chr(10).join(lines))}</pre>{note}'
+    if isinstance(c, Code):
+        parts = []
+        for where, code, note in c.snippets:
+            parts.append(f'<span class="where">{esc(where)}{" — " + esc(note) if note else ""}</span>'
+                         f'<pre class="code">{_pre(code)}</pre>')
+        return "".join(parts)
+    if isinstance(c, Verdict):
+        return f'<span class="v {c.kind}">{esc(c.status)}</span>'
+    if isinstance(c, Link):
+        return f'<a href="#{esc(c.anchor)}">{esc(c.text)}</a>'
+    if isinstance(c, Stack):
+        return "<br>".join(cell_html(i) for i in c.items)
+    return esc(c)
+
+
+def _index_cells(t: Table, render) -> pd.Index:
+    def one(k):
+        return render(t.labels.get(k, k))
+    return t.df.index.map(lambda k: tuple(one(x) for x in k) if isinstance(k, tuple) else one(k))
+
+
+def _notes_html(t: Table) -> str:
+    if not t.notes:
+        return ""
+    return '<p class="note">' + "<br>".join(f"[{esc(m)}] {esc(text)}" for m, text in t.notes) + "</p>"
+
+
+STACKED = {"steps", "mapping", "quantities", "errata", "reference", "toc", "summary", "failed"}   # cards on a phone
+
+
+def table_html(t: Table) -> str:
+    df = t.df.map(cell_html)
+    if t.cls in STACKED:    # each cell carries its column name, shown only when the table is stacked
+        for col in df.columns:
+            name = esc(col)
+            df[col] = df[col].map(lambda h, name=name: f'<span class="lbl">{name}</span>{h}' if h and name else h)
+    if t.index:
+        df.index = _index_cells(t, cell_html)
+    body = df.to_html(escape=False, index=t.index, border=0,
+                      classes=[c for c in ["data", t.cls, "stack" if t.cls in STACKED else ""] if c],
+                      na_rep="", index_names=False)
+    caption = f'<p class="muted">{esc(t.caption)}</p>' if t.caption else ""
+    return f'{caption}<div class="scroll">{body}</div>{_notes_html(t)}'
+
+
+def _inline_html(items) -> str:
+    return "".join(cell_html(i) for i in items)
+
+
+def block_html(b) -> str:
+    if isinstance(b, Heading):
+        anchor = f' id="{esc(b.anchor)}"' if b.anchor else ""
+        return f"<h{b.level}{anchor}>{esc(b.text)}</h{b.level}>"
+    if isinstance(b, Para):
+        cls = f' class="{b.cls}"' if b.cls else ""
+        return f"<p{cls}>{_inline_html(b.items)}</p>"
+    if isinstance(b, Table):
+        return table_html(b)
+    if isinstance(b, Image):
+        data = base64.b64encode(b.png).decode("ascii")
+        return f'<div class="figs"><img src="data:image/png;base64,{data}" alt="{esc(b.alt)}"></div>'
+    if isinstance(b, Figures):
+        imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(i.png).decode("ascii")}" '
+                       f'alt="{esc(i.alt)}">' for i in b.images)
+        return f'<div class="figs">{imgs}</div>'
+    if isinstance(b, Banner):
+        return f'<div class="banner {b.kind}">' + "".join(
+            f"<p>{_inline_html(i if isinstance(i, list) else [i])}</p>" for i in b.items) + "</div>"
+    if isinstance(b, Details):
+        return (f'<details{" open" if b.open else ""}><summary>{esc(b.summary)}</summary>'
+                + "\n".join(block_html(x) for x in b.blocks) + "</details>")
+    if isinstance(b, Section):
+        return f'<section id="{esc(b.anchor)}">' + "\n".join(block_html(x) for x in b.blocks) + "</section>"
+    raise TypeError(f"unknown block {type(b).__name__}")
+
+
+def to_html(title: str, blocks: list) -> str:
+    body = "\n".join(block_html(b) for b in blocks)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+            "<meta name=\"referrer\" content=\"no-referrer\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
+            "</main>\n</body>\n</html>\n")
+
+
+# --------------------------------------------------------------------------- Markdown
+
+def md_escape(text: str) -> str:
+    text = str(text).replace("\\", "\\\\")
+    return re.sub(r"([|*_`<>\[\]])", r"\\\1", text)
+
+
+def _code_span(text: str) -> str:
+    text = text.replace("|", "\\|")
+    ticks = "``" if "`" in text else "`"
+    pad = " " if "`" in text else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def cell_md(c) -> str:
+    if c is None or (isinstance(c, float) and c != c):
+        return ""
+    if isinstance(c, str):
+        return md_escape(c)
+    if isinstance(c, Text):
+        t = md_escape(c.text)
+        mark = "**" if c.cls in ("strong", "error") else "*" if c.cls == "muted" else ""
+        if not mark or not t.strip():
+            return t
+        core = t.strip()            # emphasis may not start or end with a space: keep the spaces outside
+        return t[:len(t) - len(t.lstrip())] + mark + core + mark + t[len(t.rstrip()):]
+    if isinstance(c, Mat):
+        lines = F.printed_texts(c.data) if c.texts else F.matrix_lines(c.data)
+        out = "<br>".join(_code_span(l) for l in lines)
+        return out + (f"<br>*{md_escape(c.note)}*" if c.note else "")
+    if isinstance(c, Code):
+        parts = []
+        for where, code, note in c.snippets:
+            parts.append(f"*{md_escape(where)}*" + (f" — {md_escape(note)}" if note else "") + "<br>"
+                         + "<br>".join(_code_span(l) for l in code.splitlines()))
+        return "<br>".join(parts)
+    if isinstance(c, Verdict):
+        return f"{SYMBOL[c.kind]} {md_escape(c.status)}"
+    if isinstance(c, Link):
+        return f"[{md_escape(c.text)}](#{c.anchor})"
+    if isinstance(c, Stack):
+        return "<br>".join(cell_md(i) for i in c.items)
+    return md_escape(str(c))
+
+
+def table_md(t: Table) -> str:
+    """A GitHub pipe table from the DataFrame (a MultiIndex's repeated first label is shown once)."""
+    df = t.df.map(cell_md)
+    header = [md_escape(c) for c in df.columns]
+    if t.index:
+        keys = list(df.index)
+        levels = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
+        shown = []
+        for i, k in enumerate(keys):
+            k = k if isinstance(k, tuple) else (k,)
+            prev = keys[i - 1] if i else None
+            prev = prev if isinstance(prev, tuple) or prev is None else (prev,)
+            shown.append([("" if prev is not None and j == 0 and prev[0] == k[0] else cell_md(t.labels.get(x, x)))
+                          for j, x in enumerate(k)])
+        header = [""] * levels + header
+        body = [idx + list(row) for idx, row in zip(shown, df.itertuples(index=False))]
+    else:
+        body = [list(row) for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    for row in body:
+        lines.append("| " + " | ".join(str(c).replace("\n", "<br>") for c in row) + " |")
+    caption = f"*{md_escape(t.caption)}*\n\n" if t.caption else ""
+    notes = ("\n\n" + "<br>".join(f"[{md_escape(m)}] {md_escape(text)}" for m, text in t.notes)) if t.notes else ""
+    return caption + "\n".join(lines) + notes
+
+
+def block_md(b, images: dict) -> str:
+    if isinstance(b, Heading):
+        return "#" * b.level + " " + md_escape(b.text)
+    if isinstance(b, Para):
+        return "".join(cell_md(i) for i in b.items)
+    if isinstance(b, Table):
+        return table_md(b)
+    if isinstance(b, Image):
+        images[b.name] = b.png
+        return f"![{md_escape(b.alt)}](plots/{b.name})"
+    if isinstance(b, Figures):
+        return "\n\n".join(block_md(i, images) for i in b.images)
+    if isinstance(b, Banner):
+        mark = {"error": "❌", "warn": "⚠️", "ok": "✅"}[b.kind]
+        return "\n>\n".join(f"> {mark} " + "".join(cell_md(x) for x in (i if isinstance(i, list) else [i]))
+                            for i in b.items)
+    if isinstance(b, Details):
+        inner = "\n\n".join(block_md(x, images) for x in b.blocks)
+        return f"<details{' open' if b.open else ''}><summary>{html.escape(b.summary)}</summary>\n\n{inner}\n\n</details>"
+    if isinstance(b, Section):
+        return "\n\n".join(block_md(x, images) for x in b.blocks)
+    raise TypeError(f"unknown block {type(b).__name__}")
+
+
+def to_markdown(blocks: list) -> tuple[str, dict]:
+    """(Markdown text, {file name: PNG bytes} for plots/)."""
+    images: dict = {}
+    text = "\n\n".join(block_md(b, images) for b in blocks) + "\n"
+    return text, images

@@ -1,0 +1,719 @@
+"""``backprop-parity report [--out DIR] [CASE ...]``: every case on every backend, side by side.
+
+Writes to DIR (default ``reports/out/``, git-ignored):
+
+* ``index.html``        self-contained (inline CSS, plots as data: URIs, no script, no request);
+* ``report.md``         the same content as Markdown, with ``plots/*.png`` beside it;
+* ``comparisons.csv``   one row per comparison, the columns of :class:`reports.compare.Comparison`
+* ``comparisons.json``  the same rows, exactly as ``check --json`` writes them.
+
+Exit code: 0 when every comparison holds, 1 when some failed — a backend that
+could not run is a failure, said loudly at the top of the report — 2 for bad
+input (a case file, a name, an option).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from reference.backend import Trace
+from reference.case import Case
+from reference.spec import TRACE_DOC
+
+from . import environment, plots, steps
+from . import formatting as F
+from .formatting import usage_error
+from .compare import Comparison
+from .render import (Banner, Code, Details, Figures, Heading, Image, Link, Mat, Para, Section, Stack, Table,
+                     Text, Verdict, to_html, to_markdown)
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+COLUMNS = [f.name for f in fields(Comparison)]     # the columns agreed for check --json
+TITLE = "backprop-parity — comparison report"
+MAX_NAMES = 8
+
+
+# --------------------------------------------------------------------------- command line
+
+def add_arguments(p) -> None:
+    p.add_argument("cases", nargs="*", help="built-in case names or case files (default: every built-in case)")
+    p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
+                   help=f"output folder (default: {DEFAULT_OUT.relative_to(DEFAULT_OUT.parent.parent)}/)")
+    p.add_argument("--backend", default="all",
+                   help="numpy, torch, tf, a comma list, or all (default: all; NumPy always runs: it is the reference)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--quiet", action="store_true", help="no progress; print only the summary line")
+
+
+class Progress:
+    """Progress on stderr, one line per case (nothing with --quiet)."""
+
+    def __init__(self, total: int, quiet: bool, stream=None):
+        self.total, self.quiet, self.done = total, quiet, 0
+        self.stream = stream or sys.stderr
+        self.start = self.last = time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def __call__(self, case) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        self.say(f"[{self.done}/{self.total}] {case.name} ({now - self.last:.1f} s)")
+        self.last = now
+
+
+def main(args) -> int:
+    from . import backends as B
+    from .run import load_cases, run_cases
+    try:
+        backends = B.selected(args.backend)
+    except ValueError as exc:
+        return usage_error(f"--backend: {exc}")
+    if "numpy" not in backends:
+        backends = ["numpy"] + backends
+    cases = load_cases(args.cases, args.dtype)
+    progress = Progress(len(cases), args.quiet)
+    progress.say(f"running {len(cases)} case(s) on {', '.join(backends)} …")
+    results = run_cases(cases, backends, progress=progress)
+    progress.say("writing the report …")
+    paths = write_report(results, Path(args.out), backends, args.dtype)
+    rows = [r for _, _, rs in results for r in rs]
+    failed = [r for r in rows if r.passed is False]
+    missing = not_run(results)
+    summary = (f"report: {paths['index.html']} — {sum(r.passed is True for r in rows)} comparisons hold, "
+               f"{len(failed)} failed, {sum(r.passed is None for r in rows)} without counterpart")
+    print(summary)
+    for (backend, style), reason in missing.items():
+        print(f"NOT RUN: {backend}/{style}: {reason}", file=sys.stderr)
+    for (backend, style), where in crashed(results).items():
+        print(f"ERROR: {backend}/{style} failed on {len(where)} case(s): {where[0][0]}: {where[0][1]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- the data
+
+def ran(traces) -> list:
+    return [t for t in traces if isinstance(t, Trace)]
+
+
+def not_run(results) -> dict:
+    """{(backend, style): reason} for every style that could not run at all (not installed)."""
+    out = {}
+    for _, traces, _ in results:
+        for t in traces:
+            if isinstance(t, Comparison) and t.status == "NOT RUN" and (t.backend, t.style) not in out:
+                out[(t.backend, t.style)] = t.reason
+    return out
+
+
+def crashed(results) -> dict:
+    """{(backend, style): [(case, reason)]} for every style that ran but raised on some case."""
+    out: dict = {}
+    for case, traces, _ in results:
+        for t in traces:
+            if isinstance(t, Comparison) and t.status != "NOT RUN":
+                out.setdefault((t.backend, t.style), []).append((case.name, f"{t.status}: {t.reason}"))
+    return out
+
+
+def styles_seen(results) -> list:
+    out = []
+    for _, traces, _ in results:
+        for t in traces:
+            key = (t.backend, t.style)
+            if key not in out:
+                out.append(key)
+    return out
+
+
+def label(backend: str, style: str) -> str:
+    return f"{backend}/{style}"
+
+
+def counts(rows) -> dict:
+    return {"hold": sum(r.passed is True for r in rows), "failed": sum(r.passed is False for r in rows),
+            "none": sum(r.passed is None for r in rows),
+            "errata": sum(1 for r in rows if r.passed and "confirmed" in (r.status or ""))}
+
+
+def printed_cost(case: Case):
+    """The article's printed J before any update, if the case has one: (quantity, value, tolerance)."""
+    from reference.case import printed_array
+    found = [q for q in case.quantities if q.printed is not None and q.of.replace(" ", "") in ("J", "costs[0]")]
+    found.sort(key=lambda q: q.erratum is not None)
+    for q in found:
+        values, tol = printed_array(q.printed)
+        if values.size == 1:
+            return q, float(values.ravel()[0]), float(tol.ravel()[0])
+    return None
+
+
+# --------------------------------------------------------------------------- files
+
+def write_csv(rows, path: Path) -> None:
+    from .cli import _jsonable
+
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, (list, dict)):
+            return json.dumps(_jsonable(v), ensure_ascii=False)
+        if isinstance(v, float) and not math.isfinite(v):
+            return _jsonable(v) or "nan"
+        return v
+    records = [{k: cell(v) for k, v in r.as_dict().items()} for r in rows]
+    pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
+
+
+def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
+    """Write every file of the report; returns {file name: path}."""
+    from .cli import write_json
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = build(results, backends, dtype)
+    paths = {}
+    (out / "index.html").write_text(to_html(TITLE, blocks), encoding="utf-8")
+    paths["index.html"] = out / "index.html"
+    md, images = to_markdown(blocks)
+    (out / "plots").mkdir(exist_ok=True)
+    for old in (out / "plots").glob("*.png"):
+        old.unlink()
+    for name, png in images.items():
+        (out / "plots" / name).write_bytes(png)
+    (out / "report.md").write_text(md, encoding="utf-8")
+    paths["report.md"] = out / "report.md"
+    rows = [r for _, _, rs in results for r in rs]
+    write_csv(rows, out / "comparisons.csv")
+    paths["comparisons.csv"] = out / "comparisons.csv"
+    write_json(rows, str(out / "comparisons.json"))
+    paths["comparisons.json"] = out / "comparisons.json"
+    return paths
+
+
+# --------------------------------------------------------------------------- the document
+
+def build(results, backends: list, dtype: str) -> list:
+    all_rows = [r for _, _, rs in results for r in rs]
+    missing = not_run(results)
+    styles = styles_seen(results)
+    blocks = [
+        Heading(1, TITLE),
+        Para([f"{len(results)} case(s) — worked examples of four tutorial articles, and any case file given — each run on every backend from the same "
+              "initial weights: the NumPy reference written by hand, PyTorch (autograd on leaf tensors; "
+              "nn.Module + torch.optim) and TensorFlow (GradientTape; Keras). Every number is held to the "
+              "article's printed digits and to the NumPy reference at float64 bounds. ",
+              Text(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · dtype {dtype} · backends "
+                   f"asked for: {', '.join(backends)}.", "muted")]),
+    ]
+    blocks += status_banners(all_rows, missing, styles, crashed(results))
+    blocks += summary_blocks(results, styles, missing)
+    blocks += step_blocks()
+    for case, traces, rows in results:
+        blocks.append(case_section(case, traces, rows))
+    blocks += environment_blocks(results, dtype)
+    blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
+                             "comparisons.csv and comparisons.json (one row per comparison, the columns of "
+                             "backprop-parity check --json).", "muted")]))
+    return blocks
+
+
+def status_banners(all_rows, missing, styles, errors) -> list:
+    out = []
+    if missing:
+        items = [[Text("NOT RUN — these backends are missing from every table below, and each comparison "
+                       "they would have made counts as failed:", "error")]]
+        for (b, s), reason in missing.items():
+            items.append([Text(label(b, s), "strong"), f": {reason}"])
+        out.append(Banner("error", items))
+    elif not errors:
+        out.append(Banner("ok", [[Text("Every backend ran: ", "strong"),
+                                  ", ".join(label(b, s) for b, s in styles) + "."]]))
+    if errors:
+        items = [[Text("ERROR — a backend raised instead of returning its numbers (a failure, with its "
+                       "message):", "error")]]
+        for (b, s), where in errors.items():
+            for case_name, reason in where:
+                items.append([Text(label(b, s), "strong"), " on ", Link(case_name, case_name), f": {reason}"])
+        out.append(Banner("error", items))
+    c = counts(all_rows)
+    failed = [r for r in all_rows if r.passed is False and r.status not in ("NOT RUN",)]
+    if failed:
+        out.append(Banner("error", [[Text(f"{len(failed)} comparison(s) FAILED", "error"),
+                                     f" (listed under Summary); {c['hold']} hold, {c['none']} without "
+                                     f"counterpart (reported, not counted)."]]))
+    elif not missing:
+        out.append(Banner("ok", [[Text(f"All {c['hold']} comparisons hold", "strong"),
+                                  f" — {c['errata']} article errata and conventions confirmed as "
+                                  f"differences; {c['none']} without counterpart (reported, not counted)."]]))
+    return out
+
+
+def summary_blocks(results, styles, missing) -> list:
+    times = environment.times(results)
+    recs = []
+    for b, s in styles:
+        rows = [r for _, _, rs in results for r in rs if r.backend == b and r.style == s]
+        c = counts(rows)
+        errors = crashed(results).get((b, s), [])
+        state = (Text("NOT RUN", "error", missing[(b, s)]) if (b, s) in missing
+                 else Text(f"ERROR on {len(errors)} case(s)", "error") if errors else Text("ran"))
+        recs.append({"backend/style": Text(label(b, s), "strong"), "state": state,
+                     "comparisons hold": c["hold"], "failed": Text(str(c["failed"]), "error" if c["failed"] else ""),
+                     "no counterpart": c["none"], "time (s)": f"{times.get((b, s), 0.0):.2f}"})
+    blocks = [Heading(2, "Summary", "summary"), Table(pd.DataFrame(recs), cls="summary")]
+    case_recs = []
+    for case, traces, rows in results:
+        c = counts(rows)
+        case_recs.append({"case": Link(case.name, case.name), "article": case.article,
+                          "what": case.title.split(" — ", 1)[-1],
+                          "quantities": len(case.quantities), "hold": c["hold"],
+                          "failed": Text(str(c["failed"]), "error" if c["failed"] else ""),
+                          "errata": sum(1 for q in case.quantities if q.erratum)})
+    blocks += [Heading(3, "Cases"), Table(pd.DataFrame(case_recs), cls="toc")]
+    failed = [r for _, _, rs in results for r in rs if r.passed is False and r.status != "NOT RUN"]
+    if failed:
+        groups: dict = {}
+        for r in failed:
+            groups.setdefault((r.case, r.backend, r.style, r.source, r.status), []).append(r)
+        recs = []
+        for (case, b, s, source, status), rs in groups.items():
+            names = [r.quantity for r in rs]
+            shown = ", ".join(names[:MAX_NAMES]) + (f", … ({len(names)} in all)" if len(names) > MAX_NAMES else "")
+            worst = max(rs, key=lambda r: _over(r))
+            recs.append({"case": Link(case, case), "backend": label(b, s),
+                         "vs": {"article": "the article", "reference": "NumPy", "gradcheck": "centered differences"
+                                }.get(source, source),
+                         "verdict": Verdict(status, False), "quantities": shown,
+                         "worst": Stack([f"{worst.quantity}: |diff| {F.diff(worst.max_abs_diff)}",
+                                         Text(f"tolerance {F.tolerance(worst.tolerance)}", "note")]),
+                         "reason": worst.reason or ""})
+        df = pd.DataFrame(recs)
+        if not any(df["reason"]):
+            df = df.drop(columns="reason")
+        blocks += [Heading(3, "Failed comparisons"),
+                   Para([Text(f"{len(failed)} failed comparisons, grouped by case, backend and what they were "
+                              "compared with; comparisons.csv has every one.", "muted")]),
+                   Table(df, cls="failed")]
+    return blocks
+
+
+def _over(r) -> float:
+    """How far past its tolerance a failed comparison is (for picking the worst of a group)."""
+    if r.max_abs_diff is None:
+        return math.inf
+    tol = r.tolerance if isinstance(r.tolerance, float) else None
+    return r.max_abs_diff / tol if tol else r.max_abs_diff
+
+
+# --------------------------------------------------------------------------- steps
+
+def step_blocks() -> list:
+    from . import backends as B
+    table = steps.by_step(B.ORDER)
+    recs = []
+    for name, step in steps.STEPS.items():
+        rec = {"step": Stack([Text(step.title, "strong"), Text(name, "muted")]),
+               "the article's formula": Stack([step.formula, Text(step.source, "muted")])}
+        for b in B.ORDER:
+            marked = table[name][b]
+            head = {"numpy": "NumPy (by hand)", "torch": "PyTorch", "tf": "TensorFlow / Keras"}[b]
+            if marked is None:
+                rec[head] = Text(f"{steps.PACKAGES[b]} is not installed", "error")
+            elif not marked:
+                rec[head] = Text("no line marked for this step", "warn")
+            else:
+                all_styles = set(B.STYLE_NAMES[b])
+                rec[head] = Code([(("" if set(m.styles) == all_styles or b == "numpy" else f"[{'/'.join(m.styles)}] ")
+                                   + m.where, m.code, m.note) for m in steps.ordered(marked, b)])
+        recs.append(rec)
+    blocks = [Heading(2, "The mapping of manual backprop onto the frameworks", "steps"),
+              Para(["Each step of backprop as the articles write it, the line of the NumPy reference that "
+                    "computes it, and the lines of the PyTorch and TensorFlow mirrors that do the same. ",
+                    Text("The code is read from the source files that ran (the lines marked "
+                         "# [step:NAME]), never retyped; a tag such as [autograd] says which style uses "
+                         "the line, no tag: every style of that backend.", "muted")]),
+              Table(pd.DataFrame(recs), cls="steps")]
+    gaps = []
+    for b in B.ORDER:
+        for style, names in steps.unmarked(b).items():
+            gaps.append([Text(label(b, style), "strong"), f" marks no line for: {', '.join(names)}"])
+    if gaps:
+        blocks.append(Banner("warn", [[Text("Steps without a marked line", "strong"),
+                                       " (the step is missing from the mapping above for that style):"]] + gaps))
+    return blocks
+
+
+# --------------------------------------------------------------------------- one case
+
+def case_section(case: Case, traces, rows) -> Section:
+    traces_ran = ran(traces)
+    c = counts(rows)
+    blocks = [Heading(2, case.name, ""),
+              Para([Text(case.title, "strong")]),
+              Para([Text("Source: ", "strong"), f"{case.article_title} — ",
+                    Text("; ".join(case.sections) or "(no section)", "muted")])]
+    if case.description.strip():
+        blocks.append(Para([" ".join(case.description.split())]))
+    problems = [t for t in traces if isinstance(t, Comparison)]
+    if problems:
+        blocks.append(Banner("error", [[Text(f"{label(t.backend, t.style)} {t.status}", "error"),
+                                        f": {t.reason}"] for t in problems]))
+    verdict = Verdict("all comparisons hold" if not c["failed"] else f"{c['failed']} FAILED",
+                      not c["failed"])
+    blocks.append(Para([verdict, f"  {c['hold']} comparisons hold · {c['failed']} failed · "
+                                 f"{c['none']} without counterpart · ran: "
+                                 + ", ".join(label(t.backend, t.style) for t in traces_ran)]))
+    blocks += cost_blocks(case, traces_ran, rows)
+    blocks += network_blocks(case)
+    blocks += quantity_blocks(case, traces_ran, rows)
+    blocks += errata_blocks(case, traces_ran, rows)
+    blocks += mapping_blocks(case, traces_ran)
+    blocks += reference_blocks(case, rows)
+    blocks += gradcheck_blocks(rows)
+    blocks += plot_blocks(case, traces_ran, rows)
+    return Section(case.name, blocks)
+
+
+def cost_blocks(case: Case, traces, rows) -> list:
+    blocks = [Heading(3, "Cost before any update")]
+    with_J = [t for t in traces if "J" in t.values]
+    if not with_J:
+        why = "this case has no network" if case.net is None else "this case has no targets y (forward only)"
+        return blocks + [Para([Text(f"No cost: {why}.", "muted")])]
+    ref = next((t for t in with_J if t.backend == "numpy"), with_J[0])
+    J_ref = float(ref.values["J"])
+    printed = printed_cost(case)
+    recs, index = [], []
+    if printed:
+        q, value, tol = printed
+        note = f"quantity {q.id}" + (" — an erratum" if q.erratum else "")
+        from .compare import _texts
+        text = _texts(q.printed)
+        while isinstance(text, list):
+            text = text[0]
+        recs.append({"J before any update": Text(text, "strong"),
+                     "|J − J(NumPy)|": F.diff(abs(value - J_ref)), "|J − article|": Text(note, "muted")})
+        index.append("the article prints")
+    for t in with_J:
+        J = float(t.values["J"])
+        rec = {"J before any update": Text(F.value(J, 15), "strong" if t is ref else ""),
+               "|J − J(NumPy)|": F.diff(abs(J - J_ref)) if t is not ref else ""}
+        if printed:
+            rec["|J − article|"] = (F.diff(abs(J - printed[1])) + (f" (printed precision {F.diff(printed[2])})"
+                                                                  if printed[2] else ""))
+        recs.append(rec)
+        index.append(label(t.backend, t.style))
+    df = pd.DataFrame(recs, index=index)
+    on_J = [q for q in case.quantities if q.of.replace(" ", "") in ("J", "costs[0]")]
+    verdicts = []
+    for q in on_J:
+        statuses = sorted({r.status for r in rows if r.source == "article" and r.quantity == q.id})
+        verdicts.append(f"{q.id} ({'printed' if q.printed is not None else 'formula'}): {', '.join(statuses)}")
+    loss = case.net.loss.formula if case.net else "J"
+    loss = loss if loss.lstrip().startswith("J") else f"J = {loss}"
+    l2 = f" + ½·λ·ΣW² (λ = {case.hyper.l2:g})" if case.hyper.l2 else ""
+    return blocks + [Para([f"{loss}{l2}, on the initial parameters: the single most useful number to "
+                           "check your own implementation against."]),
+                     Table(df, index=True, cls="cost")] + (
+        [Para([Text("The article's quantities on this cost: " + "; ".join(verdicts) + ".", "muted")])]
+        if verdicts else [])
+
+
+def network_blocks(case: Case) -> list:
+    blocks = [Heading(3, "Network, conventions and hyper-parameters")]
+    if case.net is None:
+        return blocks + [Para([Text("No network: the quantities of this case are the article's small "
+                                    "function examples (activations, losses, calculus), computed by each "
+                                    "backend's own functions.", "muted")])]
+    net, h = case.net, case.hyper
+    shapes = ", ".join(f"{n} {tuple(p.shape)}" for n, p in case.params.items())
+    n = case.X.shape[net.example_axis] if case.X is not None else 0
+    kv = [
+        ("layers", " → ".join(str(s) for s in net.sizes) + f"  (inputs … outputs; {net.depth} weight layers)"),
+        ("activations", ", ".join(f"layer {net.layer_number(l)}: {a.label}" for l, a in enumerate(net.activations))),
+        ("loss", f"{net.loss.name}: {net.loss.formula}"),
+        ("layout", {"rows": "rows — X is (examples, features), W is (n_in, n_out), Z = A·W",
+                    "columns": "columns — X is (features, examples), W is (n_out, n_in), Z = W·A"}[net.layout]),
+        ("bias", {"trick": "the bias trick — a column of ones appended to A, the bias is the last "
+                           + ("row" if net.layout == "rows" else "column") + " of W",
+                  "vectors": "separate bias vectors b", "none": "no bias"}[net.bias]),
+        ("numbering", f"first Z/A/δ is layer {net.first_layer}; first weight is W{net.first_weight}"),
+        ("parameters", shapes + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else "")),
+        ("examples", f"{n}"),
+        ("update", f"{h.rule} — " + ("one step on all examples" if h.rule == "batch" else "one step per example, in order")
+         + f"; α = {h.learning_rate:g}; scale {h.grad_scale}"
+         + (f" (= 1/{n})" if h.grad_scale == "1/n" else "") + f"; {h.epochs} epoch(s)"),
+        ("L2", f"λ = {h.l2:g}" + ("" if not h.l2 else f"; reaches the biases: {'yes' if h.l2_bias else 'no'}")),
+        ("gradient checking", f"h = {h.h:g}" + (f"; probe {h.probe[0]}{list(h.probe[1])}" if h.probe else "")),
+        ("dtype", str(getattr(net.dtype, "__name__", net.dtype))),
+    ]
+    df = pd.DataFrame([{"": Text(k, "strong"), "value": v} for k, v in kv])
+    return blocks + [Table(df, cls="kv")]
+
+
+def _quantity_cell(q, rows_q) -> Stack:
+    items = [Text(q.id, "qid")]
+    if q.erratum:
+        items[0] = Stack([Text(q.id, "qid"), Text("erratum", "badge")])
+    if q.label and q.label != q.id:
+        items.append(q.label)
+    if q.section:
+        items.append(Text(q.section, "muted"))
+    items.append(Text(f"of: {q.of}", "muted mono"))
+    reason = next((r.tolerance_reason for r in rows_q if r.tolerance_reason), "")
+    if reason:
+        items.append(Text(f"tolerance: {reason}", "note"))
+    if q.note:
+        items.append(Text(q.note, "note"))
+    return Stack(items)
+
+
+def _value_cell(r: Comparison, notes: list, same_as=None):
+    """A backend's value; '= numpy/manual' when every shown digit is the reference's (the diff says how close)."""
+    if r.status == "no counterpart":
+        return Text(f"no counterpart [{_footnote(notes, r.reason or '')}]", "muted")
+    if r.status == "error":
+        return Text(r.reason or "error", "error")
+    if r.actual is None:
+        return Text(r.reason or "—", "muted")
+    note = r.reason if r.reason and r.status not in ("match",) else ""
+    if same_as is not None and same_as.actual is not None and same_as is not r \
+            and F.matrix_lines(same_as.actual) == F.matrix_lines(r.actual):
+        return Stack([Text(f"= {label(same_as.backend, same_as.style)} to all {F.VALUE_DIGITS} digits shown",
+                           "muted")] + ([Text(note, "note")] if note else []))
+    return Mat(r.actual, note=note)
+
+
+def _diff_cell(r: Comparison):
+    if r.max_abs_diff is None:
+        return "—"
+    return Stack([F.diff(r.max_abs_diff), Text(f"rel {F.diff(r.max_rel_diff)}", "note")])
+
+
+def quantity_blocks(case: Case, traces, rows) -> list:
+    art = [r for r in rows if r.source == "article"]
+    by_q: dict = {}
+    for r in art:
+        by_q.setdefault(r.quantity, []).append(r)
+    recs, index, labels, notes = [], [], {}, []
+    for q in case.quantities:
+        rows_q = by_q.get(q.id, [])
+        ref = next((r for r in rows_q if r.backend == "numpy"), None)
+        labels[q.id] = _quantity_cell(q, rows_q)
+        if q.printed is not None:
+            from .compare import _texts
+            printed_cell = Mat(_texts(q.printed), texts=True, cls="printed",
+                               note=f"printed as: {q.printed_as}" if q.printed_as else "")
+        else:
+            printed_cell = Stack([Text("formula, evaluated on each backend's own numbers:", "muted"),
+                                  Text(q.formula, "mono")])
+        recs.append({"value": printed_cell, "max |diff|": "", "tolerance": "", "verdict": ""})
+        index.append((q.id, "article"))
+        for r in rows_q:
+            recs.append({"value": _value_cell(r, notes, ref), "max |diff|": _diff_cell(r),
+                         "tolerance": F.tolerance(r.tolerance),
+                         "verdict": Verdict(r.status, r.passed)})
+            index.append((q.id, label(r.backend, r.style)))
+    if not recs:
+        return []
+    df = pd.DataFrame(recs, index=pd.MultiIndex.from_tuples(index))
+    df.columns.name = "source"
+    return [Heading(3, "Quantities: the article vs every backend"),
+            Para([Text("Each printed number is held to one unit of its last printed digit; a formula "
+                       "quantity is the article's formula evaluated on the backend's own numbers. An erratum "
+                       "passes when the mismatch is real.", "muted")]),
+            Table(df, index=True, cls="quantities", labels=labels, notes=notes)]
+
+
+def errata_blocks(case: Case, traces, rows) -> list:
+    art = {(r.quantity, r.backend, r.style): r for r in rows if r.source == "article"}
+    blocks = []
+    for q in case.quantities:
+        if not q.erratum and not q.differs:
+            continue
+        notes: list = []
+        kind = "erratum" if q.erratum else "convention"
+        blocks.append(Para([Text(f"⚠ {q.id}", "strong warn"), f" — {q.label}",
+                            Text(f"  ({q.section})" if q.section else "", "muted")]))
+        if q.erratum:
+            blocks.append(Para([Text("What the author must have done: ", "strong"), q.erratum]))
+        for b, why in q.differs.items():
+            blocks.append(Para([Text(f"{b} differs by convention: ", "strong"), why]))
+        recs, index = [], []
+        if q.printed is not None:
+            from .compare import _texts
+            recs.append({"value": Mat(_texts(q.printed), texts=True, cls="printed"), "max |diff| vs the article": "",
+                         "verdict": ""})
+        else:
+            recs.append({"value": Text(q.formula, "mono"), "max |diff| vs the article": "", "verdict": ""})
+        index.append("the article")
+        ref = art.get((q.id, "numpy", "manual"))
+        for t in traces:
+            r = art.get((q.id, t.backend, t.style))
+            if r is None:
+                continue
+            recs.append({"value": _value_cell(r, notes, ref), "max |diff| vs the article": _diff_cell(r),
+                         "verdict": Verdict(r.status, r.passed)})
+            index.append(label(t.backend, t.style))
+        blocks.append(Table(pd.DataFrame(recs, index=index), index=True, cls="errata",
+                            caption=f"{kind}: what the article printed and what every backend computes",
+                            notes=notes))
+    if case.remarks:
+        blocks.append(Heading(4, "Remarks (no number to check)"))
+        for r in case.remarks:
+            blocks.append(Para([Text(f"{r.get('section', '')}: " if r.get("section") else "", "muted"),
+                                " ".join(r["text"].split())]))
+    if not blocks:
+        return []
+    return [Heading(3, "Errata and conventions")] + blocks
+
+
+def mapping_blocks(case: Case, traces) -> list:
+    keys: list = []
+    for t in traces:
+        for k, v in (t.mapping or {}).items():
+            if k not in keys and v not in (None, ""):
+                keys.append(k)
+    if not keys:
+        return []
+    recs = []
+    for k in keys:
+        rec = {"": Text(k, "strong")}
+        for t in traces:
+            v = (t.mapping or {}).get(k)
+            rec[label(t.backend, t.style)] = "" if v in (None, "") else str(v)
+        recs.append(rec)
+    return [Heading(3, "Convention mapping"),
+            Para([Text("How the article's conventions land in each framework for this case, as each mirror "
+                       "reports it from the values its code used (numpy/manual is the article's own).", "muted")]),
+            Table(pd.DataFrame(recs), cls="mapping")]
+
+
+def _footnote(notes: list, text: str) -> str:
+    for mark, t in notes:
+        if t == text:
+            return mark
+    mark = str(len(notes) + 1)
+    notes.append((mark, text))
+    return mark
+
+
+def reference_blocks(case: Case, rows) -> list:
+    ref_rows = [r for r in rows if r.source == "reference" and r.quantity != "*"]
+    if not ref_rows:
+        return []
+    styles = []
+    for r in ref_rows:
+        if (r.backend, r.style) not in styles:
+            styles.append((r.backend, r.style))
+    keys = []
+    for r in ref_rows:
+        if r.quantity not in keys:
+            keys.append(r.quantity)
+    by = {(r.quantity, r.backend, r.style): r for r in ref_rows}
+    notes: list = []
+    recs = []
+    for k in keys:
+        first = next(by[(k, b, s)] for b, s in styles if (k, b, s) in by)
+        tol_rows = [by[(k, b, s)] for b, s in styles if (k, b, s) in by and by[(k, b, s)].tolerance is not None]
+        tol = ""
+        if tol_rows:
+            t0 = tol_rows[0]
+            tol = f"{F.tolerance(t0.tolerance)} [{_footnote(notes, t0.tolerance_reason)}]"
+        rec = {"key": Text(k, "mono"), "tolerance": tol}
+        for b, s in styles:
+            r = by.get((k, b, s))
+            if r is None:
+                rec[label(b, s)] = ""
+            elif r.passed is None:
+                rec[label(b, s)] = Stack([Verdict("no counterpart", None),
+                                          Text(f"[{_footnote(notes, r.reason or '')}]", "note")])
+            elif r.max_abs_diff == 0 and r.passed:
+                rec[label(b, s)] = Verdict("exact", True)
+            else:
+                rec[label(b, s)] = Stack([Verdict(r.status if not r.passed else "≈ match", r.passed),
+                                          Text(f"abs {F.diff(r.max_abs_diff)} · rel {F.diff(r.max_rel_diff)}",
+                                               "note")] + ([Text(r.reason, "error")] if r.reason and not r.passed else []))
+        recs.append(rec)
+    bad = [r for r in ref_rows if r.passed is False]
+    compared = [r for r in ref_rows if r.passed is not None]
+    exact = sum(1 for r in compared if r.max_abs_diff == 0)
+    ratios = [(r.max_abs_diff / r.tolerance, r) for r in compared
+              if r.max_abs_diff and isinstance(r.tolerance, float) and r.tolerance > 0]
+    closest = max(ratios, key=lambda x: x[0], default=None)
+    summary = (f"{len(compared)} tensors compared with the NumPy reference: "
+               + (f"{len(bad)} FAILED" if bad else "all within float64 bounds")
+               + f" — {exact} identical bit for bit"
+               + (f"; closest to its bound: {closest[1].quantity} on {label(closest[1].backend, closest[1].style)} "
+                  f"at {closest[0]:.1e} of its tolerance" if closest else "")
+               + f"; {len(ref_rows) - len(compared)} without counterpart")
+    doc = Para([Text("Every number of the reference's trace, against the same key of each framework style "
+                     "(exact = bit for bit). Key meanings: ", "muted"),
+                Text("; ".join(f"{k}: {v}" for k, v in list(TRACE_DOC.items())[:12]) + " …", "note")])
+    return [Heading(3, "Every number against the NumPy reference"),
+            Details(summary, [doc, Table(pd.DataFrame(recs), cls="reference", notes=notes)], open=bool(bad))]
+
+
+def gradcheck_blocks(rows) -> list:
+    g = [r for r in rows if r.source == "gradcheck"]
+    if not g:
+        return []
+    recs = [{"backend/style": label(r.backend, r.style),
+             "‖V1 − V2‖ / ‖V1 + V2‖": F.diff(r.actual) if r.actual is not None else Text(r.reason or "", "muted"),
+             "bound": F.tolerance(r.tolerance), "verdict": Verdict(r.status, r.passed)} for r in g]
+    return [Heading(3, "Gradient checking: backprop vs centered differences"),
+            Table(pd.DataFrame(recs), caption=g[0].tolerance_reason)]
+
+
+def plot_blocks(case: Case, traces, rows) -> list:
+    images = []
+    a = plots.difference_plot(case.name, rows, "article", f"{case.name}: vs the article's printed numbers")
+    if a:
+        images.append(Image(a, f"{case.name}: log10 |difference| from the article's printed numbers, per "
+                               "quantity and backend", f"{case.name}-article.png"))
+    r = plots.difference_plot(case.name, rows, "reference", f"{case.name}: vs the NumPy reference (float64)")
+    if r:
+        images.append(Image(r, f"{case.name}: log10 |difference| from the NumPy reference, per trace key and "
+                               "backend", f"{case.name}-reference.png"))
+    blocks = []
+    if images:
+        blocks += [Heading(3, "How close: log10 |difference| per quantity and backend"),
+                   Para([Text("Left of the grey bar: within tolerance. An exact 0 sits at the left edge; an "
+                              "erratum (amber label) is meant to sit right of its bar.", "muted")]),
+                   Figures(images)]
+    c = plots.cost_plot(case.name, traces)
+    if c:
+        blocks += [Heading(3, "Training: cost per epoch, every backend"),
+                   Figures([Image(c, f"{case.name}: cost per epoch of every backend, and its drift from NumPy",
+                                  f"{case.name}-cost.png")])]
+    return blocks
+
+
+# --------------------------------------------------------------------------- environment
+
+def environment_blocks(results, dtype: str) -> list:
+    env = environment.collect(dtype)
+    df = pd.DataFrame([{"": Text(k, "strong"), "value": v} for k, v in env])
+    times = environment.times(results)
+    styles = list(times)
+    recs = []
+    for case, traces, _ in results:
+        rec = {"case": case.name}
+        for t in ran(traces):
+            rec[label(t.backend, t.style)] = f"{t.seconds:.3f}"
+        recs.append(rec)
+    recs.append({"case": Text("total", "strong"), **{label(b, s): Text(f"{times[(b, s)]:.2f}", "strong")
+                                                      for b, s in styles}})
+    return [Heading(2, "Environment", "environment"), Table(df, cls="kv"),
+            Heading(3, "Time per backend (seconds, wall clock, per case: the whole trace — forward, backward, "
+                       "training, gradient checking)"),
+            Table(pd.DataFrame(recs).fillna(""))]

@@ -1,0 +1,262 @@
+"""The mapping of manual backprop onto the frameworks, read from the source files.
+
+Every line that implements a step of backprop carries a trailing marker comment::
+
+    Z_l = L.affine(A_prev, params[net.W_name(l)], b, net.layout)        # [step:forward-affine] Z = A·W (+ b)
+
+in ``reference/*.py`` (the NumPy reference), ``torch_impl/*.py`` and
+``tf_impl/*.py``. This module finds those markers in the files Python imports
+for each backend package (``importlib.util.find_spec``; the loaded module's
+``__file__`` when it is already imported), and returns, per step, the whole
+statement that carries the marker (a call spread over several lines is shown
+whole), the function it is in, its file and line. The report and ``explain``
+print these — never a retyped copy — so the mapping cannot drift from the code
+that ran.
+
+Which style a marked line belongs to follows the mirrors' module layout: the
+low-level style lives in ``network.py``, the idiomatic style in
+``idiomatic.py``; every other module (losses, gradcheck, layout …) serves every
+style of its backend.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+import re
+import sys
+import textwrap
+import tokenize
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .backends import ORDER, STYLE_NAMES
+
+PACKAGES = {"numpy": "reference", "torch": "torch_impl", "tf": "tf_impl"}
+LOW_LEVEL_MODULE, IDIOMATIC_MODULE = "network", "idiomatic"
+
+MARKER = re.compile(r"\[step:([A-Za-z0-9_-]*)\]")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    formula: str          # the article's formula (rows layout, Courtial's / deeplearning.ai's symbols)
+    source: str           # where the articles write it
+
+
+STEPS: dict[str, Step] = {s.name: s for s in [
+    Step("bias-trick", "bias trick",
+         "[A | 1]: a column of ones appended to every layer's input; the bias is the last row of W",
+         "Courtial ch. 4"),
+    Step("forward-affine", "weighted input",
+         "Z = A·W (+ b)   —   columns layout: Z[l] = W[l]·A[l−1] + b[l]",
+         "Courtial ch. 3–4; deeplearning.ai"),
+    Step("forward-activation", "activation", "A = g(Z)", "Courtial ch. 3; deeplearning.ai; Zhou"),
+    Step("cost", "cost", "J = Σ ½(y − ŷ)²  (or the case's loss: mse, squared error, cross-entropy)",
+         "Courtial ch. 4; Zhou; deeplearning.ai"),
+    Step("output-delta", "output delta", "δ(L) = ∂J/∂ŷ ⊙ g'(Z(L))  =  −(y − ŷ) ⊙ g'(Z(L)) for J = Σ½(y − ŷ)²",
+         "Courtial ch. 6"),
+    Step("hidden-delta", "hidden delta",
+         "δ(l) = (δ(l+1)·W(l+1)ᵀ, bias-unit column dropped) ⊙ g'(Z(l))", "Courtial ch. 6"),
+    Step("weight-gradient", "weight gradient", "∂J/∂W(l) = A(l−1)ᵀ·δ(l)   (columns layout: δ·Aᵀ)",
+         "Courtial ch. 6; deeplearning.ai"),
+    Step("update", "gradient-descent update", "W ← W − α·(1/n)·∂J/∂W   (or W − α·∂J/∂W; per example for SGD)",
+         "Courtial ch. 6; Zhou"),
+    Step("l2", "L2 regularisation", "J += ½·λ·ΣW²,   ∂J/∂W += λ·W", "Courtial ch. 8"),
+    Step("gradcheck", "gradient checking",
+         "V2 = (J(w + h) − J(w − h)) / 2h;   ‖V1 − V2‖ / ‖V1 + V2‖ ≪ 1", "Courtial ch. 7"),
+]}
+
+
+@dataclass(frozen=True)
+class Marked:
+    """One marked statement of one backend's source."""
+
+    step: str
+    backend: str
+    styles: tuple          # the styles this line serves
+    path: str              # relative to the project root (or absolute when outside it)
+    line: int              # the line carrying the marker (1-based)
+    start: int             # the statement's first and last line
+    end: int
+    function: str          # enclosing function (qualified), "" at module level
+    code: str              # the statement, dedented, marker comments removed
+    note: str              # the marker comment's own words ("Z = A·W (+ b)")
+
+    @property
+    def where(self) -> str:
+        fn = f" in {self.function}()" if self.function else ""
+        return f"{self.path}:{self.line}{fn}"
+
+
+class MarkerError(ValueError):
+    pass
+
+
+def package_dir(package: str) -> Path | None:
+    """The directory Python imports ``package`` from (None when it is not installed)."""
+    module = sys.modules.get(package)
+    if module is not None and getattr(module, "__file__", None):
+        return Path(module.__file__).resolve().parent
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
+
+
+def module_file(package: str, stem: str, directory: Path) -> Path:
+    module = sys.modules.get(f"{package}.{stem}")
+    if module is not None and getattr(module, "__file__", None):
+        return Path(module.__file__).resolve()
+    return directory / f"{stem}.py"
+
+
+def styles_for(backend: str, stem: str) -> tuple:
+    names = STYLE_NAMES[backend]
+    if len(names) == 2 and stem == LOW_LEVEL_MODULE:
+        return (names[0],)
+    if len(names) == 2 and stem == IDIOMATIC_MODULE:
+        return (names[1],)
+    return tuple(names)
+
+
+def _display_path(path: Path) -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _comments(source: str) -> dict[int, tuple[int, str]]:
+    """line -> (column, text) of each comment token (strings containing '#' are not comments)."""
+    out = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            out[tok.start[0]] = (tok.start[1], tok.string)
+    return out
+
+
+def _statements(tree: ast.AST):
+    """(stmt, qualified function name) for every statement, innermost functions named."""
+    def walk(node, scope):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                yield child, scope
+            inner = scope
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = f"{scope}.{child.name}" if scope else child.name
+            yield from walk(child, inner)
+    yield from walk(tree, "")
+
+
+def _statement_span(stmts, line: int):
+    """The innermost statement covering ``line``; a compound statement contributes its header only."""
+    best = None
+    for stmt, scope in stmts:
+        start, end = stmt.lineno, stmt.end_lineno or stmt.lineno
+        body = getattr(stmt, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.AST):
+            end = body[0].lineno - 1          # header of for / if / with / def
+        if start <= line <= end and (best is None or end - start < best[1] - best[0]):
+            best = (start, end, scope)
+    return best
+
+
+def _tidy(code_lines: list[str]) -> str:
+    """Dedent; continuation lines indented by four spaces (not aligned under an opening bracket far right)."""
+    code_lines = textwrap.dedent("\n".join(code_lines)).strip("\n").split("\n")
+    return "\n".join([code_lines[0]] + ["    " + l.strip() for l in code_lines[1:] if l.strip()])
+
+
+def extract_file(path: Path, backend: str, styles: tuple) -> list[Marked]:
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    comments = _comments(source)
+    stmts = list(_statements(ast.parse(source, filename=str(path))))
+    out = []
+    for number, (col, text) in sorted(comments.items()):
+        m = MARKER.search(text)
+        if not m:
+            continue
+        name = m.group(1)
+        if name not in STEPS:
+            raise MarkerError(f"{_display_path(path)}:{number}: unknown step marker [step:{name}] "
+                              f"(known: {', '.join(STEPS)})")
+        span = _statement_span(stmts, number)
+        start, end, scope = span if span else (number, number, "")
+        code_lines = []
+        for i in range(start, end + 1):
+            text_i = lines[i - 1]
+            if i in comments and MARKER.search(comments[i][1]):
+                text_i = text_i[:comments[i][0]]
+            code_lines.append(text_i.rstrip())
+        code = _tidy(code_lines)
+        note = text[m.end():].strip()
+        out.append(Marked(name, backend, styles, _display_path(path), number, start, end, scope, code, note))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _extract_cached(backend: str, directory: str, stamp: tuple) -> tuple:
+    package = PACKAGES[backend]
+    directory_path = Path(directory)
+    out = []
+    for stem in sorted(p.stem for p in directory_path.glob("*.py")):
+        path = module_file(package, stem, directory_path)
+        out.extend(extract_file(path, backend, styles_for(backend, stem)))
+    return tuple(out)
+
+
+def extract(backend: str) -> list[Marked] | None:
+    """Every marked statement of one backend, in file order (None: the package is not installed)."""
+    directory = package_dir(PACKAGES[backend])
+    if directory is None:
+        return None
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.py")))
+    return list(_extract_cached(backend, str(directory), stamp))
+
+
+def by_step(backends=None) -> dict:
+    """{step: {backend: [Marked …]}} for every step, for each backend (None when not installed)."""
+    backends = backends or ORDER
+    found = {b: extract(b) for b in backends}
+    table = {name: {} for name in STEPS}
+    for b, marked in found.items():
+        for name in STEPS:
+            table[name][b] = None if marked is None else [m for m in marked if m.step == name]
+    return table
+
+
+def unmarked(backend: str) -> dict[str, list[str]]:
+    """{style: [steps with no marked line]} — what a style does not show (reported, not hidden)."""
+    marked = extract(backend)
+    if marked is None:
+        return {}
+    out = {}
+    for style in STYLE_NAMES[backend]:
+        have = {m.step for m in marked if style in m.styles}
+        missing = [s for s in STEPS if s not in have]
+        if missing:
+            out[style] = missing
+    return out
+
+
+def ordered(marked: list, backend: str) -> list:
+    """Low-level style's lines first, then the idiomatic style's, then the shared ones (file order within)."""
+    names = STYLE_NAMES[backend]
+    def rank(m):
+        return names.index(m.styles[0]) if len(m.styles) == 1 and m.styles[0] in names else len(names)
+    return sorted(marked, key=rank)
+
+
+def for_step(step: str, backend: str, style: str | None = None) -> list[Marked]:
+    marked = extract(backend) or []
+    return [m for m in marked if m.step == step and (style is None or style in m.styles)]
