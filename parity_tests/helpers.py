@@ -12,6 +12,7 @@ from functools import lru_cache
 from reference.case import builtin_names, load
 from reports import backends as B
 from reports.compare import compare_case
+from reports.run import effective_references
 
 CASES = builtin_names()
 
@@ -34,7 +35,8 @@ def reference_trace(name: str):
 @lru_cache(maxsize=None)
 def rows(name: str, backend: str):
     ref = reference_trace(name) if backend != "numpy" else None
-    return tuple(compare_case(case(name), list(traces(name, backend)), ref))
+    effective = effective_references(case(name), [backend]) if backend != "numpy" else None
+    return tuple(compare_case(case(name), list(traces(name, backend)), ref, effective))
 
 
 def describe(row) -> str:

@@ -78,6 +78,25 @@ BROKEN = [
     ('article = "user"', 'article = "wikipedia"', "source.article: 'wikipedia' is not one of"),
     ('[[quantity]]\nid = "z1"', '[[quantity]]\nid = "z 1"', "quantity[0].id: 'z 1'"),
     ('layout = "rows"', 'layout = "diagonal"', "network.layout: 'diagonal' is not one of"),
+    # hardened in issue 6 (each of these used to escape as a traceback, or to hang)
+    ('W1 = [[0.1, 0.2], [0.3, 0.4]]', 'W1 = [[0.1, 1' + '0' * 400 + '], [0.3, 0.4]]',
+     "params.W1[0][1]: integer too large for a float"),
+    ('learning_rate = 0.5', 'learning_rate = 1' + '0' * 400, "train.learning_rate: integer too large for a float"),
+    ('learning_rate = 0.5', 'learning_rate = 1' + '0' * 5000, "TOML value cannot be read"),
+    ('printed = "0.7"', 'printed = "0.0e400"', "quantity[0] (z1).printed: '0.0e400': its last digit"),
+    ('printed = "0.7"', 'printed = [[]]', "quantity[0] (z1).printed: an empty row"),
+    ('printed = "0.7"', 'printed = ' + '[' * 40 + '"1"' + ']' * 40, "nested more than 32 levels deep"),
+    ('printed = "0.7"', 'printed = ' + '[' * 3000 + '"1"' + ']' * 3000, "TOML nested too deeply"),
+    ('article = "user"', 'article = "user"\nurl = 5', "source.url: expected text"),
+    ('title = "my worked example"', 'title = "x"\n"col\\nour" = 1', "col\\nour: unknown field"),
+    ('of = "Z[1][0, 0]"', 'of = "exp(Z[1], W[1])"', "quantity[0] (z1).of: exp() takes 1 argument(s), got 2"),
+    ('of = "Z[1][0, 0]"', 'of = "' + '-' * 100 + '1"', "quantity[0] (z1).of: expression nested more than 64"),
+    ('of = "Z[1][0, 0]"', 'of = "X[0:1e400]"', "quantity[0] (z1).of: an index must be a whole number"),
+    ('of = "Z[1][0, 0]"', 'of = "Z[1][0, 0] * 9**9**9 / 0"', None),      # IEEE inf, not a bigint: a MISMATCH, exit 1
+    ('[params]\nW1 = [[0.1, 0.2], [0.3, 0.4]]\nb1 = [[0.0, 0.1]]\nW2 = [[0.5], [0.6]]\nb2 = [[0.2]]',
+     '[init]\nseed = 0', None),                                                       # a valid variant
+    ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
+     'sizes = [2, 90000, 1]\nactivations = ["tanh", "sigmoid"]', "params.W1: expected shape (2, 90000)"),
 ]
 
 
@@ -88,18 +107,21 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_good_file_runs(tmp_path, capsys):
-    code = main(["check", str(write(tmp_path, GOOD)), "--quiet"])
+    code = main(["check", str(write(tmp_path, GOOD)), "--quiet", "--backend", "numpy"])
     out = capsys.readouterr()
     assert code in (0, 1), out.err
     assert "error" not in out.err
 
 
-@pytest.mark.parametrize("old,new,message", BROKEN, ids=[b[2][:40] for b in BROKEN])
+@pytest.mark.parametrize("old,new,message", BROKEN, ids=[(b[2] or b[1])[:40] for b in BROKEN])
 def test_broken_case_file(tmp_path, capsys, old, new, message):
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
-    code = main(["check", str(path)])
+    code = main(["check", str(path), "--quiet", "--backend", "numpy"])
     err = capsys.readouterr().err
+    if message is None:           # not an input error: the run completes (0) or a comparison fails (1)
+        assert code in (0, 1) and "Traceback" not in err
+        return
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -135,3 +157,40 @@ def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "network.loss" in proc.stderr
+
+
+INIT = GOOD.replace('[params]\nW1 = [[0.1, 0.2], [0.3, 0.4]]\nb1 = [[0.0, 0.1]]\nW2 = [[0.5], [0.6]]\nb2 = [[0.2]]',
+                    '[init]\nseed = 0')
+
+
+@pytest.mark.parametrize("sizes,message", [
+    ("[2, 1000000, 1]", "network.sizes[1]: 1000000 is out of range"),             # a 10⁶-wide layer
+    ("[2, 99999, 99999, 1]\nactivations = [\"tanh\", \"tanh\", \"sigmoid\"]", "parameters: the limit is"),  # 10¹⁰ weights
+    ("[2, 60000, 1]", "network.sizes: gradient checking"),                         # days of gradient checking
+])
+def test_absurd_sizes_refused_before_allocating(tmp_path, capsys, sizes, message):
+    import tracemalloc
+    text = INIT.replace("sizes = [2, 2, 1]", f"sizes = {sizes}")
+    if "\nactivations" in sizes:
+        text = text.replace('activations = ["tanh", "sigmoid"]\n', "", 1)
+    path = write(tmp_path, text)
+    tracemalloc.start()
+    try:
+        code = main(["check", str(path), "--backend", "numpy"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert peak < 30_000_000, f"{peak} bytes allocated before refusing"
+
+
+def test_a_directory_is_not_a_case(tmp_path, capsys):
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_name_too_long_for_the_system(capsys):
+    assert main(["check", "x" * 5000 + ".toml"]) == 2
+    assert "no such file" in capsys.readouterr().err

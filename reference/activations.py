@@ -12,7 +12,8 @@ defined, is a *convention*, stated here and settable per layer in a case file
 * relu'(0)       = 0      (torch and TensorFlow give 0; the deeplearning.ai
                            notes define 1 — their case sets ``at_zero = 1``)
 * leaky_relu'(0) = slope  (torch and TensorFlow give the slope; the notes define 1)
-* elu'(0)        = 1      (the chapter after Victor Zhou defines ELU by "x for x >= 0")
+* elu'(0)        = 1      (the chapter after Victor Zhou defines ELU by "x for x >= 0";
+                           torch and TensorFlow give alpha at exactly 0 — equal only when alpha = 1)
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ MAX_PARAMS = 2_000_000       # numbers in all parameters
 MAX_WORK = 2_000_000_000     # epochs × examples × parameters
 MAX_FILE_BYTES = 20_000_000
 MAX_EPOCHS = 1_000_000
+MAX_NESTING = 32             # lists/tables inside each other (a matrix needs 2, printed numbers 3)
+# Gradient checking perturbs every parameter twice and runs a forward pass each time:
+# about 2·P·(n·P) multiply-adds. Refused above this, before anything runs.
+MAX_GRADCHECK_WORK = 20_000_000_000
 
 TOP_FIELDS = {"schema", "name", "title", "description", "source", "network", "params", "init",
               "data", "arrays", "inputs", "train", "gradcheck", "quantity", "remark"}
@@ -53,11 +57,20 @@ RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat",
 
 
 class CaseError(ValueError):
-    """A mistake in a case file: which file, which field, what is wrong."""
+    """A mistake in a case file: which file, which field, what is wrong — always one line."""
 
     def __init__(self, path: str | Path, where: str, message: str):
-        self.path, self.where, self.message = str(path), where, message
-        super().__init__(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+        self.path, self.where, self.message = _one_line(str(path)), _one_line(where), _one_line(message)
+        super().__init__(f"{self.path}: {self.where}: {self.message}" if self.where
+                         else f"{self.path}: {self.message}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a newline in a key, a file name …) escaped, so an error stays on one line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 # --------------------------------------------------------------------------- printed numbers
@@ -100,9 +113,16 @@ class Printed:
         if not math.isfinite(value):
             raise ValueError(f"{text!r} is not finite")
         decimals = len(m.group(3) or "")
-        exponent = int(m.group(4)[1:]) if m.group(4) else 0
+        exponent = 0
+        if m.group(4):
+            if len(m.group(4)) > 8:           # e±9999999 at most: float() already made the value 0 or inf
+                raise ValueError(f"{text!r}: exponent out of range")
+            exponent = int(m.group(4)[1:])
         exact_integer = m.group(2) is None and exponent >= 0
-        tolerance = 0.0 if exact_integer else 10.0 ** (exponent - decimals)
+        try:
+            tolerance = 0.0 if exact_integer else 10.0 ** (exponent - decimals)
+        except OverflowError:
+            raise ValueError(f"{text!r}: its last digit is worth more than 1e308") from None
         return cls(text, value, tolerance)
 
 
@@ -192,28 +212,62 @@ def builtin_names() -> list[str]:
 def resolve(spec: str) -> Path:
     """A built-in case name or a path to a case file."""
     p = Path(spec)
-    if p.suffix == ".toml" or p.exists() or "/" in spec:
+    if p.suffix == ".toml" or _exists(p) or "/" in spec:
         return p
     q = CASES_DIR / f"{spec}.toml"
-    if q.exists():
+    if _exists(q):
         return q
     raise CaseError(spec, "", f"no built-in case named {spec!r} and no such file "
                               f"(built-in: {', '.join(builtin_names())})")
 
 
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except (OSError, ValueError):      # a name too long for the system, a NUL byte …
+        return False
+
+
 def load(spec: str | Path) -> Case:
     path = resolve(str(spec))
-    if not path.exists():
+    if not _exists(path):
         raise CaseError(path, "", "no such file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise CaseError(path, "", f"file larger than {MAX_FILE_BYTES} bytes")
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+        if not path.is_file():
+            raise CaseError(path, "", "not a file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise CaseError(path, "", f"file larger than {MAX_FILE_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseError(path, "", f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise CaseError(path, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(path, "", f"TOML syntax error: {exc}") from None
+    except ValueError as exc:            # e.g. an integer of more than 4300 digits
+        raise CaseError(path, "", f"TOML value cannot be read: {exc}") from None
+    except RecursionError:
+        raise CaseError(path, "", f"TOML nested too deeply (limit {MAX_NESTING} levels)") from None
+    too_deep = _too_deep(raw)
+    if too_deep is not None:
+        raise CaseError(path, too_deep, f"nested more than {MAX_NESTING} levels deep")
     return _Loader(path, raw).case()
+
+
+def _too_deep(raw: dict) -> str | None:
+    """The first field nested deeper than MAX_NESTING (walked without recursion), or None."""
+    stack = [(raw, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return where
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
 
 
 class _Loader:
@@ -253,7 +307,9 @@ class _Loader:
     def number(self, where: str, value: Any, lo=-math.inf, hi=math.inf, lo_open=False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(where, f"expected a number, got {_kind(value)}")
-        value = float(value)
+        if isinstance(value, int) and not math.isfinite(_float(value)):
+            self.fail(where, "integer too large for a float")
+        value = _float(value)
         if not math.isfinite(value):
             self.fail(where, f"{value} is not finite")
         if value < lo or value > hi or (lo_open and value == lo):
@@ -277,8 +333,9 @@ class _Loader:
             for j, v in enumerate(r):
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     self.fail(f"{where}[{i}][{j}]", f"expected a number, got {_kind(v)}")
-                if not math.isfinite(v):
-                    self.fail(f"{where}[{i}][{j}]", f"{v} is not finite")
+                if not math.isfinite(_float(v)):
+                    self.fail(f"{where}[{i}][{j}]", f"{v} is not finite" if isinstance(v, float)
+                              else "integer too large for a float")
         if shape is not None and (n_rows, n_cols) != tuple(shape):
             self.fail(where, f"expected shape {tuple(shape)}{' for ' + what if what else ''}, "
                              f"got {(n_rows, n_cols)}")
@@ -308,6 +365,8 @@ class _Loader:
         sections = source.get("sections", [])
         if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
             self.fail("source.sections", "expected a list of section titles")
+        if "url" in source:
+            self.string("source.url", source["url"])
 
         net = self.network(raw["network"]) if "network" in raw else None
         for needs in ("params", "init", "train", "gradcheck"):
@@ -317,7 +376,7 @@ class _Loader:
         X, y = self.data(raw.get("data", {}), net)
         arrays = self.arrays(raw.get("arrays", {}))
         inputs = self.inputs(raw.get("inputs", {}), net)
-        hyper = self.hyper(raw.get("train", {}), raw.get("gradcheck", {}), net, params, X)
+        hyper = self.hyper(raw.get("train", {}), raw.get("gradcheck", {}), net, params, X, y)
         if net is not None and X is None:
             self.fail("data.X", "a case with a [network] needs inputs X")
         if y is not None and net is None:
@@ -329,6 +388,8 @@ class _Loader:
         for i, r in enumerate(remarks):
             self.table(f"remark[{i}]", r, REMARK_FIELDS, {"text"})
             self.string(f"remark[{i}].text", r["text"])
+            if "section" in r:
+                self.string(f"remark[{i}].section", r["section"])
         return Case(name=name, path=self.path, title=title, description=description, article=article,
                     article_title=articles[article]["title"], sections=sections, net=net, params=params,
                     X=X, y=y, arrays=arrays, inputs=inputs, hyper=hyper, quantities=quantities,
@@ -453,7 +514,7 @@ class _Loader:
             out[name] = m
         return out
 
-    def hyper(self, train, gradcheck, net, params, X) -> Hyper:
+    def hyper(self, train, gradcheck, net, params, X, y=None) -> Hyper:
         train = self.table("train", train, TRAIN_FIELDS)
         gradcheck = self.table("gradcheck", gradcheck, GRADCHECK_FIELDS)
         kw: dict = {}
@@ -489,6 +550,10 @@ class _Loader:
             if work > MAX_WORK:
                 self.fail("train.epochs", f"{hyper.epochs} epochs × {X.shape[net.example_axis]} examples × "
                                           f"{net.n_params()} parameters is too much work (limit {MAX_WORK:.0e})")
+            P, n = net.n_params(), X.shape[net.example_axis]
+            if y is not None and 2 * P * n * P > MAX_GRADCHECK_WORK:
+                self.fail("network.sizes", f"gradient checking {P} parameters on {n} examples takes 2·P·n·P = "
+                                           f"{2 * P * n * P:.1e} multiply-adds (limit {MAX_GRADCHECK_WORK:.0e})")
         return hyper
 
     def quantities(self, raw) -> list:
@@ -516,8 +581,8 @@ class _Loader:
                     item.printed = parse_printed(q["printed"])
                 except ValueError as exc:
                     self.fail(f"{where}.printed", str(exc))
-                if isinstance(item.printed, list) and not item.printed:
-                    self.fail(f"{where}.printed", "no numbers")
+                if isinstance(item.printed, list) and not _all_nonempty(item.printed):
+                    self.fail(f"{where}.printed", "no numbers" if not item.printed else "an empty row")
                 try:
                     printed_array(item.printed)
                 except ValueError:
@@ -553,11 +618,28 @@ class _Loader:
         return out
 
 
+def _float(value: int | float) -> float:
+    """float(value), an integer too large for a float becoming inf (then refused as not finite)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _all_nonempty(printed) -> bool:
+    """No empty list anywhere in a nested printed value."""
+    if isinstance(printed, list):
+        return bool(printed) and all(_all_nonempty(p) for p in printed)
+    return True
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        if isinstance(value, int) and abs(value) >= 10 ** 40:
+            return f"a number ({str(value)[:20]}…, {len(str(value))} digits)"
+        return f"a number ({value!r})"
     if isinstance(value, str):
         return f"text ({value[:40]!r})"
     if isinstance(value, list):

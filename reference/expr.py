@@ -55,31 +55,43 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 MAX_EXPR_LENGTH = 500
+MAX_EXPR_DEPTH = 64              # nested operations (the parser's own limit is deeper than the evaluator's stack)
+MAX_RESULT_SIZE = 10_000_000     # numbers one operation may produce (X * X.T of a long X would be n²)
 
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
+def _takes(f: Callable[..., Any], name: str, *counts: int) -> Callable[..., Any]:
+    """``f`` with only these numbers of positional arguments: NumPy's extra positional
+    arguments include ``out=``, which would let an expression overwrite a backend's numbers."""
+    def call(*args):
+        if len(args) not in counts:
+            raise ExprError(f"{name}() takes {' or '.join(map(str, counts))} argument(s), got {len(args)}")
+        return f(*args)
+    return call
+
+
 # Plain NumPy functions available in every expression. They are used to write
 # an article's *printed formula* next to the quantity it claims to compute
 # (see ``formula`` in CASES.md); the quantities themselves come from the backends.
 MATH: dict[str, Callable[..., Any]] = {
-    "tanh": np.tanh,
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "sum": np.sum,
-    "mean": np.mean,
-    "where": np.where,
-    "maximum": np.maximum,
-    "minimum": np.minimum,
-    "sigmoid": _sigmoid,
-    "array": lambda x: np.asarray(x, dtype=float),
-    "shape": lambda x: np.asarray(np.shape(x), dtype=float),
-    "size": lambda x: float(np.size(x)),
-    "norm": np.linalg.norm,
+    "tanh": _takes(np.tanh, "tanh", 1),
+    "exp": _takes(np.exp, "exp", 1),
+    "log": _takes(np.log, "log", 1),
+    "sqrt": _takes(np.sqrt, "sqrt", 1),
+    "abs": _takes(np.abs, "abs", 1),
+    "sum": _takes(np.sum, "sum", 1, 2),              # (x) or (x, axis)
+    "mean": _takes(np.mean, "mean", 1, 2),
+    "where": _takes(np.where, "where", 3),
+    "maximum": _takes(np.maximum, "maximum", 2),
+    "minimum": _takes(np.minimum, "minimum", 2),
+    "sigmoid": _takes(_sigmoid, "sigmoid", 1),
+    "array": _takes(lambda x: np.asarray(x, dtype=float), "array", 1),
+    "shape": _takes(lambda x: np.asarray(np.shape(x), dtype=float), "shape", 1),
+    "size": _takes(lambda x: float(np.size(x)), "size", 1),
+    "norm": _takes(np.linalg.norm, "norm", 1, 2),    # (x) or (x, ord)
 }
 
 
@@ -93,6 +105,10 @@ def parse(text: str) -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"cannot parse {text!r}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:   # NUL bytes (older Pythons), absurd nesting
+        raise ExprError(f"cannot parse {text!r}: {exc or type(exc).__name__}") from None
+    if _depth(tree) > MAX_EXPR_DEPTH:
+        raise ExprError(f"expression nested more than {MAX_EXPR_DEPTH} levels deep")
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExprError(f"attribute {node.attr!r} is not allowed")
@@ -101,6 +117,44 @@ def parse(text: str) -> ast.expr:
         if not isinstance(node, _ALLOWED):
             raise ExprError(f"{type(node).__name__} is not allowed in {text!r}")
     return tree.body
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply the nodes nest, walked without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _number(value):
+    """Python numbers as float64 before arithmetic: IEEE results (inf, nan) instead of
+    ZeroDivisionError, OverflowError or a 9**9**9 computed in arbitrary precision."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return np.float64(value)
+        except OverflowError:
+            raise ExprError("number too large for a float") from None
+    return value
+
+
+def _check_size(*operands, matmul: bool = False) -> None:
+    """Refuse an operation whose result would hold more than MAX_RESULT_SIZE numbers, before computing it."""
+    shapes = [np.shape(o) for o in operands if isinstance(o, (np.ndarray, np.generic, list, tuple, int, float))]
+    if len(shapes) < 2:
+        return
+    try:
+        if matmul and len(shapes) == 2 and len(shapes[0]) >= 1 and len(shapes[1]) >= 1:
+            a, b = shapes
+            out = int(np.prod(a[:-1], dtype=float) * (np.prod(b[:-2] + b[-1:], dtype=float) if len(b) > 1 else 1))
+        else:
+            out = int(np.prod(np.broadcast_shapes(*shapes), dtype=float))
+    except (ValueError, TypeError):     # shapes that do not fit: the operation itself says so
+        return
+    if out > MAX_RESULT_SIZE:
+        raise ExprError(f"the result would hold {out} numbers (limit {MAX_RESULT_SIZE})")
 
 
 _ALLOWED = (
@@ -156,7 +210,11 @@ class Namespace:
 
     def lookup(self, key: str) -> Any:
         if key in self.values:
-            return self.values[key]
+            value = self.values[key]
+            if isinstance(value, np.ndarray):         # read-only: an expression never changes a backend's numbers
+                value = value.view()
+                value.flags.writeable = False
+            return value
         if key in self.missing:
             raise NoCounterpart(key, self.missing[key])
         if key in self.functions:
@@ -180,7 +238,9 @@ class Namespace:
                 raise ExprError(f"unknown name {key!r}{self._hint(key)}")
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ExprError(f"only numbers are allowed as constants, not {node.value!r}")
+                raise ExprError(f"only numbers are allowed as constants, not {_short(node.value)}")
+            if isinstance(node.value, int) and abs(node.value) > 2 ** 53:
+                return _number(node.value)          # beyond exact integers: a float (or refused)
             return node.value
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self._eval(e) for e in node.elts]
@@ -204,15 +264,18 @@ class Namespace:
             except IndexError as exc:
                 raise ExprError(f"index out of range: {exc}") from None
         if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left), self._eval(node.right))
+            left, right = _number(self._eval(node.left)), _number(self._eval(node.right))
+            _check_size(left, right, matmul=isinstance(node.op, ast.MatMult))
+            return _BINOPS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp):
-            value = self._eval(node.operand)
+            value = _number(self._eval(node.operand))
             return -value if isinstance(node.op, ast.USub) else +value
         if isinstance(node, ast.Compare):
             left = self._eval(node.left)
             result = True
             for op, right_node in zip(node.ops, node.comparators):
                 right = self._eval(right_node)
+                _check_size(result, left, right)
                 result = np.logical_and(result, _CMPOPS[type(op)](left, right))
                 left = right
             return np.asarray(result, dtype=float)
@@ -222,21 +285,33 @@ class Namespace:
             func = self._eval(node.func)
             if not callable(func):
                 raise ExprError(f"{ast.unparse(node.func)!r} is not a function")
-            return func(*[self._eval(a) for a in node.args])
+            args = [self._eval(a) for a in node.args]
+            _check_size(*args)
+            return func(*args)
         raise ExprError(f"cannot evaluate {ast.unparse(node)!r}")
 
     def _index(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Slice):
-            parts = [None if p is None else int(self._eval(p)) for p in (node.lower, node.upper, node.step)]
+            parts = [None if p is None else self._whole(self._eval(p)) for p in (node.lower, node.upper, node.step)]
             return slice(*parts)
         if isinstance(node, ast.Tuple):
             return tuple(self._index(e) for e in node.elts)
-        value = self._eval(node)
-        if isinstance(value, float) and value.is_integer():
+        return self._whole(self._eval(node))
+
+    @staticmethod
+    def _whole(value) -> int:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
             value = int(value)
-        if not isinstance(value, (int, np.integer)):
-            raise ExprError(f"an index must be a whole number, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ExprError(f"an index must be a whole number, not {_short(value)}")
         return int(value)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 _UNKNOWN = object()

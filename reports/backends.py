@@ -33,7 +33,7 @@ def load(name: str):
         try:
             _loaded[name] = importlib.import_module(MODULES[name])
         except ImportError as exc:
-            raise BackendUnavailable(f"{name} is not installed here ({exc})") from None
+            raise BackendUnavailable(f"the {name} backend cannot be imported here: {exc}") from None
     return _loaded[name]
 
 

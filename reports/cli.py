@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="run cases and compare every number")
     c.add_argument("cases", nargs="*", help="built-in case names or paths to case files (default: all built-in)")
-    c.add_argument("--backend", default="numpy", help="numpy, torch, tf, a comma list, or all (default: numpy)")
+    c.add_argument("--backend", default="all", help="numpy, torch, tf, a comma list, or all (default: all)")
     c.add_argument("--json", metavar="FILE", help="write one JSON object per comparison to FILE")
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")

@@ -1,0 +1,60 @@
+"""`check` run twice gives bit-identical numbers — across processes, hash seeds and thread counts.
+
+Each test runs ``backprop-parity check --json`` in two fresh processes that differ in
+PYTHONHASHSEED (dict/set order of anything hashed by string) and in the number of BLAS/OpenMP
+threads, and compares the two JSON files byte for byte: every expected, actual, difference and
+tolerance, printed with Python's shortest round-trip repr, must be identical.
+
+The numpy backend runs every built-in case. torch and TensorFlow (when importable; required in
+CI through BACKPROP_PARITY_REQUIRE) run a representative subset — the bias trick with gradient
+checking and probes, the columns layout with cross-entropy over 20 epochs, per-sample SGD with a frozen bias, the
+numerical edges — because starting the frameworks twice over every case costs minutes; set
+BACKPROP_PARITY_DETERMINISM_ALL=1 to run every case on them too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSET = ["courtial-bias-trick", "dlai-logistic", "robust-sgd-frozen", "robust-edges", "dlai-activations"]
+RUNS = [{"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},
+        {"PYTHONHASHSEED": "4242", "OMP_NUM_THREADS": "2"}]
+
+
+def check_json(tmp_path: Path, backend: str, cases: list[str], run: int) -> bytes:
+    out = tmp_path / f"{backend}-{run}.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "OPENBLAS_", "MKL_"))}
+    env.update(RUNS[run])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", *cases, "--backend", backend, "--quiet",
+                           "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    data = out.read_bytes()
+    assert data.count(b'"quantity"') > 10, "the run compared (almost) nothing"
+    return data
+
+
+def assert_identical(a: bytes, b: bytes) -> None:
+    if a != b:
+        import json
+        ra, rb = json.loads(a), json.loads(b)
+        diff = [(x["case"], x["quantity"], x["backend"], x["style"]) for x, y in zip(ra, rb) if x != y]
+        pytest.fail(f"{len(diff)} rows differ between the two runs, e.g. {diff[:5]}"
+                    + ("" if len(ra) == len(rb) else f"; {len(ra)} vs {len(rb)} rows"))
+
+
+def test_numpy_check_is_bit_identical(tmp_path):
+    assert_identical(check_json(tmp_path, "numpy", [], 0), check_json(tmp_path, "numpy", [], 1))
+
+
+@pytest.mark.parametrize("backend", ["torch", "tf"])
+def test_framework_check_is_bit_identical(tmp_path, backend, request):
+    request.getfixturevalue("torch_backend" if backend == "torch" else "tf_backend")   # skip cleanly if absent
+    cases = [] if os.environ.get("BACKPROP_PARITY_DETERMINISM_ALL") == "1" else SUBSET
+    assert_identical(check_json(tmp_path, backend, cases, 0), check_json(tmp_path, backend, cases, 1))
