@@ -17,7 +17,6 @@ These tests are in the mutants' test selection; keep them NumPy-only and fast.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import numpy as np

@@ -22,7 +22,7 @@ from reference.case import Case
 from reference.spec import Hyper, Net
 from reports import backends as B
 from reports import tolerances
-from reports.compare import compare_case, gradcheck_comparison, reference_comparisons
+from reports.compare import gradcheck_comparison, reference_comparisons
 
 from . import helpers as H
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import gradcheck as GC
 from . import layout as L
-from .spec import Hyper, Net, key, param_key
+from .spec import Hyper, key, Net, param_key, training_keys
 
 
 @dataclass
@@ -179,9 +179,7 @@ def trace(net: Net, params: dict, X, y, hyper: Hyper, inputs: dict | None = None
         t[param_key("grad", name)] = g
     history, costs = train(net, params, X, y, hyper)
     t["costs"] = costs
-    for name in params:
-        t[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
-        t[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    t.update(training_keys(history))
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = predict(net, history[-1], x)
     t.update(GC.check(params, grads, J_of(net, X, y, hyper), hyper))

@@ -102,6 +102,15 @@ def param_key(prefix: str, pname: str) -> str:
     return f"{prefix + '.' if prefix else ''}{letter}[{number}]"
 
 
+def training_keys(history: list) -> dict:
+    """W_new[k] (after the first epoch) and W_final[k] (after all epochs) from the parameter history."""
+    out = {}
+    for name in history[0]:
+        out[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
+        out[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    return out
+
+
 TRACE_DOC = {
     "X": "the inputs, as the article writes them",
     "y": "the targets",

@@ -17,7 +17,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from reference.case import CaseError, builtin_names, load, resolve
 

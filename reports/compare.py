@@ -16,7 +16,7 @@ installed, a key a framework forgot — each is a failed row, not a quiet skip.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np

@@ -623,7 +623,6 @@ def reference_blocks(case: Case, rows) -> list:
     notes: list = []
     recs = []
     for k in keys:
-        first = next(by[(k, b, s)] for b, s in styles if (k, b, s) in by)
         tol_rows = [by[(k, b, s)] for b, s in styles if (k, b, s) in by and by[(k, b, s)].tolerance is not None]
         tol = ""
         if tol_rows:

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reference.spec import Hyper, Net, key, param_key
+from reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import floatx, onednn_note, tf_dtype
@@ -365,9 +365,7 @@ def _trace(case, net: Net, hyper: Hyper, run_eagerly: bool):
     history = train(model, net, p, X.numpy(), y.numpy(), hyper, run_eagerly)
     J = J_of(model, net, p, X, y, run_eagerly)
     t["costs"] = np.asarray([J(h)[0].numpy() for h in history])
-    for name in case.params:
-        t[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
-        t[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    t.update(training_keys(history))
     load_params(model, net, history[-1])
     for name, x in case.inputs.items():
         xk = np.asarray(L.examples_first(x, lay), dtype=net.dtype)

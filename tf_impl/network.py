@@ -15,14 +15,14 @@ Read beside ``reference/network.py``: the same functions and the same names
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from reference import layout as RL
-from reference.spec import Hyper, Net, key, param_key
+from reference.network import Backward, Forward  # the reference's containers
+from reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import floatx, tf_dtype
@@ -31,21 +31,6 @@ from . import layout as L
 from . import losses as LOSS
 
 ZERO = tf.UnconnectedGradients.ZERO
-
-
-@dataclass
-class Forward:
-    Z: list          # Z[l], l = 0 … depth−1
-    A: list          # A[0] = X, A[l+1] = g(Z[l])
-    A_in: list       # the input each layer multiplies: A[l], or [A[l] | 1] under the bias trick
-
-
-@dataclass
-class Backward:
-    dJ_dyhat: tf.Tensor
-    deriv: list      # g'(Z[l])
-    delta: list      # δ[l] = ∂J/∂Z[l]
-    dA_in: list      # ∂J/∂A_in[l], for l ≥ 1 (index 0 unused: X needs no error)
 
 
 def variables(net: Net, params: dict) -> dict:
@@ -218,9 +203,7 @@ def trace(net: Net, params: dict, X, y, hyper: Hyper, inputs: dict | None = None
         t[param_key("grad", name)] = g.numpy()
     history, costs = train(net, params, X, y, hyper)
     t["costs"] = costs
-    for name in params:
-        t[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
-        t[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    t.update(training_keys(history))
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = predict(net, variables(net, history[-1]), tf.constant(x, dtype=dtype)).numpy()
     consts = {name: tf.constant(p, dtype=dtype) for name, p in params.items()}

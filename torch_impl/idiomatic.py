@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from reference.spec import Hyper, Net, key, param_key
+from reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import gradcheck as GC
@@ -356,9 +356,7 @@ def trace(net: Net, params: dict, X_np, y_np, hyper: Hyper, inputs: dict | None 
         t[param_key("grad", name)] = L.numpy(g)
     history, costs, opt = train(net, params, X, y, hyper)
     t["costs"] = costs
-    for name in params:
-        t[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
-        t[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    t.update(training_keys(history))
     final = model_of(net, history[-1])
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = L.numpy(predict(net, final, L.tensor(x, net.dtype)))

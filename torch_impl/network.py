@@ -16,32 +16,16 @@ requires_grad (their gradient is reported) but are left out of the optimizer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from reference.spec import Hyper, Net, key, param_key
+from reference.network import Backward, Forward  # the reference's containers
+from reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import gradcheck as GC
 from . import layout as L
 from . import losses as LOSS
-
-
-@dataclass
-class Forward:
-    Z: list          # Z[l], l = 0 … depth−1
-    A: list          # A[0] = X, A[l+1] = g(Z[l])
-    A_in: list       # the input each layer multiplies: A[l], or [A[l] | 1] under the bias trick
-
-
-@dataclass
-class Backward:
-    dJ_dyhat: torch.Tensor
-    deriv: list      # g'(Z[l]), by autograd of the activation
-    delta: list      # δ[l] = ∂J/∂Z[l] = Z[l].grad
-    dA_in: list      # ∂J/∂A_in[l] = A_in[l].grad, for l ≥ 1
 
 
 def leaves(net: Net, params: dict) -> dict:
@@ -260,9 +244,7 @@ def trace(net: Net, params: dict, X_np, y_np, hyper: Hyper, inputs: dict | None 
         t[param_key("grad", name)] = L.numpy(g)
     history, costs, opt = train(net, params, X, y, hyper)
     t["costs"] = costs
-    for name in params:
-        t[param_key("", name).replace("[", "_new[", 1)] = history[1][name]
-        t[param_key("", name).replace("[", "_final[", 1)] = history[-1][name]
+    t.update(training_keys(history))
     final = leaves(net, history[-1])
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = L.numpy(predict(net, final, L.tensor(x, net.dtype)))
