@@ -95,7 +95,10 @@ def cmd_check(args) -> int:
     except ValueError as exc:
         raise UsageError(f"--backend: {exc}") from None
     cases = load_cases(args.cases, args.dtype)
-    results = run_cases(cases, backends)
+    from .run import Progress
+    progress = Progress(len(cases), args.quiet or not sys.stderr.isatty())   # progress for people, not pipes
+    progress.say(f"checking {len(cases)} case(s) on {', '.join(backends)} …")
+    results = run_cases(cases, backends, progress=progress)
     from .text import print_results
     print_results(results, all_rows=args.all_rows, quiet=args.quiet)
     rows = [r for _, _, rs in results for r in rs]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,28 +52,9 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress; print only the summary line")
 
 
-class Progress:
-    """Progress on stderr, one line per case (nothing with --quiet)."""
-
-    def __init__(self, total: int, quiet: bool, stream=None):
-        self.total, self.quiet, self.done = total, quiet, 0
-        self.stream = stream or sys.stderr
-        self.start = self.last = time.perf_counter()
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=self.stream, flush=True)
-
-    def __call__(self, case) -> None:
-        self.done += 1
-        now = time.perf_counter()
-        self.say(f"[{self.done}/{self.total}] {case.name} ({now - self.last:.1f} s)")
-        self.last = now
-
-
 def main(args) -> int:
     from . import backends as B
-    from .run import load_cases, run_cases
+    from .run import Progress, load_cases, run_cases
     try:
         backends = B.selected(args.backend)
     except ValueError as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 
 from reference.case import builtin_names, load
@@ -55,3 +58,22 @@ def effective_references(case, backends: list[str]) -> dict:
             ref = next(t for t in B.run(eff, "numpy") if not hasattr(t, "passed"))
             out[b] = (ref, getattr(module, "EFFECTIVE_NOTE", "the backend's effective parameters"))
     return out
+
+
+class Progress:
+    """Progress on stderr, one line per case (nothing with --quiet)."""
+
+    def __init__(self, total: int, quiet: bool, stream=None):
+        self.total, self.quiet, self.done = total, quiet, 0
+        self.stream = stream or sys.stderr
+        self.start = self.last = time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def __call__(self, case) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        self.say(f"[{self.done}/{self.total}] {case.name} ({now - self.last:.1f} s)")
+        self.last = now
