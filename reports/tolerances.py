@@ -9,7 +9,7 @@ float64 has a unit roundoff of 1.1e-16. The backends evaluate the same
 formulas with different kernels (BLAS, fused operations, oneDNN, a different
 tanh/exp), so each operation may differ by a few ulps, and the differences add
 up through the depth of the network. For these small networks a bound of
-``1e-12`` relative to the magnitude of the quantity leaves four orders of
+``1e-12`` relative to the magnitude of the quantity leaves at least two orders of
 magnitude of margin over what we measure (see ``backprop-parity check --json``
 for the measured max_rel_diff) while still catching any real difference — a
 wrong sign, a missing 1/n or an off-by-one layer changes numbers at 1e-3 or more.
@@ -22,6 +22,9 @@ Two families need a wider, computed bound, stated here:
   rounding of J itself.
 * long training (many epochs of per-sample SGD) feeds each rounding difference
   into the next step; the bound grows with the number of updates.
+* a gradient is a sum over examples: its rounding is bounded by eps·Σ|terms|,
+  not eps·|sum|. When the terms cancel (∂J/∂b = Σδ can be 1e-3 while Σ|δ| is
+  0.4), the bound follows the size of the terms (``summand_scale``).
 """
 
 from __future__ import annotations

@@ -40,6 +40,19 @@ try:  # TensorFlow's own answer; a private module, so tolerate its absence
 except Exception:  # pragma: no cover - depends on the TF build
     ONEDNN_ENABLED = None
 
+
+
+class _NoRetracingNotice:
+    """Every case builds its own model and tf.function, so TF's "triggered tf.function retracing"
+    performance notice fires on every run of several cases; it says nothing about the numbers.
+    Only that notice is dropped — every other TensorFlow warning still shows."""
+
+    def filter(self, record) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NoRetracingNotice())
+
 TF_VERSION = tf.__version__
 KERAS_VERSION = keras.__version__
 OP_DETERMINISM = False   # tf.config.experimental.enable_op_determinism() is NOT called: see onednn_note()
