@@ -47,6 +47,12 @@ def selected(spec: str) -> list[str]:
     return sorted(set(names), key=ORDER.index)
 
 
+def selected_with_reference(spec: str) -> list[str]:
+    """``selected(spec)``, with the NumPy reference always first: every comparison needs it."""
+    names = selected(spec)
+    return names if "numpy" in names else ["numpy"] + names
+
+
 def run(case, backend: str) -> list:
     """One Trace per style of ``backend`` (or a NOT RUN row when it cannot run)."""
     try:

@@ -50,11 +50,9 @@ def main(args) -> int:
     if args.step is not None and args.step not in steps.STEPS:
         return usage_error(f"--step: unknown step {args.step!r} (steps: {', '.join(steps.STEPS)})")
     try:
-        backends = B.selected(args.backend)
+        backends = B.selected_with_reference(args.backend)
     except ValueError as exc:
         return usage_error(f"--backend: {exc}")
-    if "numpy" not in backends:
-        backends = ["numpy"] + backends
     cases = load_cases([args.case], args.dtype)
     if not args.quiet:
         print(f"running {cases[0].name} on {', '.join(backends)} …", file=sys.stderr, flush=True)

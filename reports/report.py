@@ -56,11 +56,9 @@ def main(args) -> int:
     from . import backends as B
     from .run import Progress, load_cases, run_cases
     try:
-        backends = B.selected(args.backend)
+        backends = B.selected_with_reference(args.backend)
     except ValueError as exc:
         return usage_error(f"--backend: {exc}")
-    if "numpy" not in backends:
-        backends = ["numpy"] + backends
     cases = load_cases(args.cases, args.dtype)
     progress = Progress(len(cases), args.quiet)
     progress.say(f"running {len(cases)} case(s) on {', '.join(backends)} …")
