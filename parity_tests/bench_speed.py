@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference import activations, losses, network
-from reference.spec import Hyper, Net
+from backprop_parity.reference import activations, losses, network
+from backprop_parity.reference.spec import Hyper, Net
 
 N = 1_000_000
 

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from reports import backends as B
+from backprop_parity.reports import backends as B
 
 
 def required() -> set[str]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from reference.case import builtin_names, load
-from reports import backends as B
-from reports.compare import compare_case
-from reports.run import effective_references
+from backprop_parity.reference.case import builtin_names, load
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import compare_case
+from backprop_parity.reports.run import effective_references
 
 CASES = builtin_names()
 
@@ -51,3 +51,10 @@ def assert_row(row) -> None:
         assert row.status == "no counterpart" and row.reason, describe(row)
     else:
         assert row.n_elements > 0, "comparison over zero elements: " + describe(row)
+
+
+def trace_values(net, params, X, y, hyper, inputs=None) -> dict:
+    """The NumPy reference's trace values of a network built in code (the shared trace assembly)."""
+    from backprop_parity.reference import network
+    from backprop_parity.reference.trace import trace
+    return trace(network, net, params, X, y, hyper, inputs)[0]

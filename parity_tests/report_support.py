@@ -15,10 +15,10 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from reference.backend import Trace
-from reports import backends as B
-from reports.compare import compare_case
-from reports.report import write_report
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import compare_case
+from backprop_parity.reports.report import write_report
 
 from . import helpers
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.cli import main
+from backprop_parity.reports.cli import main
 
 GOOD = '''
 schema = 1
@@ -154,7 +154,7 @@ def test_not_utf8_and_binary(tmp_path, capsys):
 
 def test_console_script_exit_code(tmp_path):
     path = write(tmp_path, GOOD.replace('loss = "half_sse"', 'loss = "hinge"'))
-    proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", str(path)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "backprop_parity.reports.cli", "check", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "network.loss" in proc.stderr
 

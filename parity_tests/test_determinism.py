@@ -32,7 +32,7 @@ def check_json(tmp_path: Path, backend: str, cases: list[str], run: int) -> byte
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "OPENBLAS_", "MKL_"))}
     env.update(RUNS[run])
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", *cases, "--backend", backend, "--quiet",
+    proc = subprocess.run([sys.executable, "-m", "backprop_parity.reports.cli", "check", *cases, "--backend", backend, "--quiet",
                            "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     data = out.read_bytes()

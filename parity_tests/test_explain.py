@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from reports import cli, explain, steps
-from reports.run import load_cases, run_cases
+from backprop_parity.reports import cli, explain, steps
+from backprop_parity.reports.run import load_cases, run_cases
 
 from .conftest import require_backend
 from .helpers import case

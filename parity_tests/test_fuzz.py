@@ -13,7 +13,7 @@ Inputs (thousands per run):
   deleted or added) and at the text level (characters inserted, deleted or replaced);
 * random text as a case file and as an expression;
 * generated expressions over a real trace's namespace;
-* ``check`` (through ``reports.cli.main``) on generated small cases, which run end to end.
+* ``check`` (through ``backprop_parity.reports.cli.main``) on generated small cases, which run end to end.
 
 Runs are derandomized (the same examples every run, for a reproducible CI). Set
 BACKPROP_PARITY_FUZZ_RANDOM=1 to explore new examples, and BACKPROP_PARITY_FUZZ_SCALE=N to
@@ -38,11 +38,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import case as case_mod
-from reference import expr
-from reference.backend import functions, trace_manual
-from reports import compare
-from reports.cli import main
+from backprop_parity.reference import case as case_mod
+from backprop_parity.reference import expr
+from backprop_parity.reference.backend import functions, trace_manual
+from backprop_parity.reports import compare
+from backprop_parity.reports.cli import main
 
 SCALE = float(os.environ.get("BACKPROP_PARITY_FUZZ_SCALE", "1"))
 RANDOM = os.environ.get("BACKPROP_PARITY_FUZZ_RANDOM") == "1"

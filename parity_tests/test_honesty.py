@@ -18,11 +18,11 @@ import types
 import numpy as np
 import pytest
 
-import reference.backend as RB
-from reference.case import CaseError, load
-from reports import backends as B
-from reports import compare, run
-from reports.cli import main
+import backprop_parity.reference.backend as RB
+from backprop_parity.reference.case import CaseError, load
+from backprop_parity.reports import backends as B
+from backprop_parity.reports import compare, run
+from backprop_parity.reports.cli import main
 
 from .test_case_errors import GOOD
 
@@ -163,7 +163,7 @@ def test_check_json_and_csv_say_which(fake_torch, tmp_path):
     assert by[("autograd", "*")]["status"] == "ERROR" and by[("autograd", "*")]["passed"] is False
     assert by[("modules", "grad.W[1]")]["status"] == "MISSING" and by[("modules", "grad.W[1]")]["passed"] is False
     assert by[("modules", "deriv[1]")]["status"] == "no counterpart" and by[("modules", "deriv[1]")]["passed"] is None
-    report = pytest.importorskip("reports.report")
+    report = pytest.importorskip("backprop_parity.reports.report")
     results = run.run_cases([c], ["torch"])
     path = tmp_path / "rows.csv"
     report.write_csv([r for _, _, rs in results for r in rs], path)

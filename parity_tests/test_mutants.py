@@ -17,8 +17,8 @@ import os
 
 import pytest
 
-from reports import mutants as M
-from reports.cli import main
+from backprop_parity.reports import mutants as M
+from backprop_parity.reports.cli import main
 
 pytestmark = pytest.mark.skipif("BACKPROP_PARITY_MUTANT" in os.environ,
                                 reason="inside a mutant run: the catalogue does not run itself")

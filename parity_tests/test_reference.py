@@ -15,11 +15,11 @@ import zlib
 import numpy as np
 import pytest
 
-from reference import activations, gradcheck, losses, network
-from reference.case import Printed, load
-from reference.spec import Hyper, Net
+from backprop_parity.reference import activations, gradcheck, losses, network
+from backprop_parity.reference.case import Printed, load
+from backprop_parity.reference.spec import Hyper, Net
 
-from .helpers import CASES, assert_row, case, rows
+from .helpers import CASES, assert_row, case, rows, trace_values
 
 
 def _article_ids():
@@ -88,7 +88,7 @@ def test_gradient_check_random_networks(layout, bias, act, loss):
     for l2 in (0.0, 0.3):
         hyper = Hyper(l2=l2, l2_bias=bool(l2), h=1e-5)
         fwd = network.forward(net, params, X)
-        bwd = network.backward(net, params, fwd, y)
+        bwd = network.backward(net, params, fwd, y, hyper)
         grads = network.gradients(net, params, fwd, bwd, hyper)
         out = gradcheck.check(params, grads, network.J_of(net, X, y, hyper), hyper)
         assert out["gradcheck.rel_error"] < 1e-7, (layout, bias, act, loss, l2, out["gradcheck.rel_error"])
@@ -100,8 +100,8 @@ def test_layouts_agree(layout, bias):
     net_r, params_r, X, y = random_problem("rows", bias, "tanh", "half_sse", seed=7)
     net_c = dataclasses.replace(net_r, layout="columns")
     params_c = {k: v.T for k, v in params_r.items()}
-    tr = network.trace(net_r, params_r, X, y, Hyper(epochs=2))
-    tc = network.trace(net_c, params_c, X.T, y.T, Hyper(epochs=2))
+    tr = trace_values(net_r, params_r, X, y, Hyper(epochs=2))
+    tc = trace_values(net_c, params_c, X.T, y.T, Hyper(epochs=2))
     for key in ("Z[2]", "A[2]", "delta[1]", "delta[2]", "grad.W[1]", "W_new[2]"):
         np.testing.assert_allclose(tr[key], tc[key].T, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(tr["costs"], tc["costs"], rtol=1e-13)
@@ -112,8 +112,8 @@ def test_bias_trick_equals_bias_vectors():
     net_v, params_v, X, y = random_problem("rows", "vectors", "tanh", "half_sse", seed=3)
     net_t = dataclasses.replace(net_v, bias="trick")
     params_t = {f"W{k}": np.vstack([params_v[f"W{k}"], params_v[f"b{k}"]]) for k in (1, 2)}
-    tv = network.trace(net_v, params_v, X, y, Hyper())
-    tt = network.trace(net_t, params_t, X, y, Hyper())
+    tv = trace_values(net_v, params_v, X, y, Hyper())
+    tt = trace_values(net_t, params_t, X, y, Hyper())
     for k in (1, 2):
         np.testing.assert_allclose(tt[f"grad.W[{k}]"][:-1], tv[f"grad.W[{k}]"], rtol=1e-13)
         np.testing.assert_allclose(tt[f"grad.W[{k}]"][-1:], tv[f"grad.b[{k}]"], rtol=1e-13)
@@ -136,7 +136,7 @@ def test_sgd_is_per_sample_in_data_order():
 def test_frozen_parameters_are_not_updated_but_have_gradients():
     net, params, X, y = random_problem("rows", "vectors", "tanh", "half_sse", seed=5)
     net = dataclasses.replace(net, frozen=frozenset({"b1"}))
-    t = network.trace(net, params, X, y, Hyper())
+    t = trace_values(net, params, X, y, Hyper())
     np.testing.assert_array_equal(t["b_new[1]"], params["b1"])
     assert np.any(t["grad.b[1]"] != 0)
     assert np.any(t["W_new[1]"] != params["W1"])
@@ -144,8 +144,8 @@ def test_frozen_parameters_are_not_updated_but_have_gradients():
 
 def test_l2_gradient_sign_and_bias_exclusion():
     net, params, X, y = random_problem("rows", "trick", "tanh", "half_sse", seed=2)
-    plain = network.trace(net, params, X, y, Hyper())
-    with_l2 = network.trace(net, params, X, y, Hyper(l2=0.5, l2_bias=False))
+    plain = trace_values(net, params, X, y, Hyper())
+    with_l2 = trace_values(net, params, X, y, Hyper(l2=0.5, l2_bias=False))
     W = params["W1"]
     expected = plain["grad.W[1]"] + 0.5 * np.vstack([W[:-1], np.zeros((1, W.shape[1]))])
     np.testing.assert_allclose(with_l2["grad.W[1]"], expected, rtol=1e-14)
@@ -200,7 +200,8 @@ def test_zhou_predictions_fall_on_the_printed_side_for_many_seeds(seed):
     c = load("zhou-gender")
     rng = np.random.default_rng(seed)
     params = {k: rng.standard_normal(v.shape) for k, v in c.params.items()}
-    history, costs = network.train(c.net, params, c.X, c.y, c.hyper)
+    tr = network.train(c.net, params, c.X, c.y, c.hyper)
+    history, costs = tr.history, tr.costs
     assert costs[-1] < costs[0]
     assert network.predict(c.net, history[-1], c.inputs["emily"])[0, 0] > 0.5
     assert network.predict(c.net, history[-1], c.inputs["frank"])[0, 0] < 0.5
@@ -209,7 +210,7 @@ def test_zhou_predictions_fall_on_the_printed_side_for_many_seeds(seed):
 
 def test_float32_run_stays_float32():
     c = load("courtial-bias-trick").cast(np.float32)
-    t = network.trace(c.net, c.params, c.X, c.y, c.hyper)
+    t = trace_values(c.net, c.params, c.X, c.y, c.hyper)
     for key in ("Z[2]", "A[4]", "delta[2]", "grad.W[1]", "W_new[3]"):
         assert t[key].dtype == np.float32, key
 
@@ -217,7 +218,7 @@ def test_float32_run_stays_float32():
 def test_float32_check_holds_or_says_why_not():
     """A float32 run: article numbers at max(printed precision, float32 resolution); gradient-checking
     numbers are 'undecidable in float32' (rounding noise of centered differences), never silently passed."""
-    from reports.run import load_cases, run_cases
+    from backprop_parity.reports.run import load_cases, run_cases
     results = run_cases(load_cases([], "float32"), ["numpy"])
     rows = [r for _, _, rs in results for r in rs]
     assert not [r for r in rows if r.passed is False], [r.quantity for r in rows if r.passed is False]

@@ -16,12 +16,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from reference.backend import Trace
-from reports import backends as B
-from reports import cli, plots, steps
-from reports.compare import Comparison
-from reports.render import md_escape
-from reports.report import COLUMNS
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reports import backends as B
+from backprop_parity.reports import cli, plots, steps
+from backprop_parity.reports.compare import Comparison
+from backprop_parity.reports.render import md_escape
+from backprop_parity.reports.report import COLUMNS
 
 from . import helpers
 from .report_support import full_report
@@ -297,7 +297,7 @@ def test_a_user_case_with_a_printed_cost(tmp_path, capsys):
 
 def test_a_backend_that_raises_is_said_loudly(tmp_path, capsys, monkeypatch):
     """A style that raises on a case: an ERROR banner naming the style, the case and the message; exit 1."""
-    from reference import backend as numpy_backend
+    from backprop_parity.reference import backend as numpy_backend
 
     def broken(case):
         raise RuntimeError("deliberately broken for the test")
@@ -311,7 +311,7 @@ def test_a_backend_that_raises_is_said_loudly(tmp_path, capsys, monkeypatch):
 
 
 def test_markdown_cells():
-    from reports.render import Mat, Text, Verdict, cell_md
+    from backprop_parity.reports.render import Mat, Text, Verdict, cell_md
     assert cell_md(Text("Every backend ran: ", "strong")) == "**Every backend ran:** "   # CommonMark emphasis
     assert cell_md("a|b") == "a\\|b"                                                  # a pipe cannot end a cell
     assert cell_md(Mat([[1.0, -2.5]])) == "`1  -2.5`"

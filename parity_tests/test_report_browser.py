@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from reports import backends as B
-from reports.render import CSP
-from reports.report import write_report
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.render import CSP
+from backprop_parity.reports.report import write_report
 
 from .report_support import full_report, keep, results
 

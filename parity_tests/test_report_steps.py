@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import backends as B
-from reports import steps
+from backprop_parity.reports import backends as B
+from backprop_parity.reports import steps
 
 from .conftest import require_backend
 

@@ -22,8 +22,10 @@ import itertools
 import numpy as np
 import pytest
 
-from reference import activations, gradcheck, layout, losses, network
-from reference.spec import Hyper, Net
+from backprop_parity.reference import activations, gradcheck, layout, losses, network
+from backprop_parity.reference.spec import Hyper, Net
+
+from .helpers import trace_values
 
 # --------------------------------------------------------------------------- conventions via make()
 
@@ -113,7 +115,7 @@ def test_square_layers_gradient_check(layout_, bias, act):
     net, params, X, y = square_problem(layout_, bias, act, seed=len(act) * 7 + (bias == "none") + 2 * (layout_ == "rows"))
     hyper = Hyper(h=1e-5)
     fwd = network.forward(net, params, X)
-    bwd = network.backward(net, params, fwd, y)
+    bwd = network.backward(net, params, fwd, y, hyper)
     grads = network.gradients(net, params, fwd, bwd, hyper)
     out = gradcheck.check(params, grads, network.J_of(net, X, y, hyper), hyper)
     assert out["gradcheck.rel_error"] < 1e-7, out["gradcheck.rel_error"]
@@ -162,13 +164,13 @@ def test_training_never_writes_into_its_inputs(rule):
     X, y = rng.standard_normal((4, 2)), rng.uniform(0, 1, (4, 1))
     copies = {k: v.copy() for k, v in params.items()}
     X0, y0 = X.copy(), y.copy()
-    t = network.trace(net, params, X, y, Hyper(rule=rule, epochs=3))
+    t = trace_values(net, params, X, y, Hyper(rule=rule, epochs=3))
     for k in params:
         np.testing.assert_array_equal(params[k], copies[k])
         np.testing.assert_array_equal(t[f"W[{k[1:]}]"], copies[k])
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
-    history, _ = network.train(net, params, X, y, Hyper(rule=rule, epochs=2))
+    history = network.train(net, params, X, y, Hyper(rule=rule, epochs=2)).history
     assert len({id(h[k]) for h in history for k in h}) == len(history) * len(params)
 
 
@@ -178,7 +180,8 @@ def test_frozen_parameter_keeps_its_value_through_every_epoch():
               loss=losses.make("mse"), frozen=frozenset({"W2"}))
     params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
     X, y = rng.standard_normal((3, 2)), rng.standard_normal((3, 1))
-    history, costs = network.train(net, params, X, y, Hyper(rule="sgd", epochs=3))
+    tr = network.train(net, params, X, y, Hyper(rule="sgd", epochs=3))
+    history, costs = tr.history, tr.costs
     for h in history:
         np.testing.assert_array_equal(h["W2"], params["W2"])
     assert not np.array_equal(history[-1]["W1"], params["W1"])
@@ -191,7 +194,7 @@ def test_saturated_tanh_network_has_exact_zero_deltas_and_no_nan():
     params = {"W1": np.array([[50.0]])}
     X, y = np.array([[1.0], [-1.0]]), np.array([[0.0], [0.0]])
     with np.errstate(all="raise"):
-        t = network.trace(net, params, X, y, Hyper())
+        t = trace_values(net, params, X, y, Hyper())
     assert t["deriv[1]"].tolist() == [[0.0], [0.0]]
     assert t["delta[1]"].tolist() == [[0.0], [0.0]]
     assert t["grad.W[1]"].tolist() == [[0.0]]
@@ -213,7 +216,7 @@ def test_bce_network_saturated_output_is_reported_not_raised():
     """ŷ = σ(40) rounds to 1: J and δ become inf/nan; the trace says so instead of raising."""
     net = Net(sizes=(1, 1), activations=(activations.make("sigmoid"),), loss=losses.make("bce"), bias="none")
     with np.errstate(all="ignore"):
-        t = network.trace(net, {"W1": np.array([[40.0]])}, np.array([[1.0]]), np.array([[0.0]]), Hyper())
+        t = trace_values(net, {"W1": np.array([[40.0]])}, np.array([[1.0]]), np.array([[0.0]]), Hyper())
     assert t["yhat"].tolist() == [[1.0]]
     assert t["J"] == np.inf
     assert not np.isfinite(t["delta[1]"]).any()

@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from reference import layout as RL
-from reference import losses as RLo
-from reference import network as RN
-from reference.spec import Hyper, Net
-from reference import activations as RA
+from backprop_parity.reference import layout as RL
+from backprop_parity.reference import losses as RLo
+from backprop_parity.reference import network as RN
+from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reference import activations as RA
 
 LAYOUTS = ["rows", "columns"]
 BIASES = ["trick", "vectors", "none"]
@@ -19,7 +19,7 @@ BIASES = ["trick", "vectors", "none"]
 
 @pytest.fixture(scope="module")
 def L(tf_backend):
-    from tf_impl import layout
+    from backprop_parity.tf_impl import layout
     return layout
 
 
@@ -74,7 +74,7 @@ def test_dense_computes_the_articles_Z(L, layout, bias):
 @pytest.mark.parametrize("n,k", [(1, 1), (5, 1), (3, 2), (4, 3)])
 def test_keras_loss_times_m_is_the_articles_J(tf_backend, name, n, k):
     import tensorflow as tf
-    from tf_impl import losses
+    from backprop_parity.tf_impl import losses
     rng = np.random.default_rng(n * 7 + k)
     y = rng.uniform(0.1, 0.9, (n, k))
     yhat = rng.uniform(0.1, 0.9, (n, k))
@@ -90,7 +90,7 @@ def test_keras_loss_times_m_is_the_articles_J(tf_backend, name, n, k):
 def test_courtial_step_is_sgd_on_mse_with_lr_alpha_k_over_2(tf_backend, k):
     """Courtial: W − α·(1/n)·Σ∂(½(y − ŷ)²)/∂W. Keras: SGD on MeanSquaredError (mean over n·k numbers), so
     keras = J/(n·k/2) and lr = α·(1/n)·(n·k/2) = α·k/2 — whatever n is. One train_on_batch = one article step."""
-    from tf_impl import floatx, idiomatic
+    from backprop_parity.tf_impl import floatx, idiomatic
     n, alpha = 5, 0.1
     rng = np.random.default_rng(k)
     net = Net(sizes=(3, 2, k), activations=(RA.make("tanh"), RA.make("tanh")), loss=RLo.make("half_sse"),
@@ -117,7 +117,7 @@ def test_courtial_step_is_sgd_on_mse_with_lr_alpha_k_over_2(tf_backend, k):
     ("bce", "batch", "α·s", "λ/2"),
 ])
 def test_learning_rate_and_l2_mapping(tf_backend, loss, rule, expected_lr, expected_l2):
-    from tf_impl import idiomatic
+    from backprop_parity.tf_impl import idiomatic
     n, k, alpha, lam = 4, 3, 0.2, 0.3
     net = Net(sizes=(2, k), activations=(RA.make("sigmoid"),), loss=RLo.make(loss), layout="columns", bias="vectors")
     hyper = Hyper(rule=rule, learning_rate=alpha, grad_scale="1/n", epochs=1, l2=lam)

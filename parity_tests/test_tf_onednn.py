@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.case import load
-from reports import backends as B
-from reports.compare import reference_comparisons
+from backprop_parity.reference.case import load
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import reference_comparisons
 
 from . import helpers as H
 
@@ -37,9 +37,9 @@ FLOAT32_CASES = ["courtial-bias-trick", "dlai-two-layer"]
 CHILD = """
 import pickle, sys
 import numpy as np
-import tf_impl
-from tf_impl import backend
-from reference.case import load
+import backprop_parity.tf_impl as tf_impl
+from backprop_parity.tf_impl import backend
+from backprop_parity.reference.case import load
 out = {"enabled": tf_impl.ONEDNN_ENABLED, "env": tf_impl.ONEDNN_ENV, "traces": {}, "mapping": {}}
 for dtype, names in (("float64", sys.argv[2].split(",")), ("float32", sys.argv[3].split(","))):
     for name in names:

@@ -15,14 +15,14 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from reference import activations as RA
-from reference import losses as RLo
-from reference import network as RN
-from reference.case import Case
-from reference.spec import Hyper, Net
-from reports import backends as B
-from reports import tolerances
-from reports.compare import gradcheck_comparison, reference_comparisons
+from backprop_parity.reference import activations as RA
+from backprop_parity.reference import losses as RLo
+from backprop_parity.reference import network as RN
+from backprop_parity.reference.case import Case
+from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reports import backends as B
+from backprop_parity.reports import tolerances
+from backprop_parity.reports.compare import gradcheck_comparison, reference_comparisons
 
 from . import helpers as H
 
@@ -49,7 +49,7 @@ LEAKY_REL = max(abs(float(np.float32(s)) - s) / s for s in (0.01, 0.1, 0.2, 0.3)
 
 def float32_slopes(case):
     """The case with every leaky_relu slope rounded to float32: what TensorFlow computes with."""
-    from tf_impl.backend import effective_case
+    from backprop_parity.tf_impl.backend import effective_case
     return effective_case(case)
 
 
@@ -179,8 +179,8 @@ def test_random_networks_cover_every_activation():
 
 @pytest.mark.parametrize("rule", ["batch", "sgd"])
 def test_training_matches_epoch_by_epoch(tf_backend, rule):
-    from tf_impl import idiomatic, network
-    from tf_impl import floatx
+    from backprop_parity.tf_impl import idiomatic, network
+    from backprop_parity.tf_impl import floatx
     import tensorflow as tf
     case = random_case(7, "rows", "vectors", "half_sse", rule=rule, l2=0.2, frozen=True, epochs=8)
     net, hyper = case.net, case.hyper
@@ -263,7 +263,7 @@ def test_float64_values_are_float64(tf_backend, style):
 
 def test_keras_model_optimizer_and_loss_are_float64(tf_backend):
     import keras
-    from tf_impl import floatx, idiomatic
+    from backprop_parity.tf_impl import floatx, idiomatic
     case = random_case(2, "rows", "vectors", "half_sse", rule="sgd", l2=0.3)
     before = keras.config.floatx()
     with floatx(case.net.dtype):
@@ -338,7 +338,7 @@ def test_leaky_relu_slope_is_float32(tf_backend):
 def test_keras_l2_regularizer_rounds_through_float32(tf_backend):
     import keras
     import tensorflow as tf
-    from tf_impl.idiomatic import L2
+    from backprop_parity.tf_impl.idiomatic import L2
     W = tf.constant([[0.3, -1.2], [2.0, 0.7]], dtype=tf.float64)
     total = float(np.sum(W.numpy() ** 2))
     stock = float(keras.regularizers.L2(0.15)(W))
@@ -350,7 +350,7 @@ def test_keras_l2_regularizer_rounds_through_float32(tf_backend):
 
 def test_activation_derivatives_at_zero(tf_backend):
     """What TensorFlow's tape gives at exactly 0 (recorded in the report)."""
-    from tf_impl import activations as A
+    from backprop_parity.tf_impl import activations as A
     assert A.at_zero_value("relu") == 0.0
     assert A.at_zero_value("leaky_relu", slope=0.25) == 0.25
     assert A.at_zero_value("leaky_relu", slope=0.01) == float(np.float32(0.01))
@@ -376,7 +376,7 @@ ACT_CALLS = [("identity", (), ()), ("sigmoid", (), ()), ("tanh", (), ()), ("relu
 
 @pytest.mark.parametrize("name,g_params,prime_params", ACT_CALLS)
 def test_functions_activations(tf_backend, name, g_params, prime_params):
-    from reference.backend import functions
+    from backprop_parity.reference.backend import functions
     ref, tf_f = functions(), tf_backend.functions()
     _close(tf_f[f"act.{name}"](Z, *g_params), ref[f"act.{name}"](Z, *g_params))
     z = [z for z in Z if z != 0] if name == "elu" and g_params and g_params[0] != 1 else Z   # elu'(0), α ≠ 1: below
@@ -385,7 +385,7 @@ def test_functions_activations(tf_backend, name, g_params, prime_params):
 
 def test_functions_leaky_relu_default_slope(tf_backend):
     """Default slope 0.01: equal to the reference at the float32-rounded slope (see test_leaky_relu_slope…)."""
-    from reference.backend import functions
+    from backprop_parity.reference.backend import functions
     ref, tf_f = functions(), tf_backend.functions()
     s32 = float(np.float32(0.01))
     _close(tf_f["act.leaky_relu"](Z), ref["act.leaky_relu"](Z, s32))
@@ -393,7 +393,7 @@ def test_functions_leaky_relu_default_slope(tf_backend):
 
 
 def test_functions_at_zero_without_counterpart(tf_backend):
-    from reference.expr import NoCounterpart
+    from backprop_parity.reference.expr import NoCounterpart
     f = tf_backend.functions()
     with pytest.raises(NoCounterpart):
         f["act.relu_prime"]([0.0, 1.0], 1.0)                  # the deeplearning.ai notes' relu'(0) = 1
@@ -411,12 +411,12 @@ LOSS_ARGS = [([0.0, 1.0, 0.5], [0.2, 0.7, 0.4]), ([[1.0, 0.0], [0.3, 0.9]], [[0.
 @pytest.mark.parametrize("name", list(RLo.LOSSES))
 @pytest.mark.parametrize("args", LOSS_ARGS, ids=["vector", "matrix", "scalar"])
 def test_functions_losses(tf_backend, name, args):
-    from reference.backend import functions
+    from backprop_parity.reference.backend import functions
     _close(tf_backend.functions()[f"loss.{name}"](*args), functions()[f"loss.{name}"](*args))
 
 
 def test_functions_calculus(tf_backend):
-    from reference.backend import functions
+    from backprop_parity.reference.backend import functions
     ref, f = functions(), tf_backend.functions()
     assert f.keys() == ref.keys()
     got, want = f["calc.computation_graph"](5, 3, 2), ref["calc.computation_graph"](5, 3, 2)
@@ -438,7 +438,7 @@ def test_functions_float32(tf_backend):
 
 def test_check_command_runs_both_tf_styles(tf_backend, tmp_path, capsys):
     import json
-    from reports.cli import main
+    from backprop_parity.reports.cli import main
     out = tmp_path / "rows.json"
     code = main(["check", "courtial-bias-trick", "--backend", "tf", "--json", str(out), "--quiet"])
     rows = json.loads(out.read_text())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reports import backends as B
-from reports.compare import compare_case
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import compare_case
 
 from .helpers import CASES, assert_row, case, describe, traces
 
@@ -34,7 +34,7 @@ def test_float64_everywhere_by_default(torch_backend, name):
 
 def test_torch_objects_are_float64(torch_backend):
     import torch
-    from torch_impl import idiomatic, layout, network
+    from backprop_parity.torch_impl import idiomatic, layout, network
     c = case("courtial-bias-trick")
     assert torch.get_default_dtype() == torch.float32      # torch_impl never changes the global default
     model = idiomatic.model_of(c.net, c.params)

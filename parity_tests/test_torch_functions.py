@@ -1,4 +1,4 @@
-"""torch_impl.backend.functions() against reference.backend.functions(), key by key.
+"""backprop_parity.torch_impl.backend.functions() against reference.backend.functions(), key by key.
 
 Also records torch's own derivatives at exactly 0 (relu'(0), leaky_relu'(0), elu'(0)):
 measured through the same functions the case expressions call.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference import backend as RB
-from reference.expr import NoCounterpart
-from reports import tolerances
+from backprop_parity.reference import backend as RB
+from backprop_parity.reference.expr import NoCounterpart
+from backprop_parity.reports import tolerances
 
 Z = np.array([-3.0, -1.0, -0.25, -1e-8, 1e-8, 0.25, 1.0, 3.0, 40.0, -40.0])
 PARAMS = {  # positional parameters as case expressions pass them (at_zero left out: see below)

@@ -1,4 +1,4 @@
-"""torch_impl.layout on its own: the article layout <-> nn.Linear mapping, examples-first, the bias trick.
+"""backprop_parity.torch_impl.layout on its own: the article layout <-> nn.Linear mapping, examples-first, the bias trick.
 
 The mapping is pure slicing and transposition, so every round trip is exact (==, no tolerance).
 """
@@ -17,13 +17,13 @@ GRID = list(itertools.product(LAYOUTS, BIASES, [(3, 2), (1, 1), (4, 5)]))
 
 @pytest.fixture(scope="module")
 def L(torch_backend):
-    from torch_impl import layout
+    from backprop_parity.torch_impl import layout
     return layout
 
 
 def article_params(n_in, n_out, layout, bias, seed=0):
     """Random W (and b) with the article's shapes (reference.layout gives the shapes)."""
-    from reference import layout as RL
+    from backprop_parity.reference import layout as RL
     rng = np.random.default_rng(seed)
     W = rng.standard_normal(RL.weight_shape(n_in, n_out, layout, bias == "trick"))
     b = rng.standard_normal(RL.bias_shape(n_out, layout)) if bias == "vectors" else None
@@ -50,7 +50,7 @@ def test_round_trip_article_to_linear_and_back(L, layout, bias, size):
 def test_linear_computes_the_article_affine_map(L, layout, bias, size):
     """nn.Linear loaded by to_linear gives the article's Z on the article's X (to rounding)."""
     import torch
-    from reference import layout as RL
+    from backprop_parity.reference import layout as RL
     n_in, n_out = size
     W, b = article_params(n_in, n_out, layout, bias, seed=1)
     X = np.random.default_rng(2).standard_normal((4, n_in) if layout == "rows" else (n_in, 4))
@@ -112,7 +112,7 @@ def test_examples_first_round_trip(L, layout):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_bias_trick_helpers_match_reference(L, layout):
-    from reference import layout as RL
+    from backprop_parity.reference import layout as RL
     A = np.random.default_rng(3).standard_normal((3, 2))
     assert np.array_equal(L.numpy(L.with_ones(L.tensor(A), layout)), RL.with_ones(A, layout))
     assert np.array_equal(L.numpy(L.drop_ones(L.tensor(A), layout)), RL.drop_ones(A, layout))

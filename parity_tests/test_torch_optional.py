@@ -33,13 +33,13 @@ def run(env, *args):
 
 
 def test_numpy_backend_works_without_torch(no_torch_env):
-    r = run(no_torch_env, "-m", "reports.cli", "check", "courtial-bias-trick", "--backend", "numpy", "--quiet")
+    r = run(no_torch_env, "-m", "backprop_parity.reports.cli", "check", "courtial-bias-trick", "--backend", "numpy", "--quiet")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_torch_backend_without_torch_is_a_failure_not_a_skip(no_torch_env, tmp_path):
     out = tmp_path / "rows.json"
-    r = run(no_torch_env, "-m", "reports.cli", "check", "courtial-one-car", "--backend", "torch", "--json", str(out))
+    r = run(no_torch_env, "-m", "backprop_parity.reports.cli", "check", "courtial-one-car", "--backend", "torch", "--json", str(out))
     assert r.returncode == 1, r.stdout + r.stderr
     rows = json.loads(out.read_text(encoding="utf-8"))
     assert sorted(row["style"] for row in rows) == ["autograd", "modules"]

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.network import train as reference_train
-from reports import tolerances
-from reports.backends import STYLE_NAMES
+from backprop_parity.reference.network import train as reference_train
+from backprop_parity.reports import tolerances
+from backprop_parity.reports.backends import STYLE_NAMES
 
 from .helpers import CASES, assert_row, case, describe, reference_trace, rows, traces
 
@@ -126,7 +126,7 @@ EPOCHS = [(n, s) for n in TRAINED if case(n).hyper.epochs > 1 for s in STYLES]
 
 
 def _torch_train(torch_backend, style, c):
-    from torch_impl import idiomatic, layout, network
+    from backprop_parity.torch_impl import idiomatic, layout, network
     module = network if style == "autograd" else idiomatic
     X, y = layout.tensor(c.X, c.net.dtype), layout.tensor(c.y, c.net.dtype)
     history, costs, _ = module.train(c.net, c.params, X, y, c.hyper)
@@ -166,7 +166,7 @@ def test_zhou_sgd_runs_in_data_order(torch_backend, style):
 # --------------------------------------------------------------------------- the command line
 
 def test_check_json_has_both_torch_styles(torch_backend, tmp_path):
-    from reports.cli import main
+    from backprop_parity.reports.cli import main
     out = tmp_path / "rows.json"
     assert main(["check", "courtial-bias-trick", "zhou-mse", "--backend", "torch", "--json", str(out),
                  "--quiet"]) == 0
@@ -185,7 +185,7 @@ STEPS = {"bias-trick", "forward-affine", "forward-activation", "cost", "output-d
 
 @pytest.mark.parametrize("module", ["network", "idiomatic"])
 def test_every_step_is_marked(torch_backend, module):
-    import torch_impl
+    import backprop_parity.torch_impl as torch_impl
     src = (Path(torch_impl.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
     marked = set(re.findall(r"# \[step:([a-z0-9-]+)\]", src))
     assert marked == STEPS, (STEPS - marked, marked - STEPS)

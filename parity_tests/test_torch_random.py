@@ -2,7 +2,7 @@
 
 A seeded grid (every activation × bias × layout, every loss × bias × layout × rule) plus
 hypothesis-drawn networks (derandomized: the same examples every run). Each network goes
-through ``reports.backends.run`` and ``reports.compare.compare_case`` — the same path as
+through ``backprop_parity.reports.backends.run`` and ``backprop_parity.reports.compare.compare_case`` — the same path as
 ``backprop-parity check`` — and every reference key must hold at the float64 bound of
 reports/tolerances.py; every key must be compared or carry a reason.
 """
@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference import activations as RA
-from reference import losses as RLS
-from reference.case import Case
-from reference.spec import Hyper, Net
-from reports import backends as B
-from reports.compare import compare_case
+from backprop_parity.reference import activations as RA
+from backprop_parity.reference import losses as RLS
+from backprop_parity.reference.case import Case
+from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import compare_case
 
 from .helpers import assert_row, describe
 

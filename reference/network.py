@@ -18,29 +18,32 @@ Every matrix product runs over the whole batch at once; only per-sample SGD
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from . import gradcheck as GC
 from . import layout as L
-from .spec import Hyper, key, Net, param_key, training_keys
+from .contract import Backward, Forward, Training
+from .spec import Hyper, Net
 
 
-@dataclass
-class Forward:
-    Z: list          # Z[l], l = 0 … depth−1
-    A: list          # A[0] = X, A[l+1] = g(Z[l])
-    A_in: list       # the input each layer multiplies: A[l], or [A[l] | 1] under the bias trick
+# --------------------------------------------------------------------------- arrays
+
+def tensor(net: Net, x_np) -> np.ndarray:
+    return np.array(x_np, dtype=net.dtype)
 
 
-@dataclass
-class Backward:
-    dJ_dyhat: np.ndarray
-    deriv: list      # g'(Z[l])
-    delta: list      # δ[l] = ∂J/∂Z[l]
-    dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ, for l ≥ 1 (index 0 unused: X needs no error)
+def numpy(x) -> np.ndarray:
+    return np.array(x)
 
+
+def load(net: Net, params_np: dict) -> dict:
+    return {name: np.array(p, dtype=net.dtype) for name, p in params_np.items()}
+
+
+def parameters(net: Net, params: dict) -> dict:
+    return params
+
+
+# --------------------------------------------------------------------------- one step, by hand
 
 def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
     Z, A, A_in = [], [X], []
@@ -54,7 +57,7 @@ def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
     return Forward(Z, A, A_in)
 
 
-def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray) -> Backward:
+def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) -> Backward:
     last = net.depth - 1
     deriv = [net.activations[l].g_prime(fwd.Z[l]) for l in range(net.depth)]
     dJ_dyhat = net.loss.dJ_dyhat(y, fwd.A[-1])
@@ -96,18 +99,27 @@ def cost(net: Net, params: dict, yhat: np.ndarray, y: np.ndarray, hyper: Hyper):
     return J
 
 
-def step(net: Net, params: dict, grads: dict, hyper: Hyper, n: int) -> dict:
+def cost_each(net: Net, yhat: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return net.loss.J_each(y, yhat, net.example_axis)
+
+
+def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> float:
+    """By hand the optimizer is its step size: α·s."""
+    return hyper.learning_rate * hyper.scale(n)                              # [step:update] α·(1/n)
+
+
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: float) -> dict:
     """W ← W − α·s·∂J/∂W for every parameter that is not frozen. Returns new arrays."""
-    rate = hyper.learning_rate * hyper.scale(n)                              # [step:update] α·(1/n)
+    rate = opt
     return {name: p if name in net.frozen else p - rate * grads[name] for name, p in params.items()}  # [step:update]
 
 
 def one_step(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
     """Forward, backward, gradients, update — on the batch (X, y)."""
     fwd = forward(net, params, X)
-    bwd = backward(net, params, fwd, y)
+    bwd = backward(net, params, fwd, y, hyper)
     grads = gradients(net, params, fwd, bwd, hyper)
-    return step(net, params, grads, hyper, L.n_examples(X, net.layout))
+    return step(net, params, grads, hyper, optimizer(net, params, hyper, L.n_examples(X, net.layout)))
 
 
 def epoch(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
@@ -123,66 +135,53 @@ def predict(net: Net, params: dict, X) -> np.ndarray:
     return forward(net, params, X).A[-1]
 
 
-def train(net: Net, params: dict, X, y, hyper: Hyper):
-    """Returns (params after each epoch, costs): costs[0] is J before any update."""
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """Every epoch of the update rule; costs[0] is J before any update."""
+    params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     history = [params]
     costs = [cost(net, params, predict(net, params, X), y, hyper)]
     for _ in range(hyper.epochs):
         params = epoch(net, params, X, y, hyper)
         history.append(params)
         costs.append(cost(net, params, predict(net, params, X), y, hyper))
-    return history, np.asarray(costs)
+    return Training(history, np.asarray(costs))
 
 
-def J_of(net: Net, X, y, hyper: Hyper):
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
     """J as a function of the parameters alone: what gradient checking differentiates."""
-    def J(params):
-        yhat = predict(net, params, X)
-        return cost(net, params, yhat, y, hyper), yhat
+    X, y = tensor(net, X_np), tensor(net, y_np)
+
+    def J(params_np):
+        yhat = predict(net, params_np, X)
+        return cost(net, params_np, yhat, y, hyper), yhat
     return J
 
 
-def trace(net: Net, params: dict, X, y, hyper: Hyper, inputs: dict | None = None) -> dict:
-    """Every number of one step (and of training), keyed as case files name them."""
-    t: dict = {"X": X, "n_params": float(net.n_params())}
-    fwd = forward(net, params, X)
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("Z", n)] = fwd.Z[l]
-        t[key("A", n)] = fwd.A[l + 1]
-        if net.trick:
-            t[key("A_aug", n - 1)] = fwd.A_in[l]
-    t[key("A", net.first_layer - 1)] = X
-    for name, p in params.items():
-        t[param_key("", name)] = p
-    t["yhat"] = fwd.A[-1]
-    if y is None:                      # a forward-only case
-        return t
-    t["y"] = y
-    t["error"] = y - fwd.A[-1]
-    bwd = backward(net, params, fwd, y)
-    grads = gradients(net, params, fwd, bwd, hyper)
-    t["J"] = cost(net, params, fwd.A[-1], y, hyper)
-    t["J_each"] = net.loss.J_each(y, fwd.A[-1], net.example_axis)
-    t["dJ_dyhat"] = bwd.dJ_dyhat
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("deriv", n)] = bwd.deriv[l]
-        t[key("delta", n)] = bwd.delta[l]
-        if l >= 1:
-            t[key("dA", n - 1)] = bwd.dA_in[l]
-            if net.trick:   # Courtial's printed forms, with the bias unit's column kept
-                deriv_aug = net.activations[l - 1].g_prime(L.with_ones(fwd.Z[l - 1], net.layout))
-                t[key("deriv_aug", n - 1)] = deriv_aug
-                t[key("delta_aug", n - 1)] = bwd.dA_in[l] * deriv_aug
-    for name, g in grads.items():
-        t[param_key("grad", name)] = g
-    history, costs = train(net, params, X, y, hyper)
-    t["costs"] = costs
-    t.update(training_keys(history))
-    for name, x in (inputs or {}).items():
-        t[f"predict.{name}"] = predict(net, history[-1], x)
-    t.update(GC.check(params, grads, J_of(net, X, y, hyper), hyper))
-    if hyper.probe:
-        t.update(GC.probe(hyper, history[1], J_of(net, X, y, hyper), "gradcheck.probe_new"))
-    return t
+def missing(net: Net) -> dict:
+    return {}
+
+
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
+    """The article's own conventions, in the words the mirrors' mappings use (the report's first column)."""
+    h = hyper
+    shapes = ", ".join(f"{n} {s}" for n, s in net.param_shapes().items())
+    n = X_np.shape[net.example_axis]
+    scale = "1/n" if h.grad_scale == "1/n" else "1"
+    out = {
+        "parameters": f"{shapes}: NumPy arrays in the article's {net.layout} layout"
+                      + (" (bias trick: the bias is the last row of W)" if net.trick and net.layout == "rows" else
+                         " (bias trick: the bias is the last column of W)" if net.trick else ""),
+        "forward": ("Z = A·W" if net.layout == "rows" else "Z = W·A") + (" + b" if net.bias == "vectors" else "")
+                   + (" with A = [A | 1]" if net.trick else "") + "; A = g(Z) — "
+                   + ", ".join(a.label for a in net.activations),
+        "loss": net.loss.formula,
+        "deltas": "δ(L) = ∂J/∂ŷ ⊙ g'(Z); δ(l) = (δ(l+1)·Wᵀ) ⊙ g'(Z)" + (", bias column dropped" if net.trick else "")
+                  + "; written by hand",
+        "learning rate": f"α = {h.learning_rate:g}, s = {scale}" + (f" (n = {n})" if scale == "1/n" else ""),
+        "update": ("W ← W − α·s·∂J/∂W once per epoch on all examples" if h.rule == "batch"
+                   else "W ← W − α·∂J/∂W once per example, in data order") + f", {h.epochs} epoch(s)"
+                  + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else ""),
+    }
+    if h.l2:
+        out["L2"] = f"J += ½λΣW², ∂J/∂W += λW, λ = {h.l2:g}" + ("" if h.l2_bias else " (biases not regularized)")
+    return out

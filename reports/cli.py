@@ -18,15 +18,15 @@ import sys
 from pathlib import Path
 
 
-from reference.case import CaseError, builtin_names, load, resolve
+from backprop_parity.reference.case import CaseError, builtin_names, load, resolve
 
 from .run import load_cases, run_cases
 
 # Subcommands implemented in their own modules: each has add_arguments(parser) and main(args) -> int.
 SUBCOMMANDS = {
-    "report": ("reports.report", "write the HTML/Markdown/CSV/JSON comparison report"),
-    "explain": ("reports.explain", "walk through one case step by step in the terminal"),
-    "mutants": ("reports.mutants", "run the catalogue of backprop bugs against the parity tests"),
+    "report": ("backprop_parity.reports.report", "write the HTML/Markdown/CSV/JSON comparison report"),
+    "explain": ("backprop_parity.reports.explain", "walk through one case step by step in the terminal"),
+    "mutants": ("backprop_parity.reports.mutants", "run the catalogue of backprop bugs against the parity tests"),
 }
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from reference import expr
-from reference.case import Case, CaseError, printed_array
+from backprop_parity.reference import expr
+from backprop_parity.reference.case import Case, CaseError, printed_array
 
 from . import tolerances
 

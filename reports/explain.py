@@ -22,8 +22,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from reference.backend import Trace
-from reference.spec import TRACE_DOC
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reference.spec import TRACE_DOC
 
 from . import formatting as F
 from .formatting import usage_error

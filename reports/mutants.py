@@ -181,6 +181,12 @@ def copy_project(dest: Path, root: Path = ROOT) -> Path:
             shutil.copytree(src, dest / name, ignore=IGNORED)
         elif src.exists():
             shutil.copy2(src, dest / name)
+    # The installed import names are backprop_parity.<folder>: a package in the copy whose __path__ is the
+    # copy itself makes backprop_parity.reference (…) resolve to the copied, patched folders.
+    shim = dest / "backprop_parity"
+    shim.mkdir(exist_ok=True)
+    (shim / "__init__.py").write_text("import os\n__path__ = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]\n",
+                                      encoding="utf-8")
     return dest
 
 
@@ -251,7 +257,7 @@ def run_tests(copy: Path, selection: list[str], name: str, first_kill: bool, tim
 
 def check_isolation(copy: Path) -> str | None:
     """None when a process started like the mutant runs imports the copy; else what it imports."""
-    code = ("import reference, reports, parity_tests, pathlib;"
+    code = ("import backprop_parity.reference as reference, backprop_parity.reports as reports, parity_tests, pathlib;"
             "print('\\n'.join(str(pathlib.Path(m.__file__).resolve()) for m in (reference, reports, parity_tests)))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=copy, env=_env(copy, "isolation"),
                           capture_output=True, text=True, timeout=120)

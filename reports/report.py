@@ -4,7 +4,7 @@ Writes to DIR (default ``reports/out/``, git-ignored):
 
 * ``index.html``        self-contained (inline CSS, plots as data: URIs, no script, no request);
 * ``report.md``         the same content as Markdown, with ``plots/*.png`` beside it;
-* ``comparisons.csv``   one row per comparison, the columns of :class:`reports.compare.Comparison`
+* ``comparisons.csv``   one row per comparison, the columns of :class:`backprop_parity.reports.compare.Comparison`
 * ``comparisons.json``  the same rows, exactly as ``check --json`` writes them.
 
 Exit code: 0 when every comparison holds, 1 when some failed — a backend that
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reference.backend import Trace
-from reference.case import Case
-from reference.spec import TRACE_DOC
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reference.case import Case
+from backprop_parity.reference.spec import TRACE_DOC
 
 from . import environment, plots, steps
 from . import formatting as F
@@ -126,7 +126,7 @@ def counts(rows) -> dict:
 
 def printed_cost(case: Case):
     """The article's printed J before any update, if the case has one: (quantity, value, tolerance)."""
-    from reference.case import printed_array
+    from backprop_parity.reference.case import printed_array
     found = [q for q in case.quantities if q.printed is not None and q.of.replace(" ", "") in ("J", "costs[0]")]
     found.sort(key=lambda q: q.erratum is not None)
     for q in found:

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from reference.case import builtin_names, load
+from backprop_parity.reference.case import builtin_names, load
 
 
 def load_cases(specs: list[str], dtype: str):

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reference.expr import NoCounterpart
+from backprop_parity.reference.expr import NoCounterpart
 
 
 def identity(Z):

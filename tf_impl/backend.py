@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from reference.backend import Trace
-from reference.spec import key
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reference.spec import key
 
 from . import activations, calculus, idiomatic, losses, network, onednn_note
 
@@ -92,7 +92,7 @@ def effective_case(case):
     object when nothing changes. Running the reference on this case isolates that one difference: the
     parity tests hold TF to it at the float64 bounds (a hook for reports/compare.py, see the report)."""
     import dataclasses
-    from reference import activations as RA
+    from backprop_parity.reference import activations as RA
     if case.net is None:
         return case
     acts = tuple(RA.make("leaky_relu", **{**a.params, "slope": float(np.float32(a.params["slope"]))})

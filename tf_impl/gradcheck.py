@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from reference.spec import param_key
+from backprop_parity.reference.spec import param_key
 
 
 def perturbed(params: dict, name: str, index: tuple, delta: float) -> dict:

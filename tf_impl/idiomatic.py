@@ -39,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import floatx, onednn_note, tf_dtype

@@ -98,7 +98,7 @@ def keras_formula(loss, n_elements: int) -> str:
 # The losses as functions of (y_true, y_pred), for case expressions such as loss.mse(y_true, y_pred),
 # computed by the Keras loss object and divided by c.
 def _by_keras(name, y_true, y_pred, dtype=np.float64):
-    from reference.losses import LOSSES
+    from backprop_parity.reference.losses import LOSSES
     loss = LOSSES[name]
     tfd = tf.as_dtype(np.dtype(dtype))
     y = tf.reshape(tf.constant(np.asarray(y_true, dtype=float), dtype=tfd), (1, -1))     # one batch row: Keras

@@ -20,9 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reference import layout as RL
-from reference.network import Backward, Forward  # the reference's containers
-from reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference import layout as RL
+from backprop_parity.reference.network import Backward, Forward  # the reference's containers
+from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import floatx, tf_dtype

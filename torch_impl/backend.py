@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 
-from reference.backend import Trace
-from reference.expr import NoCounterpart
+from backprop_parity.reference.backend import Trace
+from backprop_parity.reference.expr import NoCounterpart
 
 from . import activations, calculus, idiomatic, losses, network
 from .layout import numpy, tensor, torch_dtype

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reference.spec import param_key
+from backprop_parity.reference.spec import param_key
 
 from .layout import numpy
 

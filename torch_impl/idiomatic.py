@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import gradcheck as GC

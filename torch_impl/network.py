@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reference.network import Backward, Forward  # the reference's containers
-from reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.network import Backward, Forward  # the reference's containers
+from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
 
 from . import activations as ACT
 from . import gradcheck as GC

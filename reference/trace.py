@@ -1,0 +1,97 @@
+"""Trace assembly, once for every backend style: run a style's step functions, key every number.
+
+``trace(S, net, params, X, y, hyper, inputs)`` calls the functions of the contract
+(``reference/contract.py``) on the style module ``S`` — forward, cost, backward,
+gradients, train, J_of — and files each result under the key case files use
+(``Z[2]``, ``delta[3]``, ``grad.W[1]``, ``W_new[1]``, ``gradcheck.numerical.W[1]`` …).
+Nothing here knows a framework: values come back through ``S.numpy``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import gradcheck as GC
+from . import layout as L
+from .spec import key, param_key, training_keys
+
+
+def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tuple[dict, dict, dict]:
+    """(values, missing, mapping): every number of one step and of training."""
+    to_np = S.numpy
+    X = S.tensor(net, X_np)
+    P = S.load(net, params)
+    named = S.parameters(net, P)
+    t: dict = {"X": to_np(X), "n_params": float(sum(np.size(to_np(p)) for p in named.values()))}
+    missing = dict(S.missing(net))
+    fwd = S.forward(net, P, X)
+    for l in range(net.depth):
+        n = net.layer_number(l)
+        t[key("Z", n)] = to_np(fwd.Z[l])
+        t[key("A", n)] = to_np(fwd.A[l + 1])
+        if net.trick:
+            t[key("A_aug", n - 1)] = to_np(fwd.A_in[l])
+    t[key("A", net.first_layer - 1)] = to_np(X)
+    for name, p in named.items():
+        t[param_key("", name)] = to_np(p)
+    t["yhat"] = to_np(fwd.A[-1])
+    if y_np is None:                   # a forward-only case
+        return t, missing, S.describe(net, hyper, X_np, fwd, None)
+    y = S.tensor(net, y_np)
+    t["y"] = to_np(y)
+    t["error"] = t["y"] - t["yhat"]
+    t["J"] = to_np(S.cost(net, P, fwd.A[-1], y, hyper))
+    t["J_each"] = to_np(S.cost_each(net, fwd.A[-1], y))
+    bwd = S.backward(net, P, fwd, y, hyper)
+    grads = {name: to_np(g) for name, g in S.gradients(net, P, fwd, bwd, hyper).items()}
+    t["dJ_dyhat"] = to_np(bwd.dJ_dyhat)
+    for l in range(net.depth):
+        n = net.layer_number(l)
+        t[key("deriv", n)] = to_np(bwd.deriv[l])
+        t[key("delta", n)] = to_np(bwd.delta[l])
+        if l >= 1:
+            t[key("dA", n - 1)] = to_np(bwd.dA_in[l])
+    t.update(courtial_aug(net, t, missing))
+    for name, g in grads.items():
+        t[param_key("grad", name)] = g
+    training = S.train(net, params, X_np, y_np, hyper)
+    t["costs"] = np.asarray(training.costs)
+    t.update(training_keys(training.history))
+    final = S.load(net, training.history[-1])
+    for name, x in (inputs or {}).items():
+        t[f"predict.{name}"] = to_np(S.predict(net, final, S.tensor(net, x)))
+    J = S.J_of(net, X_np, y_np, hyper)
+    t.update(GC.check(params, grads, J, hyper))
+    if hyper.probe:
+        t.update(GC.probe(hyper, training.history[1], J, "gradcheck.probe_new"))
+    return t, missing, S.describe(net, hyper, X_np, fwd, training)
+
+
+def courtial_aug(net, t: dict, missing: dict) -> dict:
+    """Courtial's printed forms with the bias unit's column kept (bias trick, hidden layers):
+    g'([Z | 1]) and (δ·Wᵀ) ⊙ g'([Z | 1]). Display only — no derivative of J — so a style that
+    differentiates declares them missing; where it does not, they come from its own Z and dA."""
+    out = {}
+    if not net.trick:
+        return out
+    for l in range(1, net.depth):
+        n = net.layer_number(l)
+        if key("deriv_aug", n - 1) in missing:
+            continue
+        deriv_aug = net.activations[l - 1].g_prime(L.with_ones(t[key("Z", n - 1)], net.layout))
+        out[key("deriv_aug", n - 1)] = deriv_aug
+        out[key("delta_aug", n - 1)] = t[key("dA", n - 1)] * deriv_aug
+    return out
+
+
+def trace_case(backend: str, style: str, S, case, notes: dict | None = None):
+    """One style of one backend on one case: a :class:`reference.contract.Trace`."""
+    import time
+
+    from .contract import Trace
+    start = time.perf_counter()
+    values, missing, mapping = {}, {}, {}
+    if case.net is not None:
+        values, missing, mapping = trace(S, case.net, case.params, case.X, case.y, case.hyper, case.inputs)
+    mapping = {**mapping, **(notes or {})}
+    return Trace(backend, style, values, missing, time.perf_counter() - start, mapping)
