@@ -64,7 +64,7 @@ def test_reference_step_per_example(benchmark):
         total = None
         for i in range(X.shape[0]):
             fwd = network.forward(net, params, X[i:i + 1])
-            bwd = network.backward(net, params, fwd, y[i:i + 1])
+            bwd = network.backward(net, params, fwd, y[i:i + 1], Hyper())
             g = network.gradients(net, params, fwd, bwd, Hyper())
             total = g if total is None else {k: total[k] + g[k] for k in g}
         return total

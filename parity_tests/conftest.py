@@ -1,50 +1,139 @@
 """Shared fixtures for the parity tests.
 
-Optional frameworks: a test that needs torch or TensorFlow calls
-``require_backend("torch")`` (or uses the ``torch_backend`` / ``tf_backend``
-fixtures). Without the framework the test is skipped with the import error as
-the reason — unless the environment variable BACKPROP_PARITY_REQUIRE names the
-backend (CI sets ``BACKPROP_PARITY_REQUIRE=torch,tf``), in which case the
-missing framework is a failure: a CI run in which the torch or TF tests were
-skipped must not pass.
+Backends come from the registry (``reference/registry.py``); nothing here names one.
+
+Optional frameworks: a test that needs a framework's module in this process calls
+``require_backend(name)`` (or uses the ``<name>_backend`` fixture, one per framework backend
+of the registry: ``torch_backend`` …). Without the framework the test is skipped with the
+import error as the reason — unless the environment variable BACKPROP_PARITY_REQUIRE names
+the backend (CI sets it), in which case the missing framework is a failure: a CI run in which
+a framework's tests were skipped must not pass. Tests that run the comparison path
+(``helpers.rows``, the command) compute each framework in its own worker process; there a
+missing framework shows up as NOT RUN rows, and :func:`missing_backend` skips or fails the same
+way. ``test_registry.py`` also fails a run whose BACKPROP_PARITY_REQUIRE names a backend that is
+not registered or cannot start.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
+import uuid
 
 import pytest
 
+from backprop_parity.reference import registry
 from backprop_parity.reports import backends as B
+
+TOOLS = {"chromium"}          # names BACKPROP_PARITY_REQUIRE may hold that are not backends
 
 
 def required() -> set[str]:
     return {s.strip() for s in os.environ.get("BACKPROP_PARITY_REQUIRE", "").split(",") if s.strip()}
 
 
+def missing_backend(name: str, reason: str):
+    """Skip (or fail, when BACKPROP_PARITY_REQUIRE names it) a test whose backend cannot run."""
+    if name in required():
+        pytest.fail(f"{reason} — and BACKPROP_PARITY_REQUIRE={os.environ['BACKPROP_PARITY_REQUIRE']} "
+                    f"says this run must include it", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_backend(name: str):
+    """The backend's module, imported in this process (skipped or failed when it cannot be)."""
     try:
         return B.load(name)
     except B.BackendUnavailable as exc:
-        if name in required():
-            pytest.fail(f"{exc} — and BACKPROP_PARITY_REQUIRE={os.environ['BACKPROP_PARITY_REQUIRE']} "
-                        f"says this run must include it", pytrace=False)
-        pytest.skip(str(exc))
+        missing_backend(name, str(exc))
 
 
-@pytest.fixture(scope="session")
-def torch_backend():
-    return require_backend("torch")
+def skip_if_not_run(name: str, rows) -> None:
+    """When every row of a backend is NOT RUN (its worker could not import it): skip, or fail if required."""
+    mine = [r for r in rows if r.backend == name]
+    if mine and all(r.status == "NOT RUN" for r in mine):
+        missing_backend(name, mine[0].reason)
 
 
-@pytest.fixture(scope="session")
-def tf_backend():
-    require_backend("torch")    # import order: torch before tensorflow, when both exist
-    return require_backend("tf")
+def _backend_fixture(name: str):
+    @pytest.fixture(scope="session", name=f"{name}_backend")
+    def fixture():
+        return require_backend(name)
+    fixture.__doc__ = f"The {name} backend module, imported in the test process (skipped when unavailable)."
+    return fixture
+
+
+for _b in registry.entries():
+    if not _b.reference:
+        globals()[f"_{_b.name}_backend_fixture"] = _backend_fixture(_b.name)
 
 
 def pytest_report_header(config):
     return f"BACKPROP_PARITY_REQUIRE={os.environ.get('BACKPROP_PARITY_REQUIRE', '')!r}"
+
+
+# --------------------------------------------------------------------------- a fake backend, for the honesty tests
+
+FAKE_INFO = """
+from backprop_parity.reference.registry import Backend, Style
+
+BACKEND = Backend(name="fake", package={package!r}, title="A fake backend",
+                  styles=(Style("first", "first", "the first style", "#117733", "s"),
+                          Style("second", "second", "the second style", "#882255", "D")),
+                  distributions=(), env={{"BACKPROP_PARITY_FAKE_ENV": "set"}})
+"""
+
+FAKE_BACKEND_HEAD = """
+import os
+
+from backprop_parity.reference import backend as RB
+from backprop_parity.reference.contract import Trace
+
+
+def functions(dtype=None):
+    return RB.functions() if dtype is None else RB.functions(dtype)
+
+
+def relabel(trace, style, values=None, missing=None):
+    return Trace("fake", style, dict(trace.values) if values is None else values,
+                 dict(trace.missing) if missing is None else missing, mapping={{"env": os.environ.get("BACKPROP_PARITY_FAKE_ENV", "")}})
+
+"""
+
+
+@pytest.fixture
+def fake_backend(tmp_path, monkeypatch):
+    """``install(backend_source)``: a backend named "fake" (styles first, second), registered for this test.
+
+    ``backend_source`` is the body of its ``backend.py`` after a few helpers (``RB``: the reference's
+    backend module, ``relabel(trace, style, values=None, missing=None)``); it must define ``STYLES``. The
+    package lives in a temporary folder on sys.path, so worker processes import it too.
+    """
+    installed = []
+
+    def install(backend_source: str):
+        package = f"bp_fake_{uuid.uuid4().hex[:12]}"
+        folder = tmp_path / package
+        folder.mkdir()
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+        (folder / "info.py").write_text(FAKE_INFO.format(package=package), encoding="utf-8")
+        (folder / "backend.py").write_text(FAKE_BACKEND_HEAD.format() + textwrap.dedent(backend_source),
+                                           encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.setattr(registry, "PACKAGES", registry.PACKAGES + (package,))
+        installed.append(package)
+        return registry.get("fake")
+
+    yield install
+    for package in installed:
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]
+        B._loaded.pop(package, None)
+    for var, (value, owner) in list(B._env_owner.items()):
+        if owner == "fake":
+            del B._env_owner[var]
+            os.environ.pop(var, None)
 
 
 # --------------------------------------------------------------------------- tools (issue 5: the report)

@@ -1,20 +1,25 @@
 """One comparison helper for every parity test (in the spirit of tinygrad's helper_test_op).
 
-``rows(case_name, backend)`` runs a built-in case on a backend (all its styles) and
-returns the comparison rows — the same rows ``backprop-parity check`` prints — cached
-per session so that each parametrized test only looks its row up.
+``rows(case_name, backend)`` gives the comparison rows of a built-in case on a backend (all its
+styles) — the same rows ``backprop-parity check`` prints, by the same path: ``reports/run.py``
+computes each backend once per test session, over every built-in case (the reference in this
+process, every framework in its own worker process), and ``run.case_result`` compares, with the
+effective references a backend asks for. ``results(names, backends)`` is what ``run_cases``
+returns, from the same cache.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.case import builtin_names, load
-from backprop_parity.reports import backends as B
-from backprop_parity.reports.compare import compare_case
-from backprop_parity.reports.run import effective_references
+from backprop_parity.reports import run
 
 CASES = builtin_names()
+REF = registry.reference().name           # the reference backend's name
+_INDEX = {name: i for i, name in enumerate(CASES)}
+_runs: dict = {}                           # backend -> BackendRun over every built-in case (this session)
 
 
 @lru_cache(maxsize=None)
@@ -22,21 +27,36 @@ def case(name: str):
     return load(name)
 
 
-@lru_cache(maxsize=None)
-def traces(name: str, backend: str):
-    return tuple(B.run(case(name), backend))
+def computed(backends) -> dict:
+    """{backend: BackendRun over every built-in case}, each backend computed once per session
+    (those not computed yet run side by side, each framework in its own worker process)."""
+    todo = [b for b in run.needed(list(backends)) if b not in _runs]
+    if todo:
+        cases = [case(n) for n in CASES]
+        _runs.update(run.compute(cases, todo, known=dict(_runs)))
+    return {b: _runs[b] for b in run.needed(list(backends))}
 
 
-@lru_cache(maxsize=None)
+def traces(name: str, backend: str) -> tuple:
+    return tuple(computed([backend])[backend].traces[_INDEX[name]])
+
+
 def reference_trace(name: str):
-    return traces(name, "numpy")[0]
+    return traces(name, REF)[0]
 
 
 @lru_cache(maxsize=None)
-def rows(name: str, backend: str):
-    ref = reference_trace(name) if backend != "numpy" else None
-    effective = effective_references(case(name), [backend]) if backend != "numpy" else None
-    return tuple(compare_case(case(name), list(traces(name, backend)), ref, effective))
+def rows(name: str, backend: str) -> tuple:
+    _, _, compared = run.case_result(case(name), _INDEX[name], computed([backend]), [backend])
+    return tuple(compared)
+
+
+def results(names, backends) -> run.Results:
+    """What ``run.run_cases([case(n) for n in names], backends)`` returns, from the session cache."""
+    backends = list(backends)
+    runs = computed(backends)
+    indexes = [_INDEX[n] for n in names]
+    return run.assemble([case(n) for n in names], {b: r.select(indexes) for b, r in runs.items()}, backends)
 
 
 def describe(row) -> str:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from backprop_parity.reference import registry
 from backprop_parity.reports.cli import main
+
+REF = registry.reference().name
 
 GOOD = '''
 schema = 1
@@ -107,7 +110,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_good_file_runs(tmp_path, capsys):
-    code = main(["check", str(write(tmp_path, GOOD)), "--quiet", "--backend", "numpy"])
+    code = main(["check", str(write(tmp_path, GOOD)), "--quiet", "--backend", REF])
     out = capsys.readouterr()
     assert code in (0, 1), out.err
     assert "error" not in out.err
@@ -117,7 +120,7 @@ def test_the_good_file_runs(tmp_path, capsys):
 def test_broken_case_file(tmp_path, capsys, old, new, message):
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
-    code = main(["check", str(path), "--quiet", "--backend", "numpy"])
+    code = main(["check", str(path), "--quiet", "--backend", REF])
     err = capsys.readouterr().err
     if message is None:           # not an input error: the run completes (0) or a comparison fails (1)
         assert code in (0, 1) and "Traceback" not in err
@@ -133,7 +136,7 @@ def test_broken_case_file(tmp_path, capsys, old, new, message):
 @pytest.mark.parametrize("argv,message", [
     (["check", "no-such-case"], "no built-in case named 'no-such-case'"),
     (["check", "/nonexistent/case.toml"], "no such file"),
-    (["check", "courtial-one-car", "--backend", "jax"], "--backend: unknown backend 'jax'"),
+    (["check", "courtial-one-car", "--backend", "no_such_backend"], "--backend: unknown backend 'no_such_backend'"),
     (["check", "--dtype", "float16"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
 ])
@@ -176,7 +179,7 @@ def test_absurd_sizes_refused_before_allocating(tmp_path, capsys, sizes, message
     path = write(tmp_path, text)
     tracemalloc.start()
     try:
-        code = main(["check", str(path), "--backend", "numpy"])
+        code = main(["check", str(path), "--backend", REF])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

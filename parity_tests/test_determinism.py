@@ -5,8 +5,8 @@ PYTHONHASHSEED (dict/set order of anything hashed by string) and in the number o
 threads, and compares the two JSON files byte for byte: every expected, actual, difference and
 tolerance, printed with Python's shortest round-trip repr, must be identical.
 
-The numpy backend runs every built-in case. torch and TensorFlow (when importable; required in
-CI through BACKPROP_PARITY_REQUIRE) run a representative subset — the bias trick with gradient
+The reference runs every built-in case. Every framework backend of the registry (when importable;
+required in CI through BACKPROP_PARITY_REQUIRE) runs a representative subset — the bias trick with gradient
 checking and probes, the columns layout with cross-entropy over 20 epochs, per-sample SGD with a frozen bias, the
 numerical edges — because starting the frameworks twice over every case costs minutes; set
 BACKPROP_PARITY_DETERMINISM_ALL=1 to run every case on them too.
@@ -20,6 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from backprop_parity.reference import registry
+
+from .conftest import missing_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ["courtial-bias-trick", "dlai-logistic", "robust-sgd-frozen", "robust-edges", "dlai-activations"]
@@ -35,7 +39,10 @@ def check_json(tmp_path: Path, backend: str, cases: list[str], run: int) -> byte
     proc = subprocess.run([sys.executable, "-m", "backprop_parity.reports.cli", "check", *cases, "--backend", backend, "--quiet",
                            "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
-    data = out.read_bytes()
+    return out.read_bytes()
+
+
+def compared(data: bytes) -> bytes:
     assert data.count(b'"quantity"') > 10, "the run compared (almost) nothing"
     return data
 
@@ -49,12 +56,23 @@ def assert_identical(a: bytes, b: bytes) -> None:
                     + ("" if len(ra) == len(rb) else f"; {len(ra)} vs {len(rb)} rows"))
 
 
-def test_numpy_check_is_bit_identical(tmp_path):
-    assert_identical(check_json(tmp_path, "numpy", [], 0), check_json(tmp_path, "numpy", [], 1))
+def not_run(data: bytes, backend: str) -> str | None:
+    """The reason, when every row of the backend says NOT RUN (its worker could not import it)."""
+    import json
+    mine = [r for r in json.loads(data) if r["backend"] == backend]
+    return mine[0]["reason"] if mine and all(r["status"] == "NOT RUN" for r in mine) else None
 
 
-@pytest.mark.parametrize("backend", ["torch", "tf"])
-def test_framework_check_is_bit_identical(tmp_path, backend, request):
-    request.getfixturevalue("torch_backend" if backend == "torch" else "tf_backend")   # skip cleanly if absent
+def test_reference_check_is_bit_identical(tmp_path):
+    ref = registry.reference().name
+    assert_identical(compared(check_json(tmp_path, ref, [], 0)), check_json(tmp_path, ref, [], 1))
+
+
+@pytest.mark.parametrize("backend", [b.name for b in registry.entries() if not b.reference])
+def test_framework_check_is_bit_identical(tmp_path, backend):
     cases = [] if os.environ.get("BACKPROP_PARITY_DETERMINISM_ALL") == "1" else SUBSET
-    assert_identical(check_json(tmp_path, backend, cases, 0), check_json(tmp_path, backend, cases, 1))
+    first = check_json(tmp_path, backend, cases, 0)
+    reason = not_run(first, backend)
+    if reason:
+        missing_backend(backend, reason)                 # skip cleanly if absent (fail when required)
+    assert_identical(compared(first), check_json(tmp_path, backend, cases, 1))

@@ -7,11 +7,12 @@ import io
 import pytest
 from rich.console import Console
 
+from backprop_parity.reference import registry
 from backprop_parity.reports import cli, explain, steps
 from backprop_parity.reports.run import load_cases, run_cases
 
-from .conftest import require_backend
-from .helpers import case
+from .conftest import missing_backend
+from .helpers import REF, case
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -21,7 +22,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 
 def test_walkthrough_of_a_full_case(capsys):
-    code, out, _ = run(capsys, "courtial-l2", "--backend", "numpy")
+    code, out, _ = run(capsys, "courtial-l2", "--backend", REF)
     assert code == 0
     assert "\x1b[" not in out                                   # not a terminal: plain text
     for name in steps.STEPS:                                   # every step of backprop, in the article's order
@@ -36,12 +37,12 @@ def test_walkthrough_of_a_full_case(capsys):
     assert "⎡" in out and "⎦" in out                           # matrices drawn as the article draws them
     for q in case("courtial-l2").quantities:                   # every article quantity, with its verdicts
         assert q.id in out, q.id
-    for m in steps.extract("numpy"):                           # the NumPy line of every step, from the source
+    for m in steps.extract(REF):                               # the NumPy line of every step, from the source
         assert m.where in out and m.code.splitlines()[0] in out
 
 
 def test_the_numbers_and_the_article(capsys):
-    code, out, _ = run(capsys, "courtial-bias-trick", "--backend", "numpy", "--step", "forward-activation")
+    code, out, _ = run(capsys, "courtial-bias-trick", "--backend", REF, "--step", "forward-activation")
     assert code == 0
     assert "0.2023543" in out                                  # the article's printed ŷ for car 1
     assert "0.202354302599" in out                             # the reference's, 12 digits
@@ -49,32 +50,38 @@ def test_the_numbers_and_the_article(capsys):
     assert out.count("[forward-activation]") == 3              # one per layer
 
 
-def test_every_backend_and_its_code(capsys):
-    require_backend("torch")
-    code, out, _ = run(capsys, "courtial-bias-trick", "--backend", "numpy,torch", "--step", "hidden-delta")
-    assert code == 0
-    for style in ("torch/autograd", "torch/modules"):
-        assert style in out
-    assert "no counterpart" in out                             # Courtial's delta_aug under autograd
-    for m in steps.for_step("hidden-delta", "torch"):
+@pytest.mark.parametrize("backend", [b.name for b in registry.entries() if not b.reference])
+def test_every_backend_and_its_code(capsys, backend):
+    code, out, err = run(capsys, "courtial-bias-trick", "--backend", f"{REF},{backend}", "--step", "hidden-delta")
+    not_run = [line for line in out.splitlines() if line.startswith(f"NOT RUN {backend}/")]
+    if not_run:
+        missing_backend(backend, not_run[0])
+    assert code == 0, out[-3000:]
+    for style in registry.style_names(backend):
+        assert f"{backend}/{style}" in out
+    (_, _, rows), = run_cases(load_cases(["courtial-bias-trick"], "float64"), [REF, backend])
+    keys = {k for s in explain.stations(case("courtial-bias-trick")) if s.step == "hidden-delta" for k in s.keys}
+    if any(r.status == "no counterpart" and r.quantity in keys for r in rows):
+        assert "no counterpart" in out                         # e.g. Courtial's delta_aug, where a style has none
+    for m in steps.for_step("hidden-delta", backend):
         assert m.where in out
 
 
 def test_columns_layout_formulas(capsys):
-    code, out, _ = run(capsys, "dlai-two-layer", "--backend", "numpy")
+    code, out, _ = run(capsys, "dlai-two-layer", "--backend", REF)
     assert code == 0
     assert "Z[1] = W[1] · A[0] + b[1]" in out and "A[1] = sigmoid(Z[1])" in out
 
 
 def test_a_case_without_a_network_lists_its_quantities(capsys):
-    code, out, _ = run(capsys, "courtial-calculus", "--backend", "numpy")
+    code, out, _ = run(capsys, "courtial-calculus", "--backend", REF)
     assert code == 0 and "No network" in out
     for q in case("courtial-calculus").quantities:
         assert q.id in out
 
 
 def test_a_step_the_case_does_not_use(capsys):
-    code, out, _ = run(capsys, "zhou-feedforward", "--backend", "numpy", "--step", "bias-trick")
+    code, out, _ = run(capsys, "zhou-feedforward", "--backend", REF, "--step", "bias-trick")
     assert code == 0
     assert "does not use the bias trick" in out and "reference/network.py" in out
 
@@ -90,7 +97,7 @@ def test_bad_input_is_exit_code_2(capsys, argv, message):
 
 
 def test_colour_in_a_terminal():
-    (c, traces, rows), = run_cases(load_cases(["zhou-feedforward"], "float64"), ["numpy"])
+    (c, traces, rows), = run_cases(load_cases(["zhou-feedforward"], "float64"), [REF])
     buf = io.StringIO()
     explain.walkthrough(Console(file=buf, force_terminal=True, color_system="truecolor", width=120), c, traces, rows)
     assert "\x1b[" in buf.getvalue()

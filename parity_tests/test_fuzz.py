@@ -39,10 +39,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_parity.reference import case as case_mod
+from backprop_parity.reference import registry
 from backprop_parity.reference import expr
 from backprop_parity.reference.backend import functions, trace_manual
 from backprop_parity.reports import compare
 from backprop_parity.reports.cli import main
+
+REF = registry.reference().name
 
 SCALE = float(os.environ.get("BACKPROP_PARITY_FUZZ_SCALE", "1"))
 RANDOM = os.environ.get("BACKPROP_PARITY_FUZZ_RANDOM") == "1"
@@ -253,7 +256,7 @@ def case_documents(draw, runnable: bool = False):
                 q["printed"] = draw(st.one_of(numbers, st.lists(numbers, min_size=1, max_size=3),
                                               st.lists(st.lists(numbers, min_size=1, max_size=2), min_size=1,
                                                        max_size=2)))
-        for k, strat in (("erratum", st.text(max_size=10)), ("differs", st.just({"numpy": "x"})),
+        for k, strat in (("erratum", st.text(max_size=10)), ("differs", st.just({REF: "x"})),
                          ("check", st.just("side")), ("tolerance", st.floats(0, 1))):
             if draw(st.sampled_from([False] * 7 + [True])):
                 q[k] = draw(strat)
@@ -426,7 +429,7 @@ def test_expression_bombs_are_refused_or_ieee(text):
 def _check(path: Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), np.errstate(all="ignore"):
-        code = main(["check", str(path), "--quiet", "--backend", "numpy"])
+        code = main(["check", str(path), "--quiet", "--backend", REF])
     return code, out.getvalue(), err.getvalue()
 
 

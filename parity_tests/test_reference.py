@@ -19,7 +19,7 @@ from backprop_parity.reference import activations, gradcheck, losses, network
 from backprop_parity.reference.case import Printed, load
 from backprop_parity.reference.spec import Hyper, Net
 
-from .helpers import CASES, assert_row, case, rows, trace_values
+from .helpers import CASES, REF, assert_row, case, rows, trace_values
 
 
 def _article_ids():
@@ -29,7 +29,7 @@ def _article_ids():
 @pytest.mark.parametrize("name,quantity", _article_ids())
 def test_article_number(name, quantity):
     """The reference reproduces the article's printed number (or the erratum is still there)."""
-    matching = [r for r in rows(name, "numpy") if r.quantity == quantity and r.source == "article"]
+    matching = [r for r in rows(name, REF) if r.quantity == quantity and r.source == "article"]
     assert len(matching) == 1
     assert_row(matching[0])
     assert matching[0].passed is True
@@ -38,14 +38,14 @@ def test_article_number(name, quantity):
 @pytest.mark.parametrize("name", [n for n in CASES if case(n).net is not None and case(n).y is not None])
 def test_gradient_check_every_case(name):
     """Backprop agrees with centered differences (relative error below 1e-7 in float64)."""
-    (row,) = [r for r in rows(name, "numpy") if r.source == "gradcheck"]
+    (row,) = [r for r in rows(name, REF) if r.source == "gradcheck"]
     assert row.passed, row
     assert row.actual < 1e-7
 
 
 def test_every_case_has_quantities_and_every_row_compares_something():
     for name in CASES:
-        rs = rows(name, "numpy")
+        rs = rows(name, REF)
         assert rs, name
         for r in rs:
             assert_row(r)
@@ -56,7 +56,7 @@ def test_errata_are_listed_and_confirmed():
     # the errata this project found in the four texts (see README): they must stay confirmed
     assert len(errata) >= 12, errata
     for name, qid in errata:
-        (row,) = [r for r in rows(name, "numpy") if r.quantity == qid]
+        (row,) = [r for r in rows(name, REF) if r.quantity == qid]
         assert row.status == "erratum confirmed", row
 
 
@@ -219,7 +219,7 @@ def test_float32_check_holds_or_says_why_not():
     """A float32 run: article numbers at max(printed precision, float32 resolution); gradient-checking
     numbers are 'undecidable in float32' (rounding noise of centered differences), never silently passed."""
     from backprop_parity.reports.run import load_cases, run_cases
-    results = run_cases(load_cases([], "float32"), ["numpy"])
+    results = run_cases(load_cases([], "float32"), [REF])
     rows = [r for _, _, rs in results for r in rs]
     assert not [r for r in rows if r.passed is False], [r.quantity for r in rows if r.passed is False]
     skipped = [r for r in rows if r.passed is None]

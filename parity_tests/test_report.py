@@ -16,8 +16,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
-from backprop_parity.reports import backends as B
 from backprop_parity.reports import cli, plots, steps
 from backprop_parity.reports.compare import Comparison
 from backprop_parity.reports.render import md_escape
@@ -27,6 +27,7 @@ from . import helpers
 from .report_support import full_report
 
 FILES = ("index.html", "report.md", "comparisons.csv", "comparisons.json")
+REF = registry.reference().name
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +100,28 @@ def test_step_mapping_is_in_the_report(report):
     page = report["html"][report["html"].index('id="steps"'):report["html"].index("<section")].replace("&nbsp;", " ")
     for name, step in steps.STEPS.items():
         assert html.escape(step.formula) in page
-        for b in B.ORDER:
+        for b in registry.names():
             for m in steps.extract(b) or []:
                 if m.step == name:
                     assert html.escape(m.where) in page
 
 
 def test_environment_block(report):
-    page = report["html"][report["html"].index('id="environment"'):]
-    for word in ("Python", "NumPy", "PyTorch", "TensorFlow", "Keras", "dtype", "oneDNN", "threads",
-                 "TF_ENABLE_ONEDNN_OPTS", "Time per backend"):
+    page = html.unescape(report["html"][report["html"].index('id="environment"'):]).replace("\xa0", " ")
+    for word in ("Python", "NumPy", "dtype", "threads", "Time per backend"):
         assert word in page, word
+    for b in registry.entries():                    # every backend's versions, run or not
+        if b.distributions:
+            assert b.title in page, b.title
+    ran = report["results"].environment             # what each framework's worker said about itself
+    for b in registry.entries():
+        if b.reference or all(isinstance(t, Comparison) for _, ts, _ in report["results"] for t in ts
+                              if t.backend == b.name):
+            continue
+        assert b.name in ran, f"{b.name} ran but its worker reported no environment"
+        for name, value in ran[b.name]["versions"] + ran[b.name]["facts"]:
+            assert name in page and value in page, (name, value)
+        assert any("(loaded)" in value for _, value in ran[b.name]["versions"]), ran[b.name]
 
 
 def test_backends_that_did_not_run_are_loud(report):
@@ -207,10 +219,10 @@ def test_markdown_tables_are_well_formed(report):
 # --------------------------------------------------------------------------- the command line
 
 def test_progress_on_stderr_and_quiet(tmp_path, capsys):
-    assert cli.main(["report", "--out", str(tmp_path / "a"), "--backend", "numpy", "zhou-mse"]) == 0
+    assert cli.main(["report", "--out", str(tmp_path / "a"), "--backend", REF, "zhou-mse"]) == 0
     out, err = capsys.readouterr()
     assert "[1/1] zhou-mse" in err and "report:" in out
-    assert cli.main(["report", "--out", str(tmp_path / "b"), "--backend", "numpy", "--quiet", "zhou-mse"]) == 0
+    assert cli.main(["report", "--out", str(tmp_path / "b"), "--backend", REF, "--quiet", "zhou-mse"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and out.startswith("report:")
     for name in FILES:
@@ -224,33 +236,43 @@ def test_bad_input_is_exit_code_2(tmp_path, capsys):
     assert "--backend" in err and "no-such-case" in err
 
 
-def test_a_missing_backend_is_said_loudly(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(B.MODULES, "tf", "no_such_module_for_the_report_test")
-    monkeypatch.delitem(B._loaded, "tf", raising=False)
-    code = cli.main(["report", "--out", str(tmp_path), "--backend", "numpy,tf", "--quiet", "zhou-mse"])
+def test_a_missing_backend_is_said_loudly(tmp_path, capsys, fake_backend):
+    fake_backend("import no_such_module_for_the_report_test\nSTYLES = {}\n")
+    code = cli.main(["report", "--out", str(tmp_path), "--backend", f"{REF},fake", "--quiet", "zhou-mse"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "NOT RUN: tf/tape" in err and "NOT RUN: tf/keras" in err
+    assert "NOT RUN: fake/first" in err and "NOT RUN: fake/second" in err
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     top = page[:page.index('id="summary"')]
-    assert "NOT RUN" in top and "tf/tape" in top and "tf/keras" in top and "no_such_module" in top
+    assert "NOT RUN" in top and "fake/first" in top and "fake/second" in top and "no_such_module" in top
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "NOT RUN" in md.split("## Summary")[0]
     data = json.loads((tmp_path / "comparisons.json").read_text(encoding="utf-8"))
-    assert {(d["backend"], d["style"]) for d in data if d["status"] == "NOT RUN"} == {("tf", "tape"), ("tf", "keras")}
+    assert {(d["backend"], d["style"]) for d in data if d["status"] == "NOT RUN"} == {("fake", "first"),
+                                                                                    ("fake", "second")}
     assert all(d["passed"] is False for d in data if d["status"] == "NOT RUN")
+
+
+def test_a_worker_that_dies_is_said_loudly(tmp_path, capsys, fake_backend):
+    fake_backend("STYLES = {'first': lambda case: os._exit(9), 'second': lambda case: os._exit(9)}\n")
+    code = cli.main(["report", "--out", str(tmp_path), "--backend", f"{REF},fake", "--quiet", "zhou-mse"])
+    assert code == 1
+    assert "ERROR: fake/first" in capsys.readouterr().err
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    top = page[:page.index('id="summary"')]
+    assert "fake/first" in top and "exit code 9" in top
 
 
 # --------------------------------------------------------------------------- plots
 
 def test_plots():
     from .report_support import results
-    (case, traces, rows), = results(["courtial-l2"], ["numpy"])
+    (case, traces, rows), = results(["courtial-l2"], [REF])
     png = plots.difference_plot(case.name, rows, "article", "t")
     assert png[:4] == b"\x89PNG"
-    assert plots.difference_plot(case.name, rows, "reference", "t") is None     # numpy alone: no framework row
+    assert plots.difference_plot(case.name, rows, "reference", "t") is None     # the reference alone: no framework row
     assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)])[:4] == b"\x89PNG"
-    (case, traces, rows), = results(["courtial-bias-trick"], ["numpy"])
+    (case, traces, rows), = results(["courtial-bias-trick"], [REF])
     assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)]) is None   # one epoch: no curve
 
 
@@ -286,28 +308,29 @@ def test_a_user_case_with_a_printed_cost(tmp_path, capsys):
     """J before any update: the article's printed cost first, then every backend's J against it."""
     f = tmp_path / "mine.toml"
     f.write_text(USER_CASE, encoding="utf-8")
-    assert cli.main(["report", "--out", str(tmp_path / "out"), "--backend", "numpy", "--quiet", str(f)]) == 0
+    assert cli.main(["report", "--out", str(tmp_path / "out"), "--backend", REF, "--quiet", str(f)]) == 0
     page = section((tmp_path / "out" / "index.html").read_text(encoding="utf-8"), "user-printed-cost")
     cost = page[page.index("Cost before any update"):page.index("Network, conventions")]
-    assert "the article prints" in cost and "1.25" in cost and "numpy/manual" in cost
-    assert cost.index("the article prints") < cost.index("numpy/manual")
+    ref_label = f"{REF}/{registry.reference().style_names[0]}"
+    assert "the article prints" in cost and "1.25" in cost and ref_label in cost
+    assert cost.index("the article prints") < cost.index(ref_label)
     assert "cost (printed): match" in cost and "cost-slip (printed): erratum confirmed" in cost
     assert "user-printed-cost" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_backend_that_raises_is_said_loudly(tmp_path, capsys, monkeypatch):
     """A style that raises on a case: an ERROR banner naming the style, the case and the message; exit 1."""
-    from backprop_parity.reference import backend as numpy_backend
+    from backprop_parity.reference import backend as reference_backend
 
     def broken(case):
         raise RuntimeError("deliberately broken for the test")
-    monkeypatch.setitem(numpy_backend.STYLES, "broken", broken)
-    code = cli.main(["report", "--out", str(tmp_path), "--backend", "numpy", "--quiet", "zhou-mse"])
+    monkeypatch.setitem(reference_backend.STYLES, "broken", broken)     # the reference runs in this process
+    code = cli.main(["report", "--out", str(tmp_path), "--backend", REF, "--quiet", "zhou-mse"])
     assert code == 1
-    assert "ERROR: numpy/broken" in capsys.readouterr().err
+    assert f"ERROR: {REF}/broken" in capsys.readouterr().err
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     top = page[:page.index('id="summary"')]
-    assert "numpy/broken" in top and "deliberately broken for the test" in top
+    assert f"{REF}/broken" in top and "deliberately broken for the test" in top
 
 
 def test_markdown_cells():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_parity.reports import backends as B
+from backprop_parity.reference import registry
 from backprop_parity.reports.render import CSP
 from backprop_parity.reports.report import write_report
 
@@ -135,7 +135,8 @@ def test_full_report_renders(chromium, full, tmp_path, width):
 def test_one_case_renders(chromium, tmp_path, width):
     """One whole case (with errata, a training curve and every table), screenshot top to bottom."""
     out = tmp_path / "case-report"
-    write_report(results(["courtial-l2"], B.ORDER), out, list(B.ORDER))
+    backends = list(registry.names())
+    write_report(results(["courtial-l2"], backends), out, backends)
     keep(out, "case-report")
     result = probe_page(chromium, tmp_path, out / "index.html", width)
     check(result, width)

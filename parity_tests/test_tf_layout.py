@@ -103,7 +103,7 @@ def test_courtial_step_is_sgd_on_mse_with_lr_alpha_k_over_2(tf_backend, k):
     assert plan.m_step == plan.m_full == n * k / 2
     with floatx(np.float64):
         model = idiomatic.build(net, params, plan)
-        history = idiomatic.train(model, net, plan, X, y, hyper, run_eagerly=False)
+        history = idiomatic.fit(net, model, plan, X, y, hyper).history
     expected = RN.one_step(net, params, X, y, hyper)
     for name in params:
         np.testing.assert_allclose(history[1][name], expected[name], rtol=0, atol=1e-15)

@@ -181,15 +181,16 @@ def test_random_networks_cover_every_activation():
 def test_training_matches_epoch_by_epoch(tf_backend, rule):
     from backprop_parity.tf_impl import idiomatic, network
     from backprop_parity.tf_impl import floatx
-    import tensorflow as tf
     case = random_case(7, "rows", "vectors", "half_sse", rule=rule, l2=0.2, frozen=True, epochs=8)
     net, hyper = case.net, case.hyper
-    ref_history, ref_costs = RN.train(net, case.params, case.X, case.y, hyper)
-    history, costs = network.train(net, case.params, tf.constant(case.X), tf.constant(case.y), hyper)
+    ref = RN.train(net, case.params, case.X, case.y, hyper)
+    ref_history, ref_costs = ref.history, ref.costs
+    tape = network.train(net, case.params, case.X, case.y, hyper)
+    history, costs = tape.history, tape.costs
     with floatx(net.dtype):
         p = idiomatic.plan(net, hyper, case.X.shape[0])
         model = idiomatic.build(net, case.params, p)
-        keras_history = idiomatic.train(model, net, p, case.X, case.y, hyper, run_eagerly=False)
+        keras_history = idiomatic.fit(net, model, p, case.X, case.y, hyper).history
     assert len(history) == len(keras_history) == len(ref_history) == hyper.epochs + 1
     n_updates = 1 if rule == "batch" else case.X.shape[0]
     for e, ref in enumerate(ref_history):
@@ -200,6 +201,28 @@ def test_training_matches_epoch_by_epoch(tf_backend, rule):
     np.testing.assert_allclose(costs, ref_costs, rtol=1e-12 * np.sqrt(hyper.epochs * n_updates), atol=0)
     frozen = next(iter(net.frozen))
     assert all(np.array_equal(h[frozen], case.params[frozen]) for h in history + keras_history)
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("layout,bias", [("rows", "trick"), ("columns", "trick"), ("columns", "vectors"), ("rows", "none")])
+def test_contract_one_step(tf_backend, style, layout, bias):
+    """The contract's own update — forward, backward, gradients, optimizer, step — is the reference's
+    one_step (the Keras style's train compiles its own SGD, so this is where its optimizer/step run)."""
+    S = tf_backend.STYLES[style]
+    case = random_case(21, layout, bias, "half_sse", l2=0.2, l2_bias=False, frozen=True)
+    net, hyper = case.net, case.hyper
+    P, X, y = S.load(net, case.params), S.tensor(net, case.X), S.tensor(net, case.y)
+    fwd = S.forward(net, P, X)
+    bwd = S.backward(net, P, fwd, y, hyper)
+    grads = S.gradients(net, P, fwd, bwd, hyper)
+    P = S.step(net, P, grads, hyper, S.optimizer(net, P, hyper, case.X.shape[net.example_axis]))
+    got = {name: S.numpy(p) for name, p in S.parameters(net, P).items()}
+    expected = RN.one_step(net, case.params, case.X, case.y, hyper)
+    assert got.keys() == expected.keys()
+    for name, e in expected.items():
+        assert np.max(np.abs(got[name] - e)) <= tolerances.REL_FLOAT64 * np.max(np.abs(e)), name
+    frozen = next(iter(net.frozen))
+    assert np.array_equal(got[frozen], case.params[frozen])
 
 
 def test_long_training_costs(tf_backend):
@@ -238,7 +261,7 @@ def test_keras_eager_and_graph_agree(tf_backend, case_factory):
 def test_runs_repeat_bit_for_bit(tf_backend, style):
     """No op-determinism switch is needed on CPU: two runs give identical bits."""
     case = random_case(5, "rows", "trick", "half_sse", rule="sgd", l2=0.2)
-    a, b = tf_backend.STYLES[style](case), tf_backend.STYLES[style](case)
+    a, b = tf_backend.trace(case, style), tf_backend.trace(case, style)
     for k in a.values:
         assert np.array_equal(np.asarray(a.values[k]), np.asarray(b.values[k])), k
 
@@ -256,7 +279,7 @@ def _all_float_arrays(values):
 
 @pytest.mark.parametrize("style", STYLES)
 def test_float64_values_are_float64(tf_backend, style):
-    trace = tf_backend.STYLES[style](H.case("courtial-bias-trick"))
+    trace = tf_backend.trace(H.case("courtial-bias-trick"), style)
     for k, arr in _all_float_arrays(trace.values):
         assert arr.dtype == np.float64, k
 
@@ -269,7 +292,7 @@ def test_keras_model_optimizer_and_loss_are_float64(tf_backend):
     with floatx(case.net.dtype):
         p = idiomatic.plan(case.net, case.hyper, case.X.shape[0])
         model = idiomatic.build(case.net, case.params, p)
-        idiomatic.train(model, case.net, p, case.X, case.y, case.hyper, run_eagerly=False)
+        idiomatic.fit(case.net, model, p, case.X, case.y, case.hyper)
     assert keras.config.floatx() == before                      # restored
     assert all(v.dtype == "float64" for v in model.weights)
     for layer in model.layers:
@@ -324,7 +347,7 @@ def test_leaky_relu_slope_is_float32(tf_backend):
     case32 = float32_slopes(case)
     assert inexact_leaky(case) and not inexact_leaky(case32)
     for style in STYLES:
-        trace = tf_backend.STYLES[style](case)
+        trace = tf_backend.trace(case, style)
         assert "float32" in trace.mapping["leaky_relu slope"]
         ref32 = B.run(case32, "numpy")[0]
         for r in reference_comparisons(case32, trace, ref32):

@@ -37,9 +37,9 @@ def test_torch_objects_are_float64(torch_backend):
     from backprop_parity.torch_impl import idiomatic, layout, network
     c = case("courtial-bias-trick")
     assert torch.get_default_dtype() == torch.float32      # torch_impl never changes the global default
-    model = idiomatic.model_of(c.net, c.params)
+    model = idiomatic.load(c.net, c.params)
     assert {p.dtype for p in model.parameters()} == {torch.float64}
-    leaves = network.leaves(c.net, c.params)
+    leaves = network.load(c.net, c.params)
     assert {p.dtype for p in leaves.values()} == {torch.float64}
     X = layout.tensor(c.X, c.net.dtype)
     fwd = network.forward(c.net, leaves, X)

@@ -1,12 +1,18 @@
-"""The NumPy reference as a *backend*: what ``check`` runs for ``--backend numpy``.
+"""The NumPy reference as a *backend*: what ``check`` runs for the reference.
 
-Every backend package (``reference``, ``torch_impl``, ``tf_impl``) has a module
-``backend.py`` with the same two names:
+Every backend package of the registry (``reference/registry.py``) has a module ``backend.py``
+with the same names:
 
-* ``STYLES``: {style name: the style module, which keeps ``reference/contract.py``}
+* ``STYLES``: {style name: the style module, which keeps ``reference/contract.py``} (or a
+  function(case) -> Trace);
 * ``functions(dtype)``: the small functions case expressions may call
   (``act.sigmoid_prime(2)``, ``loss.mse(y_true, y_pred)``,
-  ``calc.computation_graph(5, 3, 2)``), computed the backend's way.
+  ``calc.computation_graph(5, 3, 2)``), computed the backend's way;
+
+and optionally ``NOTES`` (mapping lines every trace gets), ``effective_case(case)`` with
+``EFFECTIVE_NOTE`` (the case as the framework really computes it, see ``reports/run.py``) and
+``environment()`` (facts about the framework for the report, see ``reports/environment.py``).
+A framework backend runs in its own worker process (``reports/worker.py``).
 """
 
 from __future__ import annotations

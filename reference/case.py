@@ -21,6 +21,7 @@ import numpy as np
 from . import activations as act_mod
 from . import expr
 from . import losses as loss_mod
+from . import registry
 from .spec import Hyper, Net
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -49,7 +50,6 @@ GRADCHECK_FIELDS = {"h", "probe"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
                    "tolerance_reason", "erratum", "differs", "check", "threshold", "note"}
 REMARK_FIELDS = {"section", "text"}
-BACKEND_NAMES = {"numpy", "torch", "tf"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
 RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
                   "learning_rate", "h", "act", "loss", "calc", "grad", "gradcheck", "predict", "inputs",
@@ -601,7 +601,7 @@ class _Loader:
             if "erratum" in q:
                 item.erratum = self.string(f"{where}.erratum", q["erratum"])
             if "differs" in q:
-                d = self.table(f"{where}.differs", q["differs"], BACKEND_NAMES)
+                d = self.table(f"{where}.differs", q["differs"], set(registry.names()))
                 item.differs = {k: self.string(f"{where}.differs.{k}", v) for k, v in d.items()}
             if "check" in q:
                 item.check = self.string(f"{where}.check", q["check"], ["value", "side"])

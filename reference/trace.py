@@ -36,7 +36,7 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
         t[param_key("", name)] = to_np(p)
     t["yhat"] = to_np(fwd.A[-1])
     if y_np is None:                   # a forward-only case
-        return t, missing, S.describe(net, hyper, X_np, fwd, None)
+        return without(t, missing), missing, S.describe(net, hyper, X_np, fwd, None)
     y = S.tensor(net, y_np)
     t["y"] = to_np(y)
     t["error"] = t["y"] - t["yhat"]
@@ -64,7 +64,12 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
     t.update(GC.check(params, grads, J, hyper))
     if hyper.probe:
         t.update(GC.probe(hyper, training.history[1], J, "gradcheck.probe_new"))
-    return t, missing, S.describe(net, hyper, X_np, fwd, training)
+    return without(t, missing), missing, S.describe(net, hyper, X_np, fwd, training)
+
+
+def without(t: dict, missing: dict) -> dict:
+    """The values, less the keys the style declares it has no counterpart for (values and missing never overlap)."""
+    return {k: v for k, v in t.items() if k not in missing}
 
 
 def courtial_aug(net, t: dict, missing: dict) -> dict:

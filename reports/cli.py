@@ -1,6 +1,6 @@
 """The ``backprop-parity`` command.
 
-    backprop-parity check [CASE | path/to/case.toml ...] [--backend numpy|torch|tf|all] [--json FILE]
+    backprop-parity check [CASE | path/to/case.toml ...] [--backend NAME[,NAME …]|all] [--json FILE]
     backprop-parity cases
 
 Exit codes: 0 every comparison holds; 1 some comparison failed (or a backend
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.case import CaseError, builtin_names, load, resolve
 
 from .run import load_cases, run_cases
@@ -43,13 +44,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    frameworks = [b.title for b in registry.entries() if not b.reference]
     p = _Parser(prog="backprop-parity",
-                                description="Check a hand-written network against PyTorch, TensorFlow "
-                                            "and the worked numbers of four tutorial articles.")
+                description=f"Check a hand-written network against {', '.join(frameworks)} "
+                            "and the worked numbers of four tutorial articles.")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="run cases and compare every number")
     c.add_argument("cases", nargs="*", help="built-in case names or paths to case files (default: all built-in)")
-    c.add_argument("--backend", default="all", help="numpy, torch, tf, a comma list, or all (default: all)")
+    c.add_argument("--backend", default="all",
+                   help=f"{', '.join(registry.names())}, a comma list, or all (default: all)")
     c.add_argument("--json", metavar="FILE", help="write one JSON object per comparison to FILE")
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")

@@ -90,11 +90,96 @@ def _within(diff, tol):
     return diff <= tol * (1 + 1e-9) + 1e-300
 
 
-def _evaluate(ns: expr.Namespace, text: str, case: Case, where: str):
-    """Evaluate, turning a case-file mistake into a CaseError; NoCounterpart passes through."""
+# --------------------------------------------------------------------------- expressions, here or in a worker
+#
+# An expression may call the backend's own functions (``act.sigmoid_prime(2)``, ``loss.mse(y, yhat)``),
+# which exist only in the process that ran the backend. There, every ``of`` and ``formula`` of the
+# case is evaluated on each trace and its outcome kept in ``trace.evaluated[text]`` (a value, or the
+# exception it raised, described); here, :func:`_value` replays that outcome, so every row comes out
+# exactly as if the expression had been evaluated in this process.
+
+class _BackendError(Exception):
+    """An exception an expression raised in the backend's process, replayed: ``str`` is its message,
+    ``described`` is "Type: message" as that process would have written it."""
+
+    def __init__(self, message: str, described: str):
+        super().__init__(message)
+        self.described = described
+
+
+class _BackendValueError(_BackendError, ValueError):
+    """Replayed ValueError or TypeError (what a formula that does not fit the shapes raises)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating one expression on one trace gave: a float array, or the exception it raised."""
+
+    kind: str                      # "value" | "no counterpart" | "expr error" | "error"
+    value: Any = None              # the float array ("value")
+    key: str = ""                  # NoCounterpart's key
+    message: str = ""              # NoCounterpart's reason, or str(exception)
+    described: str = ""            # "Type: message" ("error")
+    value_or_type_error: bool = False
+    evaluated: bool = True         # the expression itself evaluated (only the float conversion failed)
+
+    def result(self):
+        if self.kind == "value":
+            return self.value
+        if self.kind == "no counterpart":
+            raise expr.NoCounterpart(self.key, self.message)
+        if self.kind == "expr error":
+            raise expr.ExprError(self.message)
+        cls = _BackendValueError if self.value_or_type_error else _BackendError
+        raise cls(self.message, self.described)
+
+
+def outcome(ns: expr.Namespace, text: str) -> Outcome:
+    """Evaluate ``text`` as a float array, keeping whatever it raised (in the backend's process)."""
+    evaluated = False
     try:
         with np.errstate(all="ignore"):
-            return ns.evaluate(text)
+            value = ns.evaluate(text)
+            evaluated = True
+            return Outcome("value", np.asarray(value, dtype=float))
+    except expr.NoCounterpart as exc:
+        return Outcome("no counterpart", key=exc.key, message=exc.reason)
+    except expr.ExprError as exc:
+        return Outcome("expr error", message=str(exc), evaluated=evaluated)
+    except Exception as exc:
+        return Outcome("error", message=str(exc), described=_described(exc),
+                       value_or_type_error=isinstance(exc, (ValueError, TypeError)), evaluated=evaluated)
+
+
+def evaluate_quantities(case: Case, trace) -> dict:
+    """{text: Outcome} for every ``of`` and ``formula`` of the case on this trace (run where the
+    trace's functions live; the trace then travels without them)."""
+    ns = namespace(case, trace)
+    out = {}
+    for q in case.quantities:
+        for text in (q.of, q.formula):
+            if text is not None and text not in out:
+                out[text] = outcome(ns, text)
+    return out
+
+
+def _value(ns: expr.Namespace, trace, text: str):
+    """``text`` evaluated as a float array: the outcome the backend's process recorded, else here."""
+    recorded = (getattr(trace, "evaluated", None) or {}).get(text)
+    if recorded is not None:
+        return recorded.result()
+    with np.errstate(all="ignore"):
+        return np.asarray(ns.evaluate(text), dtype=float)
+
+
+def _described(exc: BaseException) -> str:
+    return getattr(exc, "described", None) or f"{type(exc).__name__}: {exc}"
+
+
+def _evaluate(ns: expr.Namespace, trace, text: str, case: Case, where: str):
+    """Evaluate as a float array, turning a case-file mistake into a CaseError; NoCounterpart passes through."""
+    try:
+        return _value(ns, trace, text)
     except expr.NoCounterpart:
         raise
     except expr.ExprError as exc:
@@ -106,7 +191,7 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
                      erratum=q.erratum, expression=q.of)
     ns = namespace(case, trace)
     try:
-        actual = np.asarray(_evaluate(ns, q.of, case, f"{q.where}.of"), dtype=float)
+        actual = _evaluate(ns, trace, q.of, case, f"{q.where}.of")
     except expr.NoCounterpart as exc:
         row.status, row.reason = "no counterpart", exc.reason
         return row
@@ -117,7 +202,7 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         row.reason = f"{trace.backend}/{trace.style} cannot evaluate {q.of}: {exc.message}"
         return row
     except Exception as exc:  # the backend itself failed on this quantity
-        row.status, row.passed, row.reason = "error", False, f"{type(exc).__name__}: {exc}"
+        row.status, row.passed, row.reason = "error", False, _described(exc)
         return row
     row.actual = to_list(actual)
 
@@ -139,8 +224,7 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
                 row.float32_floor = floor
     else:
         try:
-            with np.errstate(all="ignore"):
-                expected = np.asarray(ns.evaluate(q.formula), dtype=float)
+            expected = _value(ns, trace, q.formula)
         except expr.NoCounterpart as exc:
             row.status, row.reason = "no counterpart", exc.reason
             return row
@@ -206,6 +290,9 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
 
 
 def _evaluates(case: Case, text: str, trace) -> bool:
+    recorded = (getattr(trace, "evaluated", None) or {}).get(text)
+    if recorded is not None:
+        return recorded.evaluated and recorded.kind in ("value", "error")
     try:
         with np.errstate(all="ignore"):
             namespace(case, trace).evaluate(text)

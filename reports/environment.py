@@ -1,23 +1,28 @@
-"""What the numbers were computed with: versions, dtype, oneDNN, threads, time per backend.
+"""What the numbers were computed with: versions, dtype, threads, time per backend.
 
-Versions are read from the modules that actually ran when they are loaded (so the
-report names what computed the numbers), otherwise from the installed package
-metadata, otherwise "not installed". Nothing here imports a framework that the
-run did not load (importing TensorFlow just to print its version would take
-seconds and could change the thread settings being reported).
+Each framework runs in its own worker process (``reports/worker.py``); the worker reports
+the facts of the framework as it loaded it (:func:`worker_facts`): the versions of the
+distributions its registry entry lists (``Backend.distributions``), read from the modules it
+loaded, and whatever the backend itself adds through an optional ``environment()`` function
+(in ``<package>.backend``, else in ``<package>.info``): threads, oneDNN … A backend that did
+not run is reported from the installed package metadata ("installed, not loaded by this
+run") or as "not installed". Nothing here imports a framework (importing one just to print
+its version would take seconds and could change the thread settings being reported).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 
 import numpy as np
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS")
+from backprop_parity.reference import registry
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _dist_version(*names) -> str | None:
@@ -29,12 +34,59 @@ def _dist_version(*names) -> str | None:
     return None
 
 
-def _version(module_name: str, *dists) -> str:
-    module = sys.modules.get(module_name)
-    if module is not None and getattr(module, "__version__", None):
-        return f"{module.__version__} (loaded)"
-    v = _dist_version(*dists)
-    return f"{v} (installed, not loaded by this run)" if v else "not installed"
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _import_names(dist: str) -> list[str]:
+    """The top-level modules a distribution installs, the one named like it first."""
+    try:
+        text = metadata.distribution(dist).read_text("top_level.txt")
+    except metadata.PackageNotFoundError:
+        return []
+    if text:
+        names = text.split()
+    else:
+        names = [m for m, dists in metadata.packages_distributions().items()
+                 if _normal(dist) in {_normal(d) for d in dists}]
+    return sorted(names, key=lambda m: (not _normal(dist).startswith(_normal(m)), m))
+
+
+def versions(backend, loaded: bool) -> list[tuple[str, str]]:
+    """(name, version) of each installed distribution of a backend; (title, "not installed") when none is.
+
+    ``loaded``: called in the process that ran the backend, so a loaded module's own version wins."""
+    out = []
+    for dist in backend.distributions:
+        v = _dist_version(dist)
+        if v is None:
+            continue
+        text = f"{v} (installed, not loaded by this run)"
+        if loaded:
+            text = f"{v} (installed; no module of it loaded)"
+            for name in _import_names(dist):
+                module = sys.modules.get(name)
+                if module is not None:
+                    text = f"{getattr(module, '__version__', None) or v} (loaded)"
+                    break
+        out.append((f"{backend.title}: {dist}", text))
+    if backend.distributions and not out:
+        out.append((backend.title, f"not installed ({', '.join(backend.distributions)})"))
+    return out
+
+
+def worker_facts(backend, module) -> dict:
+    """{"versions": [(name, value)], "facts": [(name, value)]} of a backend, in the process that ran it."""
+    facts = []
+    hook = getattr(module, "environment", None)
+    if not callable(hook):
+        hook = getattr(registry.info_module(backend.package), "environment", None)
+    if callable(hook):
+        try:
+            facts = [(str(k), str(v)) for k, v in hook()]
+        except Exception as exc:        # a fact we cannot read is said, never fatal
+            facts = [(backend.title, f"environment() failed: {type(exc).__name__}: {exc}")]
+    return {"versions": versions(backend, loaded=True), "facts": facts}
 
 
 def _blas() -> str:
@@ -59,59 +111,35 @@ def _numpy_threads() -> str:
     return "; ".join(pools) or "no thread pool"
 
 
-def _onednn() -> str:
-    env = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    env_text = f"TF_ENABLE_ONEDNN_OPTS={env!r}" if env is not None else "TF_ENABLE_ONEDNN_OPTS unset"
-    tf_impl = sys.modules.get("tf_impl")
-    if tf_impl is None:
-        return f"{env_text} (TensorFlow not loaded by this run)"
-    note = getattr(tf_impl, "onednn_note", None)
-    if callable(note):
-        return f"{note()} — now: {env_text}"
-    state = getattr(tf_impl, "ONEDNN_ENABLED", None)
-    return f"{env_text}; TensorFlow reports oneDNN {'on' if state else 'off' if state is False else 'unknown'}"
-
-
-def _torch_threads() -> str:
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return "torch not loaded"
-    return f"intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}"
-
-
-def _tf_threads() -> str:
-    tf = sys.modules.get("tensorflow")
-    if tf is None or not hasattr(tf, "config"):
-        return "TensorFlow not loaded"
-    t = tf.config.threading
-    intra, inter = t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads()
-    show = lambda n: f"{n}" if n else "0 (TensorFlow's default: chosen by the runtime)"  # noqa: E731
-    return f"intra-op {show(intra)}, inter-op {show(inter)}"
-
-
-def collect(dtype: str) -> list[tuple[str, str]]:
-    """(name, value) pairs, in display order."""
+def collect(dtype: str, backend_facts: dict | None = None) -> list[tuple[str, str]]:
+    """(name, value) pairs, in display order. ``backend_facts``: {backend: worker_facts(...)} of the
+    backends this run started in worker processes."""
+    backend_facts = backend_facts or {}
     try:
         cpus = f"{os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})"
     except AttributeError:
         cpus = str(os.cpu_count())
     thread_env = ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ) or "none set"
-    return [
+    entries = registry.entries()
+    out = [
         ("Python", f"{platform.python_version()} ({platform.python_implementation()}, {platform.system()} "
                    f"{platform.machine()})"),
         ("NumPy", f"{np.__version__} (BLAS: {_blas()})"),
-        ("PyTorch", _version("torch", "torch")),
-        ("TensorFlow", _version("tensorflow", "tensorflow-cpu", "tensorflow")),
-        ("Keras", _version("keras", "keras")),
+    ]
+    for b in entries:
+        found = backend_facts.get(b.name)
+        out += found["versions"] if found else versions(b, loaded=False)
+    out += [
         ("pandas / matplotlib", f"{_dist_version('pandas') or '?'} / {_dist_version('matplotlib') or '?'}"),
         ("dtype", dtype),
-        ("oneDNN", _onednn()),
         ("CPUs", cpus),
         ("BLAS / OpenMP threads", _numpy_threads()),
-        ("torch threads", _torch_threads()),
-        ("TensorFlow threads", _tf_threads()),
         ("thread variables", thread_env),
     ]
+    for b in entries:
+        found = backend_facts.get(b.name)
+        out += found["facts"] if found else []
+    return out
 
 
 def times(results) -> dict:

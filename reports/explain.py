@@ -22,6 +22,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.spec import TRACE_DOC
 
@@ -39,7 +40,8 @@ def add_arguments(p) -> None:
     p.add_argument("--step", metavar="NAME",
                    help="show only this step: " + ", ".join(steps.STEPS))
     p.add_argument("--backend", default="all",
-                   help="numpy, torch, tf, a comma list, or all (default: all; NumPy always runs)")
+                   help=f"{', '.join(registry.names())}, a comma list, or all (default: all; "
+                        f"{registry.reference().name} always runs)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
@@ -263,17 +265,18 @@ def _print_article(console, q, rows_q) -> None:
 
 
 def _print_code(console, step: str, backends_ran: list) -> None:
-    from . import backends as B
     console.print(Text("  code", style="bold"))
-    for b in B.ORDER:
+    for entry in registry.entries():
+        b = entry.name
         if b not in backends_ran:
             continue
         marked = steps.ordered(steps.for_step(step, b), b)
         if not marked:
             console.print(Text(f"    {b}: no line marked [step:{step}]", style="yellow"))
             continue
+        all_styles = set(entry.style_names)
         for m in marked:
-            tag = "" if b == "numpy" or set(m.styles) == set(B.STYLE_NAMES[b]) else f"[{'/'.join(m.styles)}] "
+            tag = "" if len(all_styles) == 1 or set(m.styles) == all_styles else f"[{'/'.join(m.styles)}] "
             where = Text(f"    {b} {tag}{m.where}", style="dim")
             if m.note:
                 where.append(f" — {m.note}", style="dim")
@@ -301,7 +304,8 @@ def header(console, case, traces) -> None:
 
 def walkthrough(console, case, traces, rows, only_step: str | None = None) -> None:
     header(console, case, traces)
-    ref = next((t for t in traces if isinstance(t, Trace) and t.backend == "numpy"), None)
+    ref_name = registry.reference().name
+    ref = next((t for t in traces if isinstance(t, Trace) and t.backend == ref_name), None)
     article_rows: dict = {}
     for r in rows:
         if r.source == "article":

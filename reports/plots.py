@@ -20,26 +20,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from backprop_parity.reference import registry  # noqa: E402
+
 FLOOR = -18.0                 # where an exact 0 is drawn
 DPI = 100
-STYLE_COLOURS = {             # Okabe–Ito, colour-blind safe
-    ("numpy", "manual"): "#000000",
-    ("torch", "autograd"): "#D55E00",
-    ("torch", "modules"): "#E69F00",
-    ("tf", "tape"): "#0072B2",
-    ("tf", "keras"): "#56B4E9",
-}
-STYLE_MARKERS = {("numpy", "manual"): "o", ("torch", "autograd"): "s", ("torch", "modules"): "D",
-                 ("tf", "tape"): "^", ("tf", "keras"): "v"}
-EXTRA_COLOURS = ["#009E73", "#CC79A7", "#F0E442", "#999999"]
+EXTRA_COLOURS = ["#009E73", "#CC79A7", "#F0E442", "#999999"]   # Okabe–Ito, for a style no info.py declares
 
 
 def colour(backend: str, style: str, i: int = 0) -> str:
-    return STYLE_COLOURS.get((backend, style), EXTRA_COLOURS[i % len(EXTRA_COLOURS)])
+    """The style's colour as its backend's info.py declares it (colour-blind safe: Okabe–Ito)."""
+    s = registry.style(backend, style)
+    return s.colour if s is not None else EXTRA_COLOURS[i % len(EXTRA_COLOURS)]
 
 
 def marker(backend: str, style: str) -> str:
-    return STYLE_MARKERS.get((backend, style), "P")
+    s = registry.style(backend, style)
+    return s.marker if s is not None else "P"
+
+
+def _is_reference(backend: str) -> bool:
+    return backend == registry.reference().name
 
 
 def _png(fig, tight: bool = False) -> bytes:
@@ -166,7 +166,7 @@ def cost_plot(case_name: str, traces: list) -> bytes | None:
               for t in traces if hasattr(t, "values") and "costs" in t.values]
     if not curves or len(curves[0][2]) < 3:
         return None
-    ref = next((c for b, s, c in curves if b == "numpy"), None)
+    ref = next((c for b, s, c in curves if _is_reference(b)), None)
     fig, axes = plt.subplots(1, 2 if ref is not None and len(curves) > 1 else 1, figsize=(9.6, 3.3),
                              squeeze=False)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.15, wspace=0.28)
@@ -190,7 +190,7 @@ def cost_plot(case_name: str, traces: list) -> bytes | None:
     if axes.shape[1] == 2:
         ax2 = axes[0][1]
         for k, (b, s, c) in enumerate(curves):
-            if b == "numpy":
+            if _is_reference(b):
                 continue
             d = np.abs(c - ref)
             y = np.where(d == 0, 10.0 ** FLOOR, d)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.case import Case
 from backprop_parity.reference.spec import TRACE_DOC
@@ -47,7 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT),
                    help=f"output folder (default: {DEFAULT_OUT.relative_to(DEFAULT_OUT.parent.parent)}/)")
     p.add_argument("--backend", default="all",
-                   help="numpy, torch, tf, a comma list, or all (default: all; NumPy always runs: it is the reference)")
+                   help=f"{', '.join(registry.names())}, a comma list, or all (default: all; "
+                        f"{registry.reference().name} always runs: it is the reference)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress; print only the summary line")
 
@@ -118,6 +120,24 @@ def label(backend: str, style: str) -> str:
     return f"{backend}/{style}"
 
 
+def reference_label() -> str:
+    ref = registry.reference()
+    return label(ref.name, ref.style_names[0])
+
+
+def is_reference(backend: str) -> bool:
+    return backend == registry.reference().name
+
+
+def backends_text() -> str:
+    """Every registered backend and its styles, for people (the report's first paragraph)."""
+    parts = []
+    for b in registry.entries():
+        styles = "; ".join(s.title for s in b.styles)
+        parts.append(f"the reference, {b.title} — {styles}" if b.reference else f"{b.title} ({styles})")
+    return ", ".join(parts)
+
+
 def counts(rows) -> dict:
     return {"hold": sum(r.passed is True for r in rows), "failed": sum(r.passed is False for r in rows),
             "none": sum(r.passed is None for r in rows),
@@ -185,10 +205,9 @@ def build(results, backends: list, dtype: str) -> list:
     styles = styles_seen(results)
     blocks = [
         Heading(1, TITLE),
-        Para([f"{len(results)} case(s) — worked examples of four tutorial articles, and any case file given — each run on every backend from the same "
-              "initial weights: the NumPy reference written by hand, PyTorch (autograd on leaf tensors; "
-              "nn.Module + torch.optim) and TensorFlow (GradientTape; Keras). Every number is held to the "
-              "article's printed digits and to the NumPy reference at float64 bounds. ",
+        Para([f"{len(results)} case(s) — worked examples of four tutorial articles, and any case file given — "
+              f"each run on every backend from the same initial weights: {backends_text()}. Every number is held "
+              "to the article's printed digits and to the NumPy reference at float64 bounds. ",
               Text(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · dtype {dtype} · backends "
                    f"asked for: {', '.join(backends)}.", "muted")]),
     ]
@@ -295,33 +314,34 @@ def _over(r) -> float:
 # --------------------------------------------------------------------------- steps
 
 def step_blocks() -> list:
-    from . import backends as B
-    table = steps.by_step(B.ORDER)
+    entries = registry.entries()
+    table = steps.by_step([b.name for b in entries])
     recs = []
     for name, step in steps.STEPS.items():
         rec = {"step": Stack([Text(step.title, "strong"), Text(name, "muted")]),
                "the article's formula": Stack([step.formula, Text(step.source, "muted")])}
-        for b in B.ORDER:
-            marked = table[name][b]
-            head = {"numpy": "NumPy (by hand)", "torch": "PyTorch", "tf": "TensorFlow / Keras"}[b]
+        for b in entries:
+            marked = table[name][b.name]
+            head = b.title
             if marked is None:
-                rec[head] = Text(f"{steps.PACKAGES[b]} is not installed", "error")
+                rec[head] = Text(f"{b.package} is not installed", "error")
             elif not marked:
                 rec[head] = Text("no line marked for this step", "warn")
             else:
-                all_styles = set(B.STYLE_NAMES[b])
-                rec[head] = Code([(("" if set(m.styles) == all_styles or b == "numpy" else f"[{'/'.join(m.styles)}] ")
-                                   + m.where, m.code, m.note) for m in steps.ordered(marked, b)])
+                all_styles = set(b.style_names)
+                rec[head] = Code([(("" if set(m.styles) == all_styles or len(all_styles) == 1
+                                    else f"[{'/'.join(m.styles)}] ") + m.where, m.code, m.note)
+                                  for m in steps.ordered(marked, b.name)])
         recs.append(rec)
     blocks = [Heading(2, "The mapping of manual backprop onto the frameworks", "steps"),
               Para(["Each step of backprop as the articles write it, the line of the NumPy reference that "
-                    "computes it, and the lines of the PyTorch and TensorFlow mirrors that do the same. ",
+                    "computes it, and the lines of every framework's mirror that do the same. ",
                     Text("The code is read from the source files that ran (the lines marked "
                          "# [step:NAME]), never retyped; a tag such as [autograd] says which style uses "
                          "the line, no tag: every style of that backend.", "muted")]),
               Table(pd.DataFrame(recs), cls="steps")]
     gaps = []
-    for b in B.ORDER:
+    for b in (e.name for e in entries):
         for style, names in steps.unmarked(b).items():
             gaps.append([Text(label(b, style), "strong"), f" marks no line for: {', '.join(names)}"])
     if gaps:
@@ -367,7 +387,7 @@ def cost_blocks(case: Case, traces, rows) -> list:
     if not with_J:
         why = "this case has no network" if case.net is None else "this case has no targets y (forward only)"
         return blocks + [Para([Text(f"No cost: {why}.", "muted")])]
-    ref = next((t for t in with_J if t.backend == "numpy"), with_J[0])
+    ref = next((t for t in with_J if is_reference(t.backend)), with_J[0])
     J_ref = float(ref.values["J"])
     printed = printed_cost(case)
     recs, index = [], []
@@ -456,7 +476,7 @@ def _quantity_cell(q, rows_q) -> Stack:
 
 
 def _value_cell(r: Comparison, notes: list, same_as=None):
-    """A backend's value; '= numpy/manual' when every shown digit is the reference's (the diff says how close)."""
+    """A backend's value; '= <the reference's label>' when every shown digit is the reference's (the diff says how close)."""
     if r.status == "no counterpart":
         return Text(f"no counterpart [{_footnote(notes, r.reason or '')}]", "muted")
     if r.status == "error":
@@ -485,7 +505,7 @@ def quantity_blocks(case: Case, traces, rows) -> list:
     recs, index, labels, notes = [], [], {}, []
     for q in case.quantities:
         rows_q = by_q.get(q.id, [])
-        ref = next((r for r in rows_q if r.backend == "numpy"), None)
+        ref = next((r for r in rows_q if is_reference(r.backend)), None)
         labels[q.id] = _quantity_cell(q, rows_q)
         if q.printed is not None:
             from .compare import _texts
@@ -534,7 +554,7 @@ def errata_blocks(case: Case, traces, rows) -> list:
         else:
             recs.append({"value": Text(q.formula, "mono"), "max |diff| vs the article": "", "verdict": ""})
         index.append("the article")
-        ref = art.get((q.id, "numpy", "manual"))
+        ref = next((r for (qid, b, _), r in art.items() if qid == q.id and is_reference(b)), None)
         for t in traces:
             r = art.get((q.id, t.backend, t.style))
             if r is None:
@@ -572,7 +592,8 @@ def mapping_blocks(case: Case, traces) -> list:
         recs.append(rec)
     return [Heading(3, "Convention mapping"),
             Para([Text("How the article's conventions land in each framework for this case, as each mirror "
-                       "reports it from the values its code used (numpy/manual is the article's own).", "muted")]),
+                       f"reports it from the values its code used ({reference_label()} is the article's own).",
+                       "muted")]),
             Table(pd.DataFrame(recs), cls="mapping")]
 
 
@@ -678,7 +699,7 @@ def plot_blocks(case: Case, traces, rows) -> list:
 # --------------------------------------------------------------------------- environment
 
 def environment_blocks(results, dtype: str) -> list:
-    env = environment.collect(dtype)
+    env = environment.collect(dtype, getattr(results, "environment", None))
     df = pd.DataFrame([{"": Text(k, "strong"), "value": v} for k, v in env])
     times = environment.times(results)
     styles = list(times)

@@ -1,13 +1,37 @@
-"""Load cases and run them on backends: shared by check, report and explain."""
+"""Load cases, compute every backend's traces, compare: the one path of check, report, explain and the tests.
+
+:func:`run_cases` = :func:`compute` then :func:`assemble`.
+
+* :func:`compute` runs the reference (NumPy, the registry's ``reference=True`` backend) in this
+  process and every other backend in its own worker process (``reports/worker.py``): at most
+  :data:`MAX_WORKERS` side by side, one task per backend covering all its cases. A NumPy-only
+  run starts no worker and imports no framework. A backend that cannot be imported gives NOT RUN
+  rows; a worker that dies gives ERROR rows for the cases it did not finish.
+* A backend may compute a slightly different case than the one given (``effective_case`` in its
+  ``backend`` module, e.g. TensorFlow keeps a leaky slope as a float32 attribute). Its worker sends
+  that case back and the reference is rerun on it here, so that backend's reference parity is
+  measured against it.
+* :func:`assemble` compares, per case (``reports/compare.py``).
+
+The tests (``parity_tests/helpers.py``) call :func:`compute` once per backend per session and
+:func:`assemble` for every comparison they look at.
+"""
 
 from __future__ import annotations
 
+import os
+import queue
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
+from backprop_parity.reference import registry
 from backprop_parity.reference.case import builtin_names, load
+
+MAX_WORKERS = 2
 
 
 def load_cases(specs: list[str], dtype: str):
@@ -18,46 +42,186 @@ def load_cases(specs: list[str], dtype: str):
     return cases
 
 
-def run_cases(cases, backends: list[str], progress=None):
+@dataclass
+class BackendRun:
+    """One backend's traces of a list of cases, by case index."""
+
+    backend: str
+    traces: list                                   # per case: [Trace | Comparison (NOT RUN, ERROR)]
+    effective: list                                # per case: (reference trace on the effective case, note) or None
+    environment: dict | None = None                # worker_facts of the framework (None: ran here or not at all)
+
+    def select(self, indexes) -> "BackendRun":
+        return BackendRun(self.backend, [self.traces[i] for i in indexes], [self.effective[i] for i in indexes],
+                          self.environment)
+
+
+class Results(list):
+    """[(case, traces, rows)] — with ``environment``: {backend: worker facts} of the frameworks that ran."""
+
+    def __init__(self, items=(), environment=None):
+        super().__init__(items)
+        self.environment = dict(environment or {})
+
+
+def run_cases(cases, backends: list[str], progress=None) -> Results:
+    return assemble(cases, compute(cases, backends, progress), backends)
+
+
+def needed(backends: list[str]) -> list[str]:
+    """The backends to compute: those asked for, and the reference whenever another one must be compared."""
+    ref = registry.reference().name
+    if ref not in backends and backends:
+        return [ref] + list(backends)
+    return list(backends)
+
+
+def workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus))
+
+
+def compute(cases, backends: list[str], progress=None, known: dict | None = None) -> dict:
+    """{backend: BackendRun} for ``needed(backends)``; runs in ``known`` are reused, not recomputed.
+
+    ``progress(case)`` is called (in this thread) when every backend has finished that case.
+    """
+    cases = list(cases)
+    ref = registry.reference().name
+    runs = dict(known or {})
+    todo = [b for b in needed(backends) if b not in runs]
+    tracker = _Tracker(cases, todo, progress)
+    remote = [b for b in todo if b != ref]
+    futures = {}
+    pool = ThreadPoolExecutor(max_workers=min(workers(), len(remote))) if remote else None
+    try:
+        from .worker import run_in_worker
+        for b in remote:
+            futures[b] = pool.submit(run_in_worker, registry.get(b), cases, tracker.callback(b))
+        if ref in todo:
+            runs[ref] = _here(ref, cases, tracker)
+        while futures and not all(f.done() for f in futures.values()):
+            tracker.pump(0.05)
+        tracker.pump(0)
+        for b, fut in futures.items():
+            try:
+                result = fut.result()
+            except Exception as exc:          # the parent's side itself failed: every case says so
+                from .worker import WorkerResult
+                result = WorkerResult(failure=f"running the worker failed: {type(exc).__name__}: {exc}")
+            runs[b] = _from_worker(b, cases, result)
+            if cases:
+                tracker.done(b, len(cases) - 1)      # NOT RUN or died early: nothing more will come
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    for b in remote:
+        _effective_references(runs[b], cases, ref)
+    return runs
+
+
+def _here(name: str, cases, tracker) -> BackendRun:
+    """A backend computed in this process (the reference)."""
+    from . import backends as B
+    traces = []
+    for i, case in enumerate(cases):
+        traces.append(B.run(case, name))
+        tracker.done(name, i)
+    return BackendRun(name, traces, [None] * len(cases))
+
+
+def _from_worker(name: str, cases, result) -> BackendRun:
+    from . import backends as B
+    from .compare import not_run
+    styles = registry.style_names(name)
+    traces, effective = [], []
+    for i, case in enumerate(cases):
+        if result.unavailable is not None:
+            traces.append([not_run(case, name, s, result.unavailable) for s in styles])
+            effective.append(None)
+        elif i in result.cases:
+            got, eff = result.cases[i]
+            traces.append(list(got))
+            effective.append(eff)
+        else:
+            why = result.failure or "the worker sent nothing for this case"
+            traces.append([B.failed_row(case, name, s, why) for s in styles])
+            effective.append(None)
+    if result.failure is not None and result.unavailable is None and cases and len(result.cases) == len(cases):
+        traces[-1] += [B.failed_row(cases[-1], name, s, result.failure + " (after sending every case)")
+                       for s in styles]
+    return BackendRun(name, traces, effective, result.environment or None)
+
+
+def _effective_references(run: BackendRun, cases, ref: str) -> None:
+    """Replace each effective case a worker sent by (the reference's trace on it, note)."""
+    from . import backends as B
+    for i, found in enumerate(run.effective):
+        if found is None:
+            continue
+        eff, note = found
+        trace = next((t for t in B.run(eff, ref) if isinstance(t, B.Trace)), None)
+        run.effective[i] = (trace, note) if trace is not None else None
+
+
+def assemble(cases, runs: dict, backends: list[str]) -> Results:
+    """[(case, traces, rows)] for ``backends`` (in that order) from computed runs."""
+    ref = registry.reference().name
+    out = []
+    for i, case in enumerate(cases):
+        out.append(case_result(case, i, runs, backends, ref))
+    environment = {b: runs[b].environment for b in backends if b in runs and runs[b].environment}
+    return Results(out, environment)
+
+
+def case_result(case, i: int, runs: dict, backends: list[str], ref: str | None = None):
     from . import backends as B
     from .compare import compare_case
-    results = []
-    for case in cases:
-        traces = []
-        for b in backends:
-            traces.extend(B.run(case, b))
-        ref = next((t for t in traces if getattr(t, "backend", None) == "numpy" and not hasattr(t, "passed")), None)
-        if ref is None and any(getattr(t, "backend", "numpy") != "numpy" for t in traces):
-            ref = next((t for t in B.run(case, "numpy") if not hasattr(t, "passed")), None)
-        rows = compare_case(case, traces, ref, effective_references(case, backends))
-        results.append((case, traces, rows))
-        if progress:
-            progress(case)
-    return results
+    ref = ref or registry.reference().name
+    traces = [t for b in backends for t in runs[b].traces[i]]
+    ref_trace = next((t for t in runs[ref].traces[i] if isinstance(t, B.Trace)), None) if ref in runs else None
+    effective = {b: runs[b].effective[i] for b in backends
+                 if b != ref and b in runs and runs[b].effective[i] is not None}
+    return case, traces, compare_case(case, traces, ref_trace, effective)
 
 
-def effective_references(case, backends: list[str]) -> dict:
-    """{backend: (reference trace, note)} for backends that compute a slightly different case than given.
+class _Tracker:
+    """Per-case progress over several backends: a case is done when every backend has finished it."""
 
-    A backend module may define ``effective_case(case)`` (the case as the framework really computes it)
-    and ``EFFECTIVE_NOTE`` (why). When it returns a different case, that backend's reference parity is
-    measured against the NumPy reference run on it; the article rows still use the case as given.
-    """
-    from . import backends as B
-    out = {}
-    for b in backends:
-        if b == "numpy":
-            continue
+    def __init__(self, cases, backends, progress):
+        self.cases, self.progress = cases, progress
+        self.count = {b: 0 for b in backends}
+        self.events: queue.Queue = queue.Queue()
+        self.shown = 0
+
+    def callback(self, backend):
+        return lambda i: self.events.put((backend, i))
+
+    def done(self, backend, i):
+        self.count[backend] = max(self.count[backend], i + 1)
+        self._show()
+
+    def pump(self, timeout: float) -> None:
         try:
-            module = B.load(b)
-        except B.BackendUnavailable:
-            continue
-        effective = getattr(module, "effective_case", None)
-        eff = effective(case) if effective is not None else case
-        if eff is not case:
-            ref = next(t for t in B.run(eff, "numpy") if not hasattr(t, "passed"))
-            out[b] = (ref, getattr(module, "EFFECTIVE_NOTE", "the backend's effective parameters"))
-    return out
+            backend, i = self.events.get(timeout=timeout) if timeout else self.events.get_nowait()
+            self.done(backend, i)
+            while True:
+                backend, i = self.events.get_nowait()
+                self.done(backend, i)
+        except queue.Empty:
+            pass
+
+    def _show(self):
+        if not self.count:
+            return
+        upto = min(self.count.values())
+        while self.shown < upto:
+            if self.progress:
+                self.progress(self.cases[self.shown])
+            self.shown += 1
 
 
 class Progress:

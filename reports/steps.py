@@ -4,25 +4,24 @@ Every line that implements a step of backprop carries a trailing marker comment:
 
     Z_l = L.affine(A_prev, params[net.W_name(l)], b, net.layout)        # [step:forward-affine] Z = A·W (+ b)
 
-in ``reference/*.py`` (the NumPy reference), ``torch_impl/*.py`` and
-``tf_impl/*.py``. This module finds those markers in the files Python imports
-for each backend package (``importlib.util.find_spec``; the loaded module's
-``__file__`` when it is already imported), and returns, per step, the whole
-statement that carries the marker (a call spread over several lines is shown
-whole), the function it is in, its file and line. The report and ``explain``
-print these — never a retyped copy — so the mapping cannot drift from the code
+in the Python files of each backend package of the registry (``reference/registry.py``).
+This module finds those markers in the files Python imports for each package (found
+without importing it; the loaded module's ``__file__`` when it is already imported), and
+returns, per step, the whole statement that carries the marker (a call spread over several
+lines is shown whole), the function it is in, its file and line. The report and
+``explain`` print these — never a retyped copy — so the mapping cannot drift from the code
 that ran.
 
-Which style a marked line belongs to follows the mirrors' module layout: the
-low-level style lives in ``network.py``, the idiomatic style in
-``idiomatic.py``; every other module (losses, gradcheck, layout …) serves every
-style of its backend.
+Which style a marked line belongs to comes from the registry: a style's own module
+(``Style.module``) serves that style only; every other module of the backend's package
+(losses, layout …) serves every style of that backend; and the framework-free modules of
+the reference that every style runs through (:data:`SHARED_MODULES`: the trace assembly and
+gradient checking, see ``reference/contract.py``) serve every style of every backend.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import io
 import re
 import sys
@@ -32,10 +31,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .backends import ORDER, STYLE_NAMES
+from backprop_parity.reference import registry
 
-PACKAGES = {"numpy": "reference", "torch": "torch_impl", "tf": "tf_impl"}
-LOW_LEVEL_MODULE, IDIOMATIC_MODULE = "network", "idiomatic"
+# Modules of the reference package that run for every style of every backend (reference/trace.py
+# assembles every trace; reference/gradcheck.py checks every gradient).
+SHARED_MODULES = ("trace", "gradcheck")
 
 MARKER = re.compile(r"\[step:([A-Za-z0-9_-]*)\]")
 
@@ -99,16 +99,7 @@ class MarkerError(ValueError):
 
 def package_dir(package: str) -> Path | None:
     """The directory Python imports ``package`` from (None when it is not installed)."""
-    module = sys.modules.get(package)
-    if module is not None and getattr(module, "__file__", None):
-        return Path(module.__file__).resolve().parent
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0]).resolve()
+    return registry.package_dir(package)
 
 
 def module_file(package: str, stem: str, directory: Path) -> Path:
@@ -119,12 +110,10 @@ def module_file(package: str, stem: str, directory: Path) -> Path:
 
 
 def styles_for(backend: str, stem: str) -> tuple:
-    names = STYLE_NAMES[backend]
-    if len(names) == 2 and stem == LOW_LEVEL_MODULE:
-        return (names[0],)
-    if len(names) == 2 and stem == IDIOMATIC_MODULE:
-        return (names[1],)
-    return tuple(names)
+    """The styles a module of the backend's package serves: its own style(s), else all of them."""
+    b = registry.get(backend)
+    own = tuple(s.name for s in b.styles if s.module == stem)
+    return own or b.style_names
 
 
 def _display_path(path: Path) -> str:
@@ -205,28 +194,44 @@ def extract_file(path: Path, backend: str, styles: tuple) -> list[Marked]:
 
 
 @lru_cache(maxsize=None)
-def _extract_cached(backend: str, directory: str, stamp: tuple) -> tuple:
-    package = PACKAGES[backend]
+def _extract_cached(backend: str, package: str, directory: str, shared: tuple, stamp: tuple) -> tuple:
     directory_path = Path(directory)
     out = []
     for stem in sorted(p.stem for p in directory_path.glob("*.py")):
         path = module_file(package, stem, directory_path)
         out.extend(extract_file(path, backend, styles_for(backend, stem)))
+    all_styles = registry.get(backend).style_names
+    for path in shared:                    # the reference's framework-free modules every style runs
+        out.extend(extract_file(Path(path), backend, all_styles))
     return tuple(out)
+
+
+def _shared_files(backend) -> list[Path]:
+    if backend.reference:
+        return []                          # already among the reference's own files
+    ref = registry.reference()
+    directory = package_dir(ref.package)
+    if directory is None:
+        return []
+    return [module_file(ref.package, stem, directory) for stem in SHARED_MODULES
+            if module_file(ref.package, stem, directory).is_file()]
 
 
 def extract(backend: str) -> list[Marked] | None:
     """Every marked statement of one backend, in file order (None: the package is not installed)."""
-    directory = package_dir(PACKAGES[backend])
+    b = registry.get(backend)
+    directory = package_dir(b.package)
     if directory is None:
         return None
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.py")))
-    return list(_extract_cached(backend, str(directory), stamp))
+    shared = _shared_files(b)
+    files = sorted(directory.glob("*.py")) + shared
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    return list(_extract_cached(backend, b.package, str(directory), tuple(str(p) for p in shared), stamp))
 
 
 def by_step(backends=None) -> dict:
     """{step: {backend: [Marked …]}} for every step, for each backend (None when not installed)."""
-    backends = backends or ORDER
+    backends = backends or registry.names()
     found = {b: extract(b) for b in backends}
     table = {name: {} for name in STEPS}
     for b, marked in found.items():
@@ -241,7 +246,7 @@ def unmarked(backend: str) -> dict[str, list[str]]:
     if marked is None:
         return {}
     out = {}
-    for style in STYLE_NAMES[backend]:
+    for style in registry.style_names(backend):
         have = {m.step for m in marked if style in m.styles}
         missing = [s for s in STEPS if s not in have]
         if missing:
@@ -250,8 +255,8 @@ def unmarked(backend: str) -> dict[str, list[str]]:
 
 
 def ordered(marked: list, backend: str) -> list:
-    """Low-level style's lines first, then the idiomatic style's, then the shared ones (file order within)."""
-    names = STYLE_NAMES[backend]
+    """Each style's own lines in the registry's order of styles, then the shared ones (file order within)."""
+    names = list(registry.style_names(backend))
     def rank(m):
         return names.index(m.styles[0]) if len(m.styles) == 1 and m.styles[0] in names else len(names)
     return sorted(marked, key=rank)

@@ -1,6 +1,7 @@
 """The same network the way a Keras user writes it: Sequential, Dense, a loss object, SGD, train_on_batch.
 
-Read beside ``network.py`` (same function names). The model is
+Read beside ``reference/network.py`` and ``network.py``: the same functions with the
+same signatures (``reference/contract.py``). ``params`` is the model itself,
 
     keras.Sequential([keras.Input((n_in,)), Dense(n1), Activation, Dense(n2), Activation, …])
 
@@ -12,7 +13,9 @@ GradientTape around that model; training is ``model.compile`` +
 ``model.train_on_batch`` over the data in order (all of it per step for the
 batch rule, one example per step for SGD), epoch after epoch. (``model.fit``
 with ``shuffle=False`` gives the same numbers but costs tens of milliseconds of
-per-epoch set-up: 40 s for Zhou's 1000 epochs against 8 s.)
+per-epoch set-up: 40 s for Zhou's 1000 epochs against 8 s.) Dense works
+examples-first; every Forward/Backward value is transposed back to the
+article's layout (``layout.from_examples_first``).
 
 The article's conventions are mapped onto Keras in :class:`Plan` (derived, not
 typed in; the report prints ``Plan.mapping``):
@@ -24,28 +27,50 @@ typed in; the report prints ``Plan.mapping``):
 * L2: ``keras.regularizers.L2(l)`` adds l·ΣW² (gradient 2lW) to the Keras loss;
   l = λ/(2·m_step) makes it ½λΣW² / m_step, i.e. ½λΣW² in J. Kernel regularizers
   reach the weights; the bias (the bias row under the trick) is reached through
-  ``bias_regularizer`` only when the case's ``l2_bias`` says so.
+  ``bias_regularizer`` only when the case's ``l2_bias`` says so. ``load`` knows no
+  λ, so the model it builds has no regularizer and ``cost`` applies the same L2
+  objects to its variables; the model ``train`` compiles carries them.
 * everything in the case's dtype: ``dtype=`` on Input, every layer and the loss,
-  and ``keras.config.floatx`` set for the run (``floatx``), because Keras 3
-  creates the optimizer's learning rate and the loss that ``compile`` wraps
-  around ours in floatx — float32 unless set.
+  and ``keras.config.floatx`` set around every function that makes Keras objects
+  (``floatx``), because Keras 3 creates the optimizer's learning rate and the loss
+  that ``compile`` wraps around ours in floatx — float32 unless set.
+
+``RUN_EAGERLY`` (or ``with executing(eagerly=True)``) switches compile and the
+evaluation of J from tf.function (Keras' default) to eager execution: the eager
+twin, tested to agree.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
 from . import floatx, onednn_note, tf_dtype
-from . import gradcheck as GC
 from . import layout as L
 from . import losses as LOSS
+from .network import activations_notes
+
+RUN_EAGERLY = False     # compile(run_eagerly=…) and J_of: False is Keras' default (tf.function)
+
+
+@contextlib.contextmanager
+def executing(eagerly: bool):
+    """``RUN_EAGERLY`` set inside the block, restored after it."""
+    global RUN_EAGERLY
+    before, RUN_EAGERLY = RUN_EAGERLY, bool(eagerly)
+    try:
+        yield
+    finally:
+        RUN_EAGERLY = before
 
 
 class L2(keras.regularizers.L2):
@@ -78,6 +103,7 @@ class Plan:
 
 
 def plan(net: Net, hyper: Hyper, n: int) -> Plan:
+    """The mapping for ``n`` examples in all (the batch rule steps on all of them, SGD on one)."""
     k = net.sizes[-1]
     batch_size = n if hyper.rule == "batch" else 1
     m_full = LOSS.keras_multiplier(net.loss, n * k)
@@ -87,19 +113,27 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
     l2 = hyper.l2 / (2 * m_step) if hyper.l2 else 0.0
     p = Plan(LOSS.keras_loss(net.loss, net.dtype), LOSS.keras_loss(net.loss, net.dtype, reduction=None),
              m_full, m_step, LOSS.keras_multiplier_each(net.loss, k), batch_size, lr, l2, hyper.l2_bias)
+    p.mapping = {"loss": LOSS.keras_formula(net.loss, n * k), **training_notes(net, hyper, p, lr, l2)}
+    return p
+
+
+def training_notes(net: Net, hyper: Hyper, p: Plan, lr: float, l2: float) -> dict:
+    """The learning rate, update and L2 as text; ``lr`` and ``l2`` are the optimizer's and the regularizers'
+    (``train`` reads them from the compiled model; ``plan`` states what it will give them)."""
+    k = net.sizes[-1]
+    s = hyper.scale(p.batch_size)
     rule = ("one train_on_batch on all the data per epoch" if hyper.rule == "batch"
             else "one train_on_batch per example, in data order")
-    p.mapping = {
-        "loss": LOSS.keras_formula(net.loss, n * k),
-        "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{m_step:g} = {lr:.10g} "
-                          f"(s = {hyper.grad_scale} with {batch_size} example(s) per step; m_step = J/keras loss "
-                          f"on one training batch of {batch_size}×{k})"),
+    out = {
+        "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{p.m_step:g} = {lr:.10g} "
+                          f"(s = {hyper.grad_scale} with {p.batch_size} example(s) per step; m_step = J/keras loss "
+                          f"on one training batch of {p.batch_size}×{k})"),
         "update": (f"model.compile(optimizer=keras.optimizers.SGD(learning_rate={lr:.10g}), loss=…), "
                    f"{hyper.epochs} epoch(s): {rule}"),
     }
     if hyper.l2:
         bias_part = ({"rows": "bias row", "columns": "bias column"}[net.layout] + " of W") if net.trick else "b vectors"
-        p.mapping["L2"] = (
+        out["L2"] = (
             f"J += ½λΣW² with λ = {hyper.l2:g}  ↔  kernel_regularizer=L2({l2:.10g}) "
             f"(l = λ/(2·m_step): Keras adds l·ΣW², gradient 2lW, to a loss that is J/m_step); "
             + (f"bias_regularizer=L2({l2:.10g}) too, since the case's L2 reaches the {bias_part}"
@@ -110,25 +144,48 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
               "through float32: tf.cast of a Python float)"
             + ". Keras sums regularizers over trainable weights only (model.losses); J adds every "
               "variable's regularizer, frozen ones included, as the article does")
-    return p
+    return out
 
 
-# ---------------------------------------------------------------------------- the model
+# ---------------------------------------------------------------------------- arrays and the model
 
-def build(net: Net, params: dict, p: Plan) -> keras.Sequential:
-    """keras.Sequential of Dense + activation layers, loaded with the case's parameters."""
+def tensor(net: Net, x_np) -> tf.Tensor:
+    return tf.constant(x_np, dtype=tf_dtype(net.dtype))
+
+
+def numpy(x) -> np.ndarray:
+    """A NumPy copy (``.numpy()`` may share the tensor's memory; tf.Variable's __array__ predates NumPy 2's copy=)."""
+    return np.array(x.numpy() if hasattr(x, "numpy") else x)
+
+
+# A = g(Z) as a Keras layer of its own (so that the functional extractor sees every A).
+ACTIVATION_LAYER = {
+    "identity": lambda act, **kw: keras.layers.Activation("linear", **kw),
+    "sigmoid": lambda act, **kw: keras.layers.Activation("sigmoid", **kw),
+    "tanh": lambda act, **kw: keras.layers.Activation("tanh", **kw),
+    "relu": lambda act, **kw: keras.layers.ReLU(**kw),
+    "leaky_relu": lambda act, **kw: keras.layers.LeakyReLU(negative_slope=act.params["slope"], **kw),
+    "elu": lambda act, **kw: keras.layers.ELU(alpha=act.params["alpha"], **kw),
+}   # [step:forward-activation] the Keras layer of g
+
+
+def build(net: Net, params_np: dict | None, p: Plan | None = None) -> keras.Sequential:
+    """keras.Sequential of Dense + activation layers, loaded with ``params_np`` (when given), with the
+    plan's L2 regularizers (when given). Call it under ``floatx(net.dtype)``."""
     dtype = np.dtype(net.dtype).name
-    reg = L2(p.l2) if p.l2 else None
+    reg = L2(p.l2) if p is not None and p.l2 else None
     layers = [keras.Input(shape=(net.sizes[0],), dtype=dtype, name="X")]
     for l in range(net.depth):
+        act = net.activations[l]
         layers.append(keras.layers.Dense(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
                                          kernel_regularizer=reg,                                 # [step:l2] L2(l)
-                                         bias_regularizer=reg if p.l2_bias else None,
+                                         bias_regularizer=reg if p is not None and p.l2_bias else None,
                                          name=f"Z{net.layer_number(l)}"))                        # [step:forward-affine] Dense: Z = A·kernel + bias
-        layers.append(ACT.keras_layer(net.activations[l], dtype, name=f"A{net.layer_number(l)}"))  # [step:forward-activation]
+        layers.append(ACTIVATION_LAYER[act.name](act, dtype=dtype, name=f"A{net.layer_number(l)}"))  # [step:forward-activation]
     model = keras.Sequential(layers, name="article_net")
-    load_params(model, net, params)
-    freeze(model, net)
+    if params_np is not None:
+        assign(net, model, params_np)
+    freeze(net, model)
     return model
 
 
@@ -140,47 +197,42 @@ def activation_layers(model) -> list:
     return [layer for layer in model.layers if not isinstance(layer, keras.layers.Dense)]
 
 
-def load_params(model, net: Net, params: dict) -> None:
-    """The article-layout parameters into the Dense layers (layout.to_dense), exactly."""
+def assign(net: Net, model, params: dict) -> None:
+    """Article-layout parameters into the Dense layers (layout.to_dense), exactly."""
     for l, layer in enumerate(dense_layers(model)):
-        b = params.get(net.b_name(l))
-        kernel, bias = L.to_dense(params[net.W_name(l)], b, net.layout, net.bias)   # [step:bias-trick] bias row → Dense.bias
+        kernel, bias = L.to_dense(params[net.W_name(l)], params.get(net.b_name(l)), net.layout, net.bias)
         layer.kernel.assign(kernel)
         if bias is not None:
-            layer.bias.assign(bias)
+            layer.bias.assign(bias)                                          # [step:bias-trick] the bias row of W → Dense.bias
 
 
-def params_of(model, net: Net) -> dict:
+def freeze(net: Net, model) -> None:
+    """Frozen article parameters -> variable.trainable = False (train_on_batch then leaves them alone).
+    Under the bias trick W is kernel and bias together."""
+    for l, layer in enumerate(dense_layers(model)):
+        if net.W_name(l) in net.frozen:
+            layer.kernel.trainable = False
+            if net.trick:
+                layer.bias.trainable = False
+        if net.bias == "vectors" and net.b_name(l) in net.frozen:
+            layer.bias.trainable = False
+
+
+def load(net: Net, params_np: dict) -> keras.Sequential:
+    """The model, loaded with the article's parameters (no regularizer: ``load`` knows no λ; see ``cost``)."""
+    with floatx(net.dtype):
+        return build(net, params_np)
+
+
+def parameters(net: Net, params) -> dict:
     """The Dense layers' variables in the article's layout (layout.from_dense)."""
     out = {}
-    for l, layer in enumerate(dense_layers(model)):
-        W, b = L.from_dense(layer.kernel.numpy(), layer.bias.numpy() if layer.use_bias else None,
-                            net.layout, net.bias)
+    for l, layer in enumerate(dense_layers(params)):
+        W, b = L.from_dense(layer.kernel.value, layer.bias.value if layer.use_bias else None, net.layout, net.bias)
         out[net.W_name(l)] = W
         if b is not None:
             out[net.b_name(l)] = b
     return out
-
-
-def variables_by_name(model, net: Net) -> dict:
-    """article parameter name -> the Keras variables that hold it (kernel, and bias under the trick)."""
-    out = {}
-    for l, layer in enumerate(dense_layers(model)):
-        if net.bias == "trick":
-            out[net.W_name(l)] = [layer.kernel, layer.bias]
-        else:
-            out[net.W_name(l)] = [layer.kernel]
-            if net.bias == "vectors":
-                out[net.b_name(l)] = [layer.bias]
-    return out
-
-
-def freeze(model, net: Net) -> None:
-    """Frozen article parameters -> variable.trainable = False (train_on_batch then leaves them alone)."""
-    for name, vs in variables_by_name(model, net).items():
-        if name in net.frozen:
-            for v in vs:
-                v.trainable = False
 
 
 def extractor(model) -> keras.Model:
@@ -188,112 +240,189 @@ def extractor(model) -> keras.Model:
     return keras.Model(inputs=model.inputs, outputs=[layer.output for layer in model.layers])
 
 
-# ---------------------------------------------------------------------------- one step, captured
+# ---------------------------------------------------------------------------- one step, on a tape around the model
 
 @dataclass
-class Forward:
+class Record:
+    """What ``forward`` leaves for ``backward`` and ``gradients``: the tape and the model's own tensors
+    (examples first), which the tape differentiates; J once backward has taped it."""
+
+    tape: tf.GradientTape
     Z: list
-    A: list          # A[0] = X (examples first), A[l+1] = g(Z[l])
+    A: list          # A[0] = X, A[l+1] = g(Z[l]), examples first
+    J: Any = None
+    yhat_on_path: bool = True
 
 
-def forward(features: keras.Model, X) -> Forward:
-    outs = features(X)                       # Z and A of every layer, from the model's own layers
-    return Forward(list(outs[0::2]), [X, *outs[1::2]])
-
-
-def cost(model, p: Plan, yhat, y, m: float):
-    """J in the article's convention from the Keras loss object (J = m·keras) and the layers' regularizers."""
-    J = p.loss(y, yhat) * m                                                        # [step:cost] J = m·keras_loss
-    regs = [v.regularizer(v) for v in model.weights if v.regularizer is not None]
-    if regs:
-        J = J + tf.add_n(regs) * p.m_step                                          # [step:l2] + l·ΣW²·m_step = ½λΣW²
-    return J
-
-
-def capture(model, features, p: Plan, X, y) -> dict:
-    """Z, A, J, ∂J/∂ŷ, g'(Z), δ, ∂J/∂A and ∂J/∂(kernel, bias) of one forward/backward pass."""
+def forward(net: Net, params, X) -> Forward:
+    model = params
     weights = [v for layer in dense_layers(model) for v in layer.weights]
-    with tf.GradientTape(persistent=True) as tape:
+    tape = tf.GradientTape(persistent=True)
+    with tape:
         tape.watch([v.value for v in weights])   # frozen (non-trainable) variables too: their gradient is reported
-        fwd = forward(features, X)
-        J = cost(model, p, fwd.A[-1], y, p.m_full)
-    delta_out = tape.gradient(J, fwd.Z[-1])                                  # [step:output-delta] tape.gradient(J, Z)
-    delta_hidden = tape.gradient(J, fwd.Z[:-1])                              # [step:hidden-delta] tape.gradient(J, Z)
-    dA = tape.gradient(J, fwd.A[1:-1])
-    grads = tape.gradient(J, weights)                                        # [step:weight-gradient] tape.gradient(J, kernel/bias)
-    dJ_dyhat = tape.gradient(J, fwd.A[-1])
-    del tape
-    out = {"Z": fwd.Z, "A": fwd.A[1:], "J": J, "J_each": p.loss_each(y, fwd.A[-1]) * p.m_each,
-           "delta": [*delta_hidden, delta_out], "dA": dA, "grads": grads, "yhat_on_path": dJ_dyhat is not None}
+        X_first = L.examples_first(X, net.layout)
+        outs = extractor(model)(X_first)         # Z and A of every layer, from the model's own layers
+        Z_first, A_first = list(outs[0::2]), [X_first, *outs[1::2]]
+        Z = [L.from_examples_first(Z_l, net.layout) for Z_l in Z_first]
+        A = [X] + [L.from_examples_first(A_l, net.layout) for A_l in A_first[1:]]
+    return Forward(Z, A, A[:-1], Record(tape, Z_first, A_first))
+
+
+def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
+    model, rec = params, fwd.record
+    with rec.tape:
+        J = cost(net, model, fwd.A[-1], y, hyper)
+    rec.J = J
+    last = net.depth - 1
+    deriv = []
+    for layer, Z in zip(activation_layers(model), rec.Z):
+        with tf.GradientTape() as tape:
+            tape.watch(Z)
+            A = layer(Z)
+        deriv.append(L.from_examples_first(tape.gradient(A, Z), net.layout))   # g'(Z) of the model's own layer
+    dJ_dyhat = rec.tape.gradient(J, rec.A[-1])
+    rec.yhat_on_path = dJ_dyhat is not None
     if dJ_dyhat is None:
         # Keras computed the loss from the sigmoid's logits (BinaryCrossentropy after a sigmoid layer), so ŷ
         # is not on the gradient path: ask the same loss object about ŷ as a plain tensor instead.
         yhat = tf.identity(fwd.A[-1])
-        with tf.GradientTape() as t2:
-            t2.watch(yhat)
-            J2 = p.loss(y, yhat) * p.m_full
-        dJ_dyhat = t2.gradient(J2, yhat)
-    out["dJ_dyhat"] = dJ_dyhat
-    deriv = []
-    for layer, Z in zip(activation_layers(model), fwd.Z):
-        with tf.GradientTape() as t3:
-            t3.watch(Z)
-            A = layer(Z)
-        deriv.append(t3.gradient(A, Z))                                      # g'(Z) of the model's own activation layer
-    out["deriv"] = deriv
-    return out
+        with tf.GradientTape() as tape:
+            tape.watch(yhat)
+            J_plain = cost(net, model, yhat, y, hyper)
+        dJ_dyhat = tape.gradient(J_plain, yhat)
+    else:
+        dJ_dyhat = L.from_examples_first(dJ_dyhat, net.layout)
+    delta = [None] * net.depth
+    dA_in = [None] * net.depth
+    delta[last] = L.from_examples_first(rec.tape.gradient(J, rec.Z[last]), net.layout)      # [step:output-delta] tape.gradient(J, Z)
+    for l in range(last, 0, -1):
+        dA_in[l] = L.from_examples_first(rec.tape.gradient(J, rec.A[l]), net.layout)        # [step:hidden-delta] ∂J/∂A
+        delta[l - 1] = L.from_examples_first(rec.tape.gradient(J, rec.Z[l - 1]), net.layout)  # [step:hidden-delta] tape.gradient(J, Z)
+    return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
-def grads_by_name(model, net: Net, grads: list) -> dict:
-    """The tape's gradients of (kernel, bias) of every Dense, in the article's layout."""
-    out, i = {}, 0
-    for l, layer in enumerate(dense_layers(model)):
-        gk = grads[i].numpy()
-        gb = grads[i + 1].numpy() if layer.use_bias else None
-        i += 2 if layer.use_bias else 1
-        W, b = L.from_dense(gk, gb, net.layout, net.bias)
-        out[net.W_name(l)] = W
+def gradients(net: Net, params, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
+    """∂J/∂(kernel, bias) of every Dense in one backward pass of the tape, mapped back to the article's
+    W (b); J holds the L2 term, so λW is in."""
+    rec, dense = fwd.record, dense_layers(params)
+    per_layer = rec.tape.gradient(rec.J, [layer.weights for layer in dense])  # [step:weight-gradient] tape.gradient(J, [kernel, bias])
+    grads = {}
+    for l, (layer, g) in enumerate(zip(dense, per_layer)):
+        W, b = L.from_dense(g[0], g[1] if layer.use_bias else None, net.layout, net.bias)
+        grads[net.W_name(l)] = W
         if b is not None:
-            out[net.b_name(l)] = b
-    return out
+            grads[net.b_name(l)] = b
+    return grads
 
 
-# ---------------------------------------------------------------------------- training
-
-def train(model, net: Net, p: Plan, X, y, hyper: Hyper, run_eagerly: bool):
-    """compile, then train_on_batch over the data in order, epoch after epoch; returns the parameters
-    (article layout) before training and after each epoch."""
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=p.lr), loss=p.loss,       # [step:update] SGD(lr = α·s·m)
-                  run_eagerly=run_eagerly, jit_compile=False)
-    batches = [(X[i:i + p.batch_size], y[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size)]
-    history = [params_of(model, net)]
-    for _ in range(hyper.epochs):
-        for X_batch, y_batch in batches:                                                   # data order, no shuffling
-            model.train_on_batch(X_batch, y_batch)                                         # [step:update] W ← W − lr·∂/∂W
-        history.append(params_of(model, net))
-    return history
-
-
-def J_of(model, net: Net, p: Plan, X, y, run_eagerly: bool = True):
-    """J as a function of the (article-layout) parameters: loads them into the model, then model(X)
-    (under tf.function unless run_eagerly, like Keras' own predict/evaluate functions)."""
-    def evaluate(X, y):
-        yhat = model(X)
-        return cost(model, p, yhat, y, p.m_full), yhat
-    evaluate = evaluate if run_eagerly else tf.function(evaluate)
-
-    def J(params):
-        load_params(model, net, params)
-        J_value, yhat = evaluate(X, y)
-        return J_value, L.from_examples_first(yhat.numpy(), net.layout)
+def cost(net: Net, params, yhat, y, hyper: Hyper):
+    """J in the article's convention from the Keras loss object (J = m·keras) and Keras L2 regularizers."""
+    with floatx(net.dtype):
+        p = plan(net, hyper, L.n_examples(yhat, net.layout))
+        J = p.loss(L.examples_first(y, net.layout), L.examples_first(yhat, net.layout)) * p.m_full   # [step:cost] J = m·keras_loss
+        if p.l2:
+            reg = L2(p.l2)
+            J = J + tf.add_n([reg(v) for layer in dense_layers(params) for v in layer.weights
+                              if v is layer.kernel or p.l2_bias]) * p.m_step   # [step:l2] + l·ΣW²·m_step = ½λΣW²
     return J
 
 
-def predict(model, X) -> np.ndarray:
-    return model.predict(X, verbose=0)
+def cost_each(net: Net, yhat, y):
+    with floatx(net.dtype):
+        loss_each = LOSS.keras_loss(net.loss, net.dtype, reduction=None)
+        return loss_each(L.examples_first(y, net.layout), L.examples_first(yhat, net.layout)) \
+            * LOSS.keras_multiplier_each(net.loss, net.sizes[-1])
 
 
-# ---------------------------------------------------------------------------- the trace
+def optimizer(net: Net, params, hyper: Hyper, n: int):
+    """keras.optimizers.SGD for ``step``: it applies the article's ∂J/∂W, so learning_rate = α·s.
+    (``train`` compiles its own SGD, whose lr = α·s·m_step, because Keras differentiates J/m_step.)"""
+    with floatx(net.dtype):
+        opt = keras.optimizers.SGD(learning_rate=hyper.learning_rate * hyper.scale(n))    # [step:update] α·(1/n)
+        opt.build(params.trainable_variables)
+    return opt
+
+
+def step(net: Net, params, grads: dict, hyper: Hyper, opt):
+    """W ← W − α·s·∂J/∂W on the model's trainable variables, the article's gradients mapped to Dense's layout."""
+    pairs = []
+    for l, layer in enumerate(dense_layers(params)):
+        g_kernel, g_bias = L.to_dense(grads[net.W_name(l)], grads.get(net.b_name(l)), net.layout, net.bias)
+        pairs += [(g_kernel, layer.kernel)] + ([(g_bias, layer.bias)] if g_bias is not None else [])
+    pairs = [(g, v) for g, v in pairs if v.trainable]
+    if pairs:
+        opt.apply_gradients(pairs)                                          # [step:update] W ← W − lr·∂J/∂W
+    return params
+
+
+def predict(net: Net, params, X):
+    with floatx(net.dtype):
+        return L.from_examples_first(params.predict(np.asarray(L.examples_first(X, net.layout)), verbose=0), net.layout)
+
+
+# ---------------------------------------------------------------------------- training, and J for gradient checking
+
+def evaluate(net: Net, model, X, y, hyper: Hyper):
+    """J(params=None) -> (J, ŷ): the model's parameters (``params``, article layout, assigned to its variables
+    first when given), model(X) and ``cost`` — under tf.function unless RUN_EAGERLY (like Keras' own
+    predict/evaluate functions).
+
+    X is transposed to examples-first here, eagerly, not inside the function: in a graph Grappler
+    folds a transpose into the MatMul after it (transpose_a), and float32 kernels then sum in
+    another order."""
+    X_first = L.examples_first(X, net.layout)
+
+    def J(params=None):
+        if params is not None:
+            assign(net, model, params)
+        yhat = L.from_examples_first(model(X_first), net.layout)
+        return cost(net, model, yhat, y, hyper), yhat
+    return J if RUN_EAGERLY else tf.function(J)
+
+
+def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper) -> Training:
+    """compile, then train_on_batch over the data in order, epoch after epoch: the parameters (article
+    layout) and J before training and after each epoch."""
+    with floatx(net.dtype):
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=p.lr), loss=p.loss,       # [step:update] SGD(lr = α·s·m)
+                      run_eagerly=RUN_EAGERLY, jit_compile=False)
+        X, y = (np.asarray(L.examples_first(a, net.layout), dtype=net.dtype) for a in (X_np, y_np))
+        batches = [(X[i:i + p.batch_size], y[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size)]
+        J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
+        history = [{name: numpy(v) for name, v in parameters(net, model).items()}]
+        costs = [numpy(J()[0])]
+        for _ in range(hyper.epochs):
+            for X_batch, y_batch in batches:                                               # data order, no shuffling
+                model.train_on_batch(X_batch, y_batch)                                     # [step:update] W ← W − lr·∂/∂W
+            history.append({name: numpy(v) for name, v in parameters(net, model).items()})
+            costs.append(numpy(J()[0]))
+        regs = [v.regularizer for v in model.weights if v.regularizer is not None]
+        notes = training_notes(net, hyper, p, float(numpy(model.optimizer.learning_rate)),
+                               regs[0].l2 if regs else 0.0)
+    return Training(history, np.asarray(costs), notes)
+
+
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """The model a Keras user trains: regularizers on the layers, compile, train_on_batch (``fit``)."""
+    with floatx(net.dtype):
+        p = plan(net, hyper, L.n_examples(X_np, net.layout))
+        return fit(net, build(net, params_np, p), p, X_np, y_np, hyper)
+
+
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of NumPy parameters: what gradient checking perturbs. One model, one evaluation
+    (traced once), which assigns the parameters to the model's variables and runs it."""
+    with floatx(net.dtype):
+        model = build(net, None)
+        J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
+
+    def J_np(params_np):
+        J_value, yhat = J({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()})
+        return numpy(J_value), numpy(yhat)
+    return J_np
+
+
+# ---------------------------------------------------------------------------- what has no counterpart, the mapping
 
 def missing(net: Net) -> dict:
     out = {}
@@ -310,92 +439,23 @@ def missing(net: Net) -> dict:
     return out
 
 
-def trace(case, run_eagerly: bool = False) -> tuple[dict, dict, dict]:
-    """(values, missing, mapping) of the Keras style for one case."""
-    net, hyper = case.net, case.hyper
-    with floatx(net.dtype):
-        return _trace(case, net, hyper, run_eagerly)
-
-
-def _trace(case, net: Net, hyper: Hyper, run_eagerly: bool):
-    dtype = tf_dtype(net.dtype)
-    lay = net.layout
-    X = tf.constant(L.examples_first(case.X, lay), dtype=dtype)
-    n = int(X.shape[0])
-    p = plan(net, hyper, n)
-    model = build(net, case.params, p)
-    features = extractor(model)
-    t: dict = {"X": L.from_examples_first(X.numpy(), lay), "n_params": float(model.count_params())}
-    t.update({param_key("", name): v for name, v in params_of(model, net).items()})
-    y = None if case.y is None else tf.constant(L.examples_first(case.y, lay), dtype=dtype)
-    if y is None:
-        fwd = forward(features, X)
-        Zs, As = fwd.Z, fwd.A[1:]
-    else:
-        cap = capture(model, features, p, X, y)
-        Zs, As = cap["Z"], cap["A"]
-    for l in range(net.depth):
-        num = net.layer_number(l)
-        t[key("Z", num)] = L.from_examples_first(Zs[l].numpy(), lay)
-        t[key("A", num)] = L.from_examples_first(As[l].numpy(), lay)
-    t[key("A", net.first_layer - 1)] = t["X"]
-    t["yhat"] = t[key("A", net.layer_number(net.depth - 1))]
-    mapping = _mapping(net, hyper, p, model, Zs, run_eagerly)
-    if y is None:
-        return t, _missing_forward_only(net), mapping
-    t["y"] = L.from_examples_first(y.numpy(), lay)
-    t["error"] = L.from_examples_first(tf.subtract(y, As[-1]).numpy(), lay)
-    t["J"] = cap["J"].numpy()
-    t["J_each"] = cap["J_each"].numpy()
-    t["dJ_dyhat"] = L.from_examples_first(cap["dJ_dyhat"].numpy(), lay)
-    if not cap["yhat_on_path"]:
-        mapping["dJ_dyhat"] = ("Keras computed the loss from the sigmoid's logits (BinaryCrossentropy after a "
-                               "sigmoid), so ŷ is off the gradient path; ∂J/∂ŷ is the same loss object's gradient "
-                               "at ŷ taken as a plain tensor (its probability form, ŷ clipped to [ε, 1 − ε], "
-                               f"ε = {keras.config.epsilon():g})")
-    for l in range(net.depth):
-        num = net.layer_number(l)
-        t[key("deriv", num)] = L.from_examples_first(cap["deriv"][l].numpy(), lay)
-        t[key("delta", num)] = L.from_examples_first(cap["delta"][l].numpy(), lay)
-        if l >= 1 and not net.trick:
-            t[key("dA", num - 1)] = L.from_examples_first(cap["dA"][l - 1].numpy(), lay)
-    grads = grads_by_name(model, net, cap["grads"])
-    for name, g in grads.items():
-        t[param_key("grad", name)] = g
-    history = train(model, net, p, X.numpy(), y.numpy(), hyper, run_eagerly)
-    J = J_of(model, net, p, X, y, run_eagerly)
-    t["costs"] = np.asarray([J(h)[0].numpy() for h in history])
-    t.update(training_keys(history))
-    load_params(model, net, history[-1])
-    for name, x in case.inputs.items():
-        xk = np.asarray(L.examples_first(x, lay), dtype=net.dtype)
-        t[f"predict.{name}"] = L.from_examples_first(predict(model, xk), lay)
-    initial = {name: tf.constant(v, dtype=dtype) for name, v in case.params.items()}
-    t.update(GC.check(initial, grads, J, hyper))
-    if hyper.probe:
-        new = {name: tf.constant(v, dtype=dtype) for name, v in history[1].items()}
-        t.update(GC.probe(hyper, new, J, "gradcheck.probe_new"))
-    return t, missing(net), mapping
-
-
-def _missing_forward_only(net: Net) -> dict:
-    return {k: v for k, v in missing(net).items() if k.startswith("A_aug")}
-
-
-def _mapping(net: Net, hyper: Hyper, p: Plan, model, Zs, run_eagerly: bool) -> dict:
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
+    """How the article's conventions map onto Keras (the plan, and what training read from the objects)."""
     dtype = np.dtype(net.dtype).name
+    with floatx(net.dtype):
+        p = plan(net, hyper, L.n_examples(X_np, net.layout))
     layers = ", ".join(
         f"Dense({net.sizes[l + 1]}{', use_bias=False' if net.bias == 'none' else ''}), "
         f"{ACT.keras_label(net.activations[l])}" for l in range(net.depth))
     m = {
         "model": f"keras.Sequential([keras.Input(({net.sizes[0]},)), {layers}])",
         "parameters": "; ".join(L.describe_dense(net.W_name(l), net.b_name(l), net.param_shapes()[net.W_name(l)],
-                                             net.layout, net.bias) for l in range(net.depth))
-                  + ("; X, y, Z, A, δ transposed: Keras takes one example per row" if net.layout == "columns" else ""),
+                                                 net.layout, net.bias) for l in range(net.depth))
+                      + ("; X, y, Z, A, δ transposed: Keras takes one example per row" if net.layout == "columns" else ""),
         "dtype": (f"{dtype} everywhere: dtype='{dtype}' on Input, every layer and the loss; keras.config.floatx set "
                   f"to {dtype} for the run (compile() wraps our loss in a CompileLoss and the SGD learning rate is a "
                   f"variable, both created in floatx)"),
-        "execution": ("eager: compile(run_eagerly=True), J evaluated eagerly" if run_eagerly else
+        "execution": ("eager: compile(run_eagerly=True), J evaluated eagerly" if RUN_EAGERLY else
                       "graph: compile(run_eagerly=False, jit_compile=False) trains under tf.function (Keras' "
                       "default), J of each epoch and of gradient checking under tf.function too")
                      + "; Z, A, δ captured eagerly by a GradientTape around the model (inspection)",
@@ -405,11 +465,16 @@ def _mapping(net: Net, hyper: Hyper, p: Plan, model, Zs, run_eagerly: bool) -> d
         "oneDNN": onednn_note(),
     }
     m.update(p.mapping)
+    if training is not None:
+        m.update(training.notes)
     if net.frozen:
         m["frozen"] = (f"{', '.join(sorted(net.frozen))}: variable.trainable = False on "
                        + ("kernel and bias (the bias row is part of W)" if net.trick else "the matching variables")
                        + "; train_on_batch skips them, their gradient is still taken by the tape")
-    from .backend import activations_notes
-    m.update(activations_notes(net, Zs))
+    m.update(activations_notes(net, [numpy(Z) for Z in fwd.Z]))
+    if fwd.record is not None and not fwd.record.yhat_on_path:
+        m["dJ_dyhat"] = ("Keras computed the loss from the sigmoid's logits (BinaryCrossentropy after a "
+                         "sigmoid), so ŷ is off the gradient path; ∂J/∂ŷ is the same loss object's gradient "
+                         "at ŷ taken as a plain tensor (its probability form, ŷ clipped to [ε, 1 − ε], "
+                         f"ε = {keras.config.epsilon():g})")
     return m
-

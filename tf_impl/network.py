@@ -1,13 +1,14 @@
 """The hand-written network, TensorFlow's way: tf.Variable weights, a GradientTape, Keras SGD.
 
-Read beside ``reference/network.py``: the same functions and the same names
-(X, W, b, Z, A, δ, J). What differs is who does the calculus:
+Read beside ``reference/network.py``: the same functions, the same signatures
+(``reference/contract.py``) and the same names (X, W, b, Z, A, δ, J). What
+differs is who does the calculus:
 
-    forward:   the same matrix products, recorded on a tf.GradientTape
+    forward:   the same matrix products (tf.matmul), recorded on a persistent tf.GradientTape
     deltas:    δ(l) = ∂J/∂Z(l) = tape.gradient(J, Z(l)) — the tape runs backprop
     ∂J/∂A:     tape.gradient(J, [A | 1]) — under the bias trick it has the bias unit's column
+    g'(Z):     tape.gradient(A, Z) on the same tape (g acts element-wise)
     gradient:  ∂J/∂W = tape.gradient(J, W)  (the L2 term is part of J, so λW comes with it)
-    g'(Z):     a tape around the activation op (``activations.g_prime``)
     update:    keras.optimizers.SGD(learning_rate = α·s).apply_gradients — W ← W − α·s·∂J/∂W
 
 ``params`` are {"W1": tf.Variable, …} in the article's layout, dtype of the case.
@@ -15,46 +16,95 @@ Read beside ``reference/network.py``: the same functions and the same names
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from backprop_parity.reference import layout as RL
-from backprop_parity.reference.network import Backward, Forward  # the reference's containers
-from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
-from . import floatx, tf_dtype
-from . import gradcheck as GC
+from . import floatx, onednn_note, tf_dtype
 from . import layout as L
-from . import losses as LOSS
 
 ZERO = tf.UnconnectedGradients.ZERO
 
 
-def variables(net: Net, params: dict) -> dict:
-    """The case's initial parameters as tf.Variables (loaded exactly, in the case's dtype)."""
-    return {name: tf.Variable(p, dtype=tf_dtype(net.dtype), name=name) for name, p in params.items()}
+# --------------------------------------------------------------------------- arrays
+
+def tensor(net: Net, x_np) -> tf.Tensor:
+    return tf.constant(x_np, dtype=tf_dtype(net.dtype))
+
+
+def numpy(x) -> np.ndarray:
+    """A NumPy copy (``.numpy()`` may share the tensor's memory; tf.Variable's __array__ predates NumPy 2's copy=)."""
+    return np.array(x.numpy() if hasattr(x, "numpy") else x)
+
+
+def load(net: Net, params_np: dict) -> dict:
+    """The case's parameters as tf.Variables (loaded exactly, in the case's dtype)."""
+    return {name: tf.Variable(p, dtype=tf_dtype(net.dtype), name=name) for name, p in params_np.items()}
+
+
+def parameters(net: Net, params: dict) -> dict:
+    return params
+
+
+# --------------------------------------------------------------------------- one step, on a tape
+
+@dataclass
+class Record:
+    """What ``forward`` leaves for ``backward`` and ``gradients``: the tape, and J once backward has taped it."""
+
+    tape: tf.GradientTape
+    J: Any = None
+
+
+# A = g(Z): the TF op of each activation (tf.nn.elu has no alpha, so ELU is Keras'; the case's
+# leaky_relu slope is tf.nn.leaky_relu's alpha, a float32 op attribute: see activations.leaky_relu_note).
+G = {"identity": lambda Z, act: tf.identity(Z),
+     "sigmoid": lambda Z, act: tf.nn.sigmoid(Z),
+     "tanh": lambda Z, act: tf.nn.tanh(Z),
+     "relu": lambda Z, act: tf.nn.relu(Z),
+     "leaky_relu": lambda Z, act: tf.nn.leaky_relu(Z, alpha=act.params["slope"]),
+     "elu": lambda Z, act: keras.activations.elu(Z, alpha=act.params["alpha"])}   # [step:forward-activation] the TF op of g
 
 
 def forward(net: Net, params: dict, X) -> Forward:
-    """Run inside a tf.GradientTape: every Z, A and [A | 1] is then on the tape."""
-    Z, A, A_in = [], [X], []
-    for l in range(net.depth):
-        A_prev = L.with_ones(A[-1], net.layout) if net.trick else A[-1]      # [step:bias-trick] tf.concat([A, ones])
-        b = params[net.b_name(l)] if net.bias == "vectors" else None
-        Z_l = L.affine(A_prev, params[net.W_name(l)], b, net.layout)        # [step:forward-affine] tf.matmul(A, W) (+ b)
-        A_in.append(A_prev)
-        Z.append(Z_l)
-        A.append(ACT.g(net.activations[l], Z_l))                            # [step:forward-activation] tf.nn.tanh(Z) …
-    return Forward(Z, A, A_in)
+    """Every Z, A and [A | 1] recorded on a persistent tape (kept in ``Forward.record``)."""
+    tape = tf.GradientTape(persistent=True)
+    with tape:
+        Z, A, A_in = [], [X], []
+        for l in range(net.depth):
+            A_prev = A[-1] if not net.trick else (
+                tf.concat([A[-1], tf.ones((tf.shape(A[-1])[0], 1), A[-1].dtype)], axis=1) if net.layout == "rows" else
+                tf.concat([A[-1], tf.ones((1, tf.shape(A[-1])[1]), A[-1].dtype)], axis=0))  # [step:bias-trick] [A | 1]
+            W = params[net.W_name(l)]
+            Z_l = tf.matmul(A_prev, W) if net.layout == "rows" else tf.matmul(W, A_prev)      # [step:forward-affine] Z = A·W
+            if net.bias == "vectors":
+                Z_l = Z_l + params[net.b_name(l)]                                            # [step:forward-affine] + b
+            A_in.append(A_prev)
+            Z.append(Z_l)
+            A.append(G[net.activations[l].name](Z_l, net.activations[l]))                   # [step:forward-activation] A = g(Z)
+    return Forward(Z, A, A_in, Record(tape))
 
 
-def backward(net: Net, fwd: Forward, J, tape: tf.GradientTape) -> Backward:
-    """Deltas from the (persistent) tape that recorded ``forward`` and ``cost``."""
+def taped_cost(net: Net, params: dict, fwd: Forward, y, hyper: Hyper):
+    """J, recorded on the forward's tape (and kept in its record, for ``gradients``)."""
+    with fwd.record.tape:
+        fwd.record.J = cost(net, params, fwd.A[-1], y, hyper)
+    return fwd.record.J
+
+
+def backward(net: Net, params: dict, fwd: Forward, y, hyper: Hyper) -> Backward:
+    """J taped on the forward's tape, then every derivative asked of that tape."""
+    tape, J = fwd.record.tape, taped_cost(net, params, fwd, y, hyper)
     last = net.depth - 1
-    deriv = [ACT.g_prime(net.activations[l], fwd.Z[l]) for l in range(net.depth)]
+    deriv = [tape.gradient(fwd.A[l + 1], fwd.Z[l], unconnected_gradients=ZERO) for l in range(net.depth)]
     dJ_dyhat = tape.gradient(J, fwd.A[-1], unconnected_gradients=ZERO)
     delta = [None] * net.depth
     dA_in = [None] * net.depth
@@ -72,148 +122,122 @@ def l2_mask(net: Net, hyper: Hyper, pname: str, shape) -> np.ndarray | float:
     return RL.weight_mask(shape, net.layout, net.trick, hyper.l2_bias).astype(net.dtype)
 
 
-def gradients(net: Net, params: dict, J, tape: tf.GradientTape) -> dict:
-    names = list(params)
-    grads = tape.gradient(J, [params[n] for n in names], unconnected_gradients=ZERO)  # [step:weight-gradient] tape.gradient(J, W)
-    return dict(zip(names, grads))
+def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
+    """∂J/∂W (∂J/∂b) of every parameter, in one backward pass of the tape; λW comes with it, since the
+    L2 term is part of the taped J."""
+    tape, J = fwd.record.tape, fwd.record.J
+    return tape.gradient(J, dict(params), unconnected_gradients=ZERO)        # [step:weight-gradient] tape.gradient(J, W)
+
+
+# The article's loss terms as TF ops (reference/losses.py): xlogy(0, 0) = 0, as there; no clipping.
+TERMS = {"half_sse": lambda y, yhat: 0.5 * tf.square(y - yhat),
+         "mse": lambda y, yhat: tf.square(y - yhat),
+         "squared_error": lambda y, yhat: tf.square(y - yhat),
+         "bce": lambda y, yhat: -(tf.math.xlogy(y, yhat) + tf.math.xlogy(1 - y, 1 - yhat))}   # [step:cost] the loss terms
 
 
 def cost(net: Net, params: dict, yhat, y, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0 (then the tape's ∂J/∂W includes λ·W)."""
-    J = LOSS.J(net.loss, y, yhat)                                            # [step:cost]
+    terms = TERMS[net.loss.name](y, yhat)
+    J = tf.reduce_sum(terms) if net.loss.reduce == "sum" else tf.reduce_mean(terms)        # [step:cost] J
     if hyper.l2:
         J = J + 0.5 * hyper.l2 * tf.add_n([tf.reduce_sum(tf.constant(l2_mask(net, hyper, n, p.shape), p.dtype)
                                                          * tf.square(p)) for n, p in params.items()])  # [step:l2] J += ½λΣW²
     return J
 
 
-def optimizer(net: Net, hyper: Hyper, n: int):
-    """keras.optimizers.SGD with learning_rate = α·s (s = 1/n or 1), built in the case's dtype."""
+def cost_each(net: Net, yhat, y):
+    terms = TERMS[net.loss.name](y, yhat)
+    other = 1 - net.example_axis
+    return tf.reduce_sum(terms, axis=other) if net.loss.reduce == "sum" else tf.reduce_mean(terms, axis=other)
+
+
+def optimizer(net: Net, params: dict, hyper: Hyper, n: int):
+    """keras.optimizers.SGD with learning_rate = α·s (s = 1/n or 1), built in the case's dtype for the
+    parameters it updates (built here, so a tf.function step creates no variable)."""
     with floatx(net.dtype):
-        return keras.optimizers.SGD(learning_rate=hyper.learning_rate * hyper.scale(n))    # [step:update] α·(1/n)
+        opt = keras.optimizers.SGD(learning_rate=hyper.learning_rate * hyper.scale(n))    # [step:update] α·(1/n)
+        opt.build([p for name, p in params.items() if name not in net.frozen])
+    return opt
 
 
-def step(net: Net, params: dict, grads: dict, opt) -> None:
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt) -> dict:
     """W ← W − α·s·∂J/∂W for every parameter that is not frozen, by the Keras optimizer (in place)."""
     pairs = [(grads[name], p) for name, p in params.items() if name not in net.frozen]
     if pairs:
         opt.apply_gradients(pairs)                                           # [step:update] W.assign_sub(lr·∂J/∂W)
+    return params
 
 
-def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> None:
-    """Forward, backward, gradients, update — on the batch (X, y)."""
-    with tf.GradientTape() as tape:
-        fwd = forward(net, params, X)
-        J = cost(net, params, fwd.A[-1], y, hyper)
-    step(net, params, gradients(net, params, J, tape), opt)
+def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
+    """Forward, J, gradients, update — on the batch (X, y). The update needs ∂J/∂W only: the tape gives it
+    without ``backward``'s δ and g'(Z) (inspection; a tf.function would trace them only to prune them).
+    One optimizer for all steps: it is built once, outside the tf.function that runs this."""
+    fwd = forward(net, params, X)
+    taped_cost(net, params, fwd, y, hyper)
+    grads = gradients(net, params, fwd, None, hyper)
+    return step(net, params, grads, hyper, opt)
+
+
+def examples_per_step(net: Net, hyper: Hyper, X) -> int:
+    """Examples in one update: all of them (batch) or one (sgd)."""
+    return L.n_examples(X, net.layout) if hyper.rule == "batch" else 1
 
 
 def batches(net: Net, X, y, hyper: Hyper) -> list:
-    """What one epoch steps on, in data order: all examples at once, or one example at a time."""
+    """What one epoch steps on, in data order: all examples at once, or one example at a time
+    (sliced once: slicing an eager tensor costs more than the step itself)."""
     if hyper.rule == "batch":
         return [(X, y)]
     return [(L.example(X, i, net.layout), L.example(y, i, net.layout)) for i in range(L.n_examples(X, net.layout))]
 
 
-def epoch(batches: list, train_step) -> None:
+def epoch(net: Net, params: dict, data: list, train_step) -> dict:
     """One pass over the data: one batch step, or one SGD step per example in data order."""
-    for X_batch, y_batch in batches:
+    for X_batch, y_batch in data:
         train_step(X_batch, y_batch)
+    return params
 
 
 def predict(net: Net, params: dict, X):
     return forward(net, params, X).A[-1]
 
 
-def snapshot(params: dict) -> dict:
-    return {name: p.numpy() for name, p in params.items()}
-
-
-def steps_batch(net: Net, hyper: Hyper, X) -> int:
-    """Examples in one update: all of them (batch) or one (sgd)."""
-    return L.n_examples(X, net.layout) if hyper.rule == "batch" else 1
-
-
-def train(net: Net, params: dict, X, y, hyper: Hyper):
-    """Returns (params after each epoch, costs): costs[0] is J before any update. Starts from copies.
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """Every epoch of the update rule; costs[0] is J before any update.
 
     The step is the custom-training-loop idiom: ``one_step`` (tape + apply_gradients) under tf.function,
-    traced once and run once per update."""
-    params = variables(net, {name: np.asarray(p) for name, p in params.items()})
-    opt = optimizer(net, hyper, steps_batch(net, hyper, X))
-    opt.build([p for name, p in params.items() if name not in net.frozen])
-    train_step = tf.function(lambda Xb, yb: one_step(net, params, Xb, yb, hyper, opt))
+    traced once and run once per update; J under tf.function too."""
+    params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
+    opt = optimizer(net, params, hyper, examples_per_step(net, hyper, X))
+    train_step = tf.function(lambda X_batch, y_batch: one_step(net, params, X_batch, y_batch, hyper, opt))
     J = tf.function(lambda: cost(net, params, predict(net, params, X), y, hyper))
     data = batches(net, X, y, hyper)
-    history = [snapshot(params)]
-    costs = [J()]
+    history = [{name: p.numpy() for name, p in params.items()}]
+    costs = [J().numpy()]
     for _ in range(hyper.epochs):
-        epoch(data, train_step)
-        history.append(snapshot(params))
-        costs.append(J())
-    return history, np.asarray([c.numpy() for c in costs])
+        params = epoch(net, params, data, train_step)
+        history.append({name: p.numpy() for name, p in params.items()})
+        costs.append(J().numpy())
+    return Training(history, np.asarray(costs), update_notes(net, hyper, X_np, float(opt.learning_rate.numpy())))
 
 
-def J_of(net: Net, X, y, hyper: Hyper):
-    """J as a function of the parameters alone: what gradient checking differentiates."""
-    def J(params):
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of NumPy parameters: what gradient checking perturbs. One tf.function, traced once."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
+
+    @tf.function
+    def evaluate(params):
         yhat = predict(net, params, X)
         return cost(net, params, yhat, y, hyper), yhat
+
+    def J(params_np):
+        J_value, yhat = evaluate({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()})
+        return J_value.numpy(), yhat.numpy()
     return J
 
 
-def trace(net: Net, params: dict, X, y, hyper: Hyper, inputs: dict | None = None) -> dict:
-    """Every number of one step (and of training), keyed as case files name them."""
-    dtype = tf_dtype(net.dtype)
-    X = tf.constant(X, dtype=dtype)
-    W = variables(net, params)
-    t: dict = {"X": X.numpy(), "n_params": float(sum(int(tf.size(p)) for p in W.values()))}
-    with tf.GradientTape(persistent=True) as tape:
-        fwd = forward(net, W, X)
-        if y is not None:
-            y = tf.constant(y, dtype=dtype)
-            J = cost(net, W, fwd.A[-1], y, hyper)
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("Z", n)] = fwd.Z[l].numpy()
-        t[key("A", n)] = fwd.A[l + 1].numpy()
-        if net.trick:
-            t[key("A_aug", n - 1)] = fwd.A_in[l].numpy()
-    t[key("A", net.first_layer - 1)] = X.numpy()
-    for name, p in W.items():
-        t[param_key("", name)] = p.numpy()
-    t["yhat"] = fwd.A[-1].numpy()
-    if y is None:
-        return t
-    t["y"] = y.numpy()
-    t["error"] = (y - fwd.A[-1]).numpy()
-    bwd = backward(net, fwd, J, tape)
-    grads = gradients(net, W, J, tape)
-    del tape
-    t["J"] = J.numpy()
-    t["J_each"] = LOSS.J_each(net.loss, y, fwd.A[-1], net.example_axis).numpy()
-    t["dJ_dyhat"] = bwd.dJ_dyhat.numpy()
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("deriv", n)] = bwd.deriv[l].numpy()
-        t[key("delta", n)] = bwd.delta[l].numpy()
-        if l >= 1:
-            t[key("dA", n - 1)] = bwd.dA_in[l].numpy()
-    for name, g in grads.items():
-        t[param_key("grad", name)] = g.numpy()
-    history, costs = train(net, params, X, y, hyper)
-    t["costs"] = costs
-    t.update(training_keys(history))
-    for name, x in (inputs or {}).items():
-        t[f"predict.{name}"] = predict(net, variables(net, history[-1]), tf.constant(x, dtype=dtype)).numpy()
-    consts = {name: tf.constant(p, dtype=dtype) for name, p in params.items()}
-    J = tf.function(J_of(net, X, y, hyper))          # one trace; every perturbed parameter set reuses it
-    t.update(GC.check(consts, grads, J, hyper))
-    if hyper.probe:
-        new = {name: tf.constant(p, dtype=dtype) for name, p in history[1].items()}
-        t.update(GC.probe(hyper, new, J, "gradcheck.probe_new"))
-    return t
-
+# --------------------------------------------------------------------------- what has no counterpart, the mapping
 
 MISSING = {
     "deriv_aug": "no autodiff counterpart: g'([Z | 1]) applies g' to the bias unit's constant 1, which no tape "
@@ -230,4 +254,56 @@ def missing(net: Net) -> dict:
             n = net.layer_number(l)
             out[key("deriv_aug", n - 1)] = MISSING["deriv_aug"]
             out[key("delta_aug", n - 1)] = MISSING["delta_aug"]
+    return out
+
+
+def update_notes(net: Net, hyper: Hyper, X_np, lr: float) -> dict:
+    """The learning rate and update, as text; ``lr`` is the optimizer's (``train`` reads it from the object)."""
+    n = X_np.shape[net.example_axis]
+    s = hyper.scale(n if hyper.rule == "batch" else 1)
+    return {
+        "learning rate": f"learning_rate = α·s = {hyper.learning_rate:g}·{s:g} = {lr:.10g}",
+        "update": (f"keras.optimizers.SGD(learning_rate={lr:.10g}).apply_gradients, "
+                   + ("one step on all examples per epoch" if hyper.rule == "batch"
+                      else f"one step per example in data order ({n} per epoch)")
+                   + (f"; frozen {', '.join(sorted(net.frozen))} left out of apply_gradients" if net.frozen else "")),
+    }
+
+
+def activations_notes(net: Net, Zs) -> dict:
+    """Where TensorFlow's activations differ from the case's: g'(0) conventions, the float32 leaky slope."""
+    out = {}
+    zero = [ACT.at_zero_note(a, [Zs[l]], net.dtype) for l, a in enumerate(net.activations)]
+    zero = [x for x in zero if x]
+    if zero:
+        out["activations at 0"] = "; ".join(dict.fromkeys(zero))
+    leaky = [ACT.leaky_relu_note(a, net.dtype) for a in net.activations]
+    leaky = [x for x in leaky if x]
+    if leaky:
+        out["leaky_relu slope"] = "; ".join(dict.fromkeys(leaky))
+    return out
+
+
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
+    """How the article's conventions map onto tf.Variables, a GradientTape and Keras SGD."""
+    h = hyper
+    out = {
+        "parameters": (f"one tf.Variable per article parameter ({', '.join(net.param_names())}), in the article's "
+                       f"{net.layout} layout, dtype {np.dtype(net.dtype).name}, loaded from the case"),
+        "forward": ("Z = tf.matmul(A, W) (+ b)" if net.layout == "rows" else "Z = tf.matmul(W, A) (+ b)")
+                   + (", A_aug = tf.concat([A, tf.ones]) (bias trick)" if net.trick else "")
+                   + ", inside a persistent tf.GradientTape",
+        "loss": f"{net.loss.formula}, written with TF ops and differentiated by the tape",
+        "deltas": ("δ = tape.gradient(J, Z); ∂J/∂A = tape.gradient(J, A_in)"
+                   + (" (the bias unit's column included)" if net.trick else "")
+                   + "; g'(Z) = tape.gradient(g(Z), Z); ∂J/∂W = tape.gradient(J, W)"),
+        **update_notes(net, h, X_np, h.learning_rate * h.scale(examples_per_step(net, h, X_np))),
+        "oneDNN": onednn_note(),
+    }
+    if training is not None:
+        out.update(training.notes)
+    if h.l2:
+        out["L2"] = (f"½λΣW² (λ = {h.l2:g}) added to J with tf ops" + ("" if h.l2_bias else ", bias entries masked out")
+                     + "; the tape's ∂J/∂W then includes λW")
+    out.update(activations_notes(net, [numpy(Z) for Z in fwd.Z]))
     return out

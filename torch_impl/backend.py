@@ -1,20 +1,20 @@
 """The PyTorch mirror as a *backend*: what ``check --backend torch`` runs.
 
-Same two names as ``reference/backend.py``:
+Same names as ``reference/backend.py``:
 
-* ``STYLES``: {"autograd": …, "modules": …}, each a function(case) -> Trace;
+* ``STYLES``: {"autograd": network, "modules": idiomatic}, each a style module that keeps
+  the contract of ``reference/contract.py`` (the trace is assembled once, by
+  ``reference/trace.py``);
+* ``NOTES``: mapping lines every torch trace adds;
 * ``functions(dtype)``: act.*, loss.*, calc.* computed the torch way (derivatives
   by autograd, losses by torch loss modules).
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
-from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.expr import NoCounterpart
 
 from . import activations, calculus, idiomatic, losses, network
@@ -23,25 +23,8 @@ from .layout import numpy, tensor, torch_dtype
 FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad; loss.* by torch loss "
                   "modules; calc.* by autograd (retain_grad, backward) and torch.optim.SGD")
 
-
-def _trace(case, style: str, module) -> Trace:
-    start = time.perf_counter()
-    if case.net is None:
-        return Trace("torch", style, {}, {}, time.perf_counter() - start, {"functions": FUNCTIONS_NOTE})
-    values, missing, mapping = module.trace(case.net, case.params, case.X, case.y, case.hyper, case.inputs)
-    mapping["functions"] = FUNCTIONS_NOTE
-    return Trace("torch", style, values, missing, time.perf_counter() - start, mapping)
-
-
-def trace_autograd(case) -> Trace:
-    return _trace(case, "autograd", network)
-
-
-def trace_modules(case) -> Trace:
-    return _trace(case, "modules", idiomatic)
-
-
-STYLES = {"autograd": trace_autograd, "modules": trace_modules}
+STYLES = {"autograd": network, "modules": idiomatic}
+NOTES = {"functions": FUNCTIONS_NOTE}
 
 
 def _act(name, dtype):

@@ -1,20 +1,21 @@
 """The "modules" style: the network as a torch user writes it.
 
 ``nn.Sequential`` of ``nn.Linear`` and activation modules, a loss module,
-``torch.optim.SGD``. Same function names as ``reference/network.py`` and
-``torch_impl/network.py`` (forward, backward, gradients, cost, step, one_step,
-epoch, predict, train, J_of, trace), so a reader can jump between the three.
+``torch.optim.SGD``. Same functions as ``reference/network.py`` and
+``torch_impl/network.py`` (the contract of ``reference/contract.py``), so a reader
+can jump between the three; ``params`` is the ``nn.Sequential`` itself.
 
 What the article calls W (and b) lives in nn.Linear as (weight (out, in), bias (out,));
 ``layout.to_linear`` / ``layout.from_linear`` move them across, exactly. nn.Linear
 wants one row per example, so a columns-layout X enters as Xᵀ
 (``layout.examples_first``) and every captured tensor is turned back
-(``layout.article_layout``) before it is reported.
+(``layout.article_layout``) before it leaves this module: ``Forward`` and
+``Backward`` hold the article's layout.
 
 Captured, not recomputed: Z and A with forward hooks on the modules; δ = ∂J/∂Z
 and ∂J/∂A (the input of the next nn.Linear) with full backward hooks on each
 nn.Linear (grad_output, grad_input); ∂J/∂ŷ with a full backward hook on the last
-activation module.
+activation module. The hooks (and the examples-first output) are ``Forward.record``.
 """
 
 from __future__ import annotations
@@ -26,28 +27,33 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
-from . import gradcheck as GC
 from . import layout as L
 from . import losses as LOSS
 from .network import NO_AUG, describe_optimizer
 
 
-@dataclass
-class Forward:
-    Z: list          # Z[l] as nn.Linear output it (examples first)
-    A: list          # A[0] = the input, A[l+1] = the activation module's output
-    yhat: torch.Tensor
+# --------------------------------------------------------------------------- the model
 
-
-@dataclass
-class Backward:
-    dJ_dyhat: torch.Tensor
-    deriv: list      # g'(Z[l]), by autograd of the activation module
-    delta: list      # δ[l] = ∂J/∂Z[l]: grad_output of nn.Linear l
-    dA_in: list      # ∂J/∂A[l]: grad_input of nn.Linear l, for l ≥ 1
+def activation(act) -> nn.Module:
+    """The activation module of one layer, as a torch user writes it (``activations.FUNCTIONS`` names it)."""
+    kw = {ACT.MODULE_KEYWORDS[k]: v for k, v in ACT.forward_params(act).items()}
+    if act.name == "identity":
+        return nn.Identity()                                                 # [step:forward-activation] A = Z
+    if act.name == "sigmoid":
+        return nn.Sigmoid()                                                  # [step:forward-activation]
+    if act.name == "tanh":
+        return nn.Tanh()                                                     # [step:forward-activation]
+    if act.name == "relu":
+        return nn.ReLU()                                                     # [step:forward-activation]
+    if act.name == "leaky_relu":
+        return nn.LeakyReLU(**kw)                                            # [step:forward-activation] negative_slope
+    if act.name == "elu":
+        return nn.ELU(**kw)                                                  # [step:forward-activation] alpha
+    raise ValueError(f"no torch module for activation {act.name!r}")
 
 
 def build(net: Net) -> nn.Sequential:
@@ -57,7 +63,7 @@ def build(net: Net) -> nn.Sequential:
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         layers.append(nn.Linear(n_in, n_out, bias=net.bias != "none",
                                 dtype=L.torch_dtype(net.dtype)))            # [step:forward-affine] Z = A·Wᵀ + b
-        layers.append(ACT.module(net.activations[l]))                      # [step:forward-activation] A = g(Z)
+        layers.append(activation(net.activations[l]))                       # A = g(Z)
     return nn.Sequential(*layers)
 
 
@@ -67,30 +73,6 @@ def linears(model: nn.Sequential) -> list:
 
 def activations(model: nn.Sequential) -> list:
     return [m for m in model if not isinstance(m, nn.Linear)]
-
-
-@torch.no_grad()
-def load(net: Net, model: nn.Sequential, params: dict) -> None:
-    """Copy the article's parameters (torch tensors, article layout) into the nn.Linear layers."""
-    for l, lin in enumerate(linears(model)):
-        b = params[net.b_name(l)] if net.bias == "vectors" else None
-        weight, bias = L.to_linear(params[net.W_name(l)], b, net.layout, net.bias)  # [step:bias-trick] bias row → bias
-        lin.weight.copy_(weight)
-        if bias is not None:
-            lin.bias.copy_(bias)
-
-
-def parameters(net: Net, model: nn.Sequential, what: str = "data") -> dict:
-    """The model's parameters (what="data") or their gradients (what="grad") in the article's layout."""
-    out = {}
-    for l, lin in enumerate(linears(model)):
-        weight = getattr(lin.weight, what)
-        bias = getattr(lin.bias, what) if lin.bias is not None else None
-        W, b = L.from_linear(weight.detach(), None if bias is None else bias.detach(), net.layout, net.bias)
-        out[net.W_name(l)] = W
-        if net.bias == "vectors":
-            out[net.b_name(l)] = b
-    return out
 
 
 def owners(net: Net, model: nn.Sequential) -> list:
@@ -105,11 +87,54 @@ def owners(net: Net, model: nn.Sequential) -> list:
     return out
 
 
+# --------------------------------------------------------------------------- arrays
+
+def tensor(net: Net, x_np) -> torch.Tensor:
+    return L.tensor(x_np, net.dtype)
+
+
+def numpy(x) -> np.ndarray:
+    return L.numpy(x) if isinstance(x, torch.Tensor) else np.array(x)
+
+
+@torch.no_grad()
+def load(net: Net, params_np: dict) -> nn.Sequential:
+    """A new model holding the article's parameters (exact copies) in its nn.Linear layers."""
+    model = build(net)
+    for l, lin in enumerate(linears(model)):
+        W = tensor(net, params_np[net.W_name(l)])
+        if net.trick and net.layout == "rows":      # no [A | 1]: W's last row (column) is nn.Linear's bias
+            weight, bias = W[:-1, :].T, W[-1, :]                             # [step:bias-trick] bias row → bias
+        elif net.trick:
+            weight, bias = W[:, :-1], W[:, -1]                               # [step:bias-trick] bias column → bias
+        else:
+            b = tensor(net, params_np[net.b_name(l)]) if net.bias == "vectors" else None
+            weight, bias = L.to_linear(W, b, net.layout, net.bias)
+        lin.weight.copy_(weight)
+        if bias is not None:
+            lin.bias.copy_(bias)
+    return model
+
+
+def parameters(net: Net, params: nn.Sequential) -> dict:
+    """The model's parameters in the article's layout (back through ``layout.from_linear``)."""
+    out = {}
+    for l, lin in enumerate(linears(params)):
+        bias = lin.bias.detach() if lin.bias is not None else None
+        W, b = L.from_linear(lin.weight.detach(), bias, net.layout, net.bias)
+        out[net.W_name(l)] = W
+        if net.bias == "vectors":
+            out[net.b_name(l)] = b
+    return out
+
+
 # --------------------------------------------------------------------------- hooks
 
 @dataclass
 class Capture:
-    """What the hooks saw during one forward and backward pass (examples first)."""
+    """What the hooks saw during one forward and backward pass (examples first): ``Forward.record``."""
+    model: nn.Sequential | None = None
+    yhat: torch.Tensor | None = None          # the model's output, examples first (what the loss takes)
     Z: dict = field(default_factory=dict)
     A: dict = field(default_factory=dict)
     delta: dict = field(default_factory=dict)
@@ -118,6 +143,7 @@ class Capture:
     handles: list = field(default_factory=list)
 
     def attach(self, model: nn.Sequential) -> "Capture":
+        self.model = model
         for l, lin in enumerate(linears(model)):
             self.handles.append(lin.register_forward_hook(self._on_linear(l)))
             self.handles.append(lin.register_full_backward_hook(self._on_linear_backward(l)))
@@ -152,13 +178,39 @@ class Capture:
         self.dJ_dyhat = grad_output[0]                                          # ∂J/∂ŷ (grad_output of the last module)
 
 
-def forward(net: Net, model: nn.Sequential, X) -> tuple[Forward, Capture]:
-    """The model on an article-layout X, with Z and A captured by forward hooks."""
-    cap = Capture().attach(model)
-    yhat = model(L.examples_first(X, net.layout))
-    Z = [cap.Z[l] for l in range(net.depth)]
-    A = [L.examples_first(X, net.layout)] + [cap.A[l] for l in range(net.depth)]
-    return Forward(Z, A, yhat), cap
+# --------------------------------------------------------------------------- one step, by modules and hooks
+
+def forward(net: Net, params: nn.Sequential, X: torch.Tensor) -> Forward:
+    """The model on an article-layout X, with Z and A captured by forward hooks (returned in the article's layout)."""
+    lay = net.layout
+    cap = Capture().attach(params)
+    cap.yhat = params(L.examples_first(X, lay))                             # nn.Sequential: Linear, g, Linear, g …
+    Z = [L.article_layout(cap.Z[l], lay) for l in range(net.depth)]
+    A = [X] + [L.article_layout(cap.A[l], lay) for l in range(net.depth)]
+    A_in = A[:-1]                       # what each nn.Linear multiplies: A itself (it adds its bias without [A | 1])
+    return Forward(Z, A, A_in, record=cap)
+
+
+def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> Backward:
+    """loss.backward() with the hooks attached; δ, ∂J/∂A and ∂J/∂ŷ are what the hooks received."""
+    lay, cap, last = net.layout, fwd.record, net.depth - 1
+    loss = LOSS.make(net.loss.name)
+    params.zero_grad()
+    with warnings.catch_warnings():   # the first nn.Linear's input X needs no gradient: torch warns, harmlessly
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        J = loss.factor * loss.module(reduction=loss.reduction)(cap.yhat, L.examples_first(y, lay))
+        J.backward()                                                         # [step:weight-gradient] autograd fills .grad
+    cap.detach()
+    deriv = [L.article_layout(ACT.prime(lambda z, m=m: m(z), cap.Z[l]), lay)
+             for l, m in enumerate(activations(params))]                    # g'(Z) by autograd through the module
+    dJ_dyhat = L.article_layout(cap.dJ_dyhat, lay)
+    delta = [None] * net.depth
+    dA_in = [None] * net.depth
+    delta[last] = L.article_layout(cap.delta[last], lay)                     # [step:output-delta] from the hook on the last nn.Linear
+    for l in range(last, 0, -1):
+        dA_in[l] = L.article_layout(cap.dA_in[l], lay)                       # [step:hidden-delta] grad_input of nn.Linear l
+        delta[l - 1] = L.article_layout(cap.delta[l - 1], lay)               # [step:hidden-delta] grad_output of nn.Linear l−1
+    return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
 # --------------------------------------------------------------------------- cost, L2, update
@@ -174,236 +226,171 @@ def weight_decay(hyper: Hyper, kind: str) -> float:
     return hyper.l2 if (kind == "weight" or hyper.l2_bias) else 0.0
 
 
-def cost(net: Net, model: nn.Sequential, yhat, y, hyper: Hyper):
-    """J = loss module (+ ½·Σ weight_decay·p² over every parameter, frozen ones included)."""
-    J = LOSS.make(net.loss.name).J(y, yhat)                                  # [step:cost] the loss module
+def gradients(net: Net, params: nn.Sequential, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
+    """∂J/∂W in the article's layout: nn.Linear's .grad (+ weight decay), back through from_linear."""
+    grads = {}
+    with torch.no_grad():
+        for l, lin in enumerate(linears(params)):
+            weight = lin.weight.grad                                         # [step:weight-gradient] nn.Linear's weight.grad
+            bias = lin.bias.grad if lin.bias is not None else None
+            wd_weight, wd_bias = weight_decay(hyper, "weight"), weight_decay(hyper, "bias")
+            if wd_weight:
+                weight = weight + wd_weight * lin.weight                     # [step:l2] + λ·W, as weight_decay adds it
+            if bias is not None and wd_bias:
+                bias = bias + wd_bias * lin.bias                             # [step:l2] + λ·b (l2_bias)
+            W, b = L.from_linear(weight, bias, net.layout, net.bias)         # back to the article's layout
+            grads[net.W_name(l)] = W
+            if net.bias == "vectors":
+                grads[net.b_name(l)] = b
+    return grads
+
+
+def cost(net: Net, params: nn.Sequential, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyper):
+    """J = loss module (+ ½·Σ weight_decay·p² over every parameter, frozen ones included), examples first."""
+    loss = LOSS.make(net.loss.name)
+    yhat, y = L.examples_first(yhat, net.layout), L.examples_first(y, net.layout)
+    J = loss.factor * loss.module(reduction=loss.reduction)(yhat, y)         # [step:cost] the torch loss module
     if hyper.l2:
         J = J + 0.5 * sum(weight_decay(hyper, kind) * (p ** 2).sum()
-                          for _, kind, p in owners(net, model))             # [step:l2] ½λΣW²
+                          for _, kind, p in owners(net, params))             # [step:l2] ½λΣW²
     return J
 
 
-def backward(net: Net, model: nn.Sequential, fwd: Forward, cap: Capture, y, hyper: Hyper) -> Backward:
-    """loss.backward() with the hooks attached; δ, ∂J/∂A and ∂J/∂ŷ are what the hooks received."""
-    last = net.depth - 1
-    with warnings.catch_warnings():   # the first nn.Linear's input X needs no gradient: torch warns, harmlessly
-        warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        LOSS.make(net.loss.name).J(y, fwd.yhat).backward()                   # [step:weight-gradient] autograd fills .grad
-    cap.detach()
-    deriv = [ACT.prime(lambda z, m=m: m(z), fwd.Z[l]) for l, m in enumerate(activations(model))]
-    delta = [None] * net.depth
-    dA_in = [None] * net.depth
-    delta[last] = cap.delta[last]                                            # [step:output-delta] from the hook on the last nn.Linear
-    for l in range(last, 0, -1):
-        dA_in[l] = cap.dA_in[l]                                              # [step:hidden-delta] grad_input of nn.Linear l
-        delta[l - 1] = cap.delta[l - 1]                                      # [step:hidden-delta] grad_output of nn.Linear l−1
-    return Backward(cap.dJ_dyhat, deriv, delta, dA_in)
+def cost_each(net: Net, yhat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return LOSS.make(net.loss.name).J_each(L.examples_first(y, net.layout), L.examples_first(yhat, net.layout), 0)
 
 
-def _with_decay(p, wd: float):
-    """p.grad + weight_decay·p: the gradient SGD applies (the reference's ∂J/∂W including λW)."""
-    return p.grad + wd * p if wd else p.grad                                 # [step:l2] + λ·W, as weight_decay adds it
-
-
-def gradients(net: Net, model: nn.Sequential, hyper: Hyper) -> dict:
-    """∂J/∂W in the article's layout: nn.Linear's .grad (+ weight decay), through from_linear."""
-    out = {}
-    with torch.no_grad():
-        for l, lin in enumerate(linears(model)):
-            weight = _with_decay(lin.weight, weight_decay(hyper, "weight"))
-            bias = _with_decay(lin.bias, weight_decay(hyper, "bias")) if lin.bias is not None else None
-            W, b = L.from_linear(weight, bias, net.layout, net.bias)         # [step:weight-gradient] .grad → ∂J/∂W
-            out[net.W_name(l)] = W
-            if net.bias == "vectors":
-                out[net.b_name(l)] = b
-    return out
-
-
-def optimizer(net: Net, model: nn.Sequential, hyper: Hyper, n: int) -> torch.optim.SGD:
+def optimizer(net: Net, params: nn.Sequential, hyper: Hyper, n: int) -> torch.optim.SGD:
     """torch.optim.SGD(lr = α·s) with a weight group and a bias group (weight_decay λ, and λ or 0).
 
     Frozen article parameters (both nn.Linear parameters of a frozen W under the bias trick)
     are left out. ``group["names"]`` keeps readable names for the mapping."""
     groups: dict[str, dict] = {}
-    for name, kind, p in owners(net, model):
+    for name, kind, p in owners(net, params):
         if name in net.frozen:
             continue
-        g = groups.setdefault(kind, {"params": [], "names": [], "weight_decay": weight_decay(hyper, kind)})
+        g = groups.setdefault(kind, {"params": [], "names": [],
+                                     "weight_decay": weight_decay(hyper, kind)})    # [step:l2] weight_decay per group
         g["params"].append(p)
         g["names"].append(f"{name}.{kind}" if net.trick else name)
-    rate = hyper.learning_rate * hyper.scale(n)                              # [step:update] lr = α·(1/n)
     return torch.optim.SGD(list(groups.values()) or [{"params": [], "names": []}],
-                           lr=rate, momentum=0.0)                            # [step:l2] weight_decay per group
+                           lr=hyper.learning_rate * hyper.scale(n), momentum=0.0)  # [step:update] lr = α·s
 
 
-def step(opt: torch.optim.SGD) -> None:
+def step(net: Net, params: nn.Sequential, grads: dict, hyper: Hyper, opt: torch.optim.SGD) -> nn.Sequential:
+    """p ← p − lr·(p.grad + weight_decay·p) for every parameter the optimizer holds (in place).
+
+    The optimizer reads .grad, which the backward pass filled, and adds weight_decay·p itself:
+    that sum is ``grads`` (what the reference applies by hand)."""
     opt.step()                                                               # [step:update] torch.optim.SGD
+    return params
 
 
-def one_step(net: Net, model: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> None:
+def one_step(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> nn.Sequential:
     """Forward, backward, update — on one batch, examples first (the usual torch training step)."""
-    model.zero_grad()
-    LOSS.make(net.loss.name).J(y_first, model(X_first)).backward()
-    step(opt)
+    loss = LOSS.make(net.loss.name)
+    params.zero_grad()
+    J = loss.factor * loss.module(reduction=loss.reduction)(params(X_first), y_first)
+    J.backward()
+    return step(net, params, None, hyper, opt)          # no article-named grads needed: SGD reads .grad itself
 
 
-def epoch(net: Net, model: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> None:
+def epoch(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> nn.Sequential:
     """One pass: one batch step, or one step per example in data order (the rows of X_first)."""
     if hyper.rule == "batch":
-        return one_step(net, model, X_first, y_first, hyper, opt)
+        return one_step(net, params, X_first, y_first, hyper, opt)
     for i in range(X_first.shape[0]):
-        one_step(net, model, X_first[i:i + 1], y_first[i:i + 1], hyper, opt)
+        params = one_step(net, params, X_first[i:i + 1], y_first[i:i + 1], hyper, opt)
+    return params
 
 
 @torch.no_grad()
-def predict(net: Net, model: nn.Sequential, X) -> torch.Tensor:
+def predict(net: Net, params: nn.Sequential, X) -> torch.Tensor:
     """The model's output for an article-layout X, in the article's layout."""
-    return L.article_layout(model(L.examples_first(X, net.layout)), net.layout)
+    return L.article_layout(params(L.examples_first(X, net.layout)), net.layout)
 
 
-def model_of(net: Net, params: dict) -> nn.Sequential:
-    model = build(net)
-    load(net, model, {n: L.tensor(p, net.dtype) for n, p in params.items()})
-    return model
-
-
-def train(net: Net, params: dict, X, y, hyper: Hyper):
-    """Returns (params after each epoch as NumPy arrays, costs, the optimizer); costs[0] is J before any update."""
-    model = model_of(net, params)
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """Every epoch of the update rule on a fresh model; costs[0] is J before any update."""
+    model, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     n = L.n_examples(X, net.layout)
     opt = optimizer(net, model, hyper, n if hyper.rule == "batch" else 1)
     X_first, y_first = L.examples_first(X, net.layout), L.examples_first(y, net.layout)
-
-    def snapshot():
-        return {name: L.numpy(p) for name, p in parameters(net, model).items()}
-
-    def J_now():
-        with torch.no_grad():
-            return L.numpy(cost(net, model, model(X_first), y_first, hyper))
-
-    history, costs = [snapshot()], [J_now()]
+    history = [{name: numpy(p) for name, p in parameters(net, model).items()}]
+    with torch.no_grad():
+        costs = [numpy(cost(net, model, predict(net, model, X), y, hyper))]
     for _ in range(hyper.epochs):
-        epoch(net, model, X_first, y_first, hyper, opt)
-        history.append(snapshot())
-        costs.append(J_now())
-    return history, np.stack(costs), opt
+        model = epoch(net, model, X_first, y_first, hyper, opt)
+        history.append({name: numpy(p) for name, p in parameters(net, model).items()})
+        with torch.no_grad():
+            costs.append(numpy(cost(net, model, predict(net, model, X), y, hyper)))
+    return Training(history, np.stack(costs), notes(net, hyper, n, opt))
 
 
-def J_of(net: Net, X, y, hyper: Hyper):
-    """J as a function of article-layout parameters (tensors): loaded into a model, run, costed."""
-    model = build(net)
-    X_first, y_first = L.examples_first(X, net.layout), L.examples_first(y, net.layout)
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of NumPy parameters: loaded into a model, run, costed by torch."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
 
     @torch.no_grad()
-    def J(params):
-        load(net, model, params)
-        yhat = model(X_first)
-        return cost(net, model, yhat, y_first, hyper), L.article_layout(yhat, net.layout)
+    def J(params_np):
+        model = load(net, params_np)
+        yhat = predict(net, model, X)
+        return numpy(cost(net, model, yhat, y, hyper)), numpy(yhat)
     return J
 
 
-# --------------------------------------------------------------------------- the trace
-
-def trace(net: Net, params: dict, X_np, y_np, hyper: Hyper, inputs: dict | None = None):
-    """(values, missing, mapping), keyed exactly like reference.network.trace."""
-    lay = net.layout
-    X = L.tensor(X_np, net.dtype)
-    model = model_of(net, params)
-    start = parameters(net, model)
-    t: dict = {"X": L.numpy(L.article_layout(L.examples_first(X, lay), lay)),
-               "n_params": float(sum(p.numel() for p in model.parameters()))}
-    missing: dict = {}
-    fwd, cap = forward(net, model, X)
+def missing(net: Net) -> dict:
+    out = {}
+    if not net.trick:
+        return out
     for l in range(net.depth):
         n = net.layer_number(l)
-        t[key("Z", n)] = L.numpy(L.article_layout(fwd.Z[l], lay))
-        t[key("A", n)] = L.numpy(L.article_layout(fwd.A[l + 1], lay))
-        if net.trick:
-            missing[key("A_aug", n - 1)] = ("nn.Linear adds its bias itself: no column of ones is ever "
-                                            "appended to A (see the autograd style for [A | 1])")
-    t[key("A", net.first_layer - 1)] = L.numpy(L.article_layout(fwd.A[0], lay))
-    for name, p in start.items():
-        t[param_key("", name)] = L.numpy(p)
-    t["yhat"] = L.numpy(L.article_layout(fwd.yhat, lay))
-    mapping = describe(net, hyper, X_np, model, fwd)
-    if y_np is None:
-        cap.detach()
-        return t, missing, mapping
-    y = L.tensor(y_np, net.dtype)
-    y_first = L.examples_first(y, lay)
-    t["y"] = L.numpy(L.article_layout(y_first, lay))
-    with torch.no_grad():
-        t["error"] = L.numpy(L.article_layout(y_first - fwd.yhat, lay))
-        t["J"] = L.numpy(cost(net, model, fwd.yhat, y_first, hyper))
-        t["J_each"] = L.numpy(LOSS.make(net.loss.name).J_each(y_first, fwd.yhat, 0))
-    model.zero_grad()
-    bwd = backward(net, model, fwd, cap, y_first, hyper)
-    grads = gradients(net, model, hyper)
-    t["dJ_dyhat"] = L.numpy(L.article_layout(bwd.dJ_dyhat, lay))
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("deriv", n)] = L.numpy(L.article_layout(bwd.deriv[l], lay))
-        t[key("delta", n)] = L.numpy(L.article_layout(bwd.delta[l], lay))
+        out[key("A_aug", n - 1)] = ("nn.Linear adds its bias itself: no column of ones is ever "
+                                    "appended to A (see the autograd style for [A | 1])")
         if l >= 1:
-            if net.trick:
-                missing[key("dA", n - 1)] = ("nn.Linear's bias has no input unit, so ∂J/∂A (the full backward "
-                                             "hook's grad_input) has no bias-unit column to report")
-                missing[key("deriv_aug", n - 1)] = NO_AUG
-                missing[key("delta_aug", n - 1)] = NO_AUG
-            else:
-                t[key("dA", n - 1)] = L.numpy(L.article_layout(bwd.dA_in[l], lay))
-    for name, g in grads.items():
-        t[param_key("grad", name)] = L.numpy(g)
-    history, costs, opt = train(net, params, X, y, hyper)
-    t["costs"] = costs
-    t.update(training_keys(history))
-    final = model_of(net, history[-1])
-    for name, x in (inputs or {}).items():
-        t[f"predict.{name}"] = L.numpy(predict(net, final, L.tensor(x, net.dtype)))
-    J = J_of(net, X, y, hyper)
-    t.update(GC.check(start, grads, J, hyper))
-    if hyper.probe:
-        t.update(GC.probe(hyper, {n: L.tensor(p, net.dtype) for n, p in history[1].items()}, J,
-                          "gradcheck.probe_new"))
-    mapping.update(describe_training(net, hyper, X_np, opt))
-    return t, missing, mapping
+            out[key("dA", n - 1)] = ("nn.Linear's bias has no input unit, so ∂J/∂A (the full backward "
+                                     "hook's grad_input) has no bias-unit column to report")
+            out[key("deriv_aug", n - 1)] = NO_AUG
+            out[key("delta_aug", n - 1)] = NO_AUG
+    return out
 
 
 # --------------------------------------------------------------------------- the mapping the report prints
 
-def describe(net: Net, hyper: Hyper, X_np, model: nn.Sequential, fwd: Forward) -> dict:
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
     shapes = net.param_shapes()
     layers = [L.describe_linear(net.W_name(l), net.b_name(l), shapes[net.W_name(l)], net.layout, net.bias)
               for l in range(net.depth)]
     m = {
         "style": "idiomatic torch: nn.Sequential of nn.Linear and activation modules, hooks to see inside",
-        "model": "nn.Sequential(" + ", ".join(_short(m) for m in model) + f"), {L.torch_dtype(net.dtype)}",
+        "model": "nn.Sequential(" + ", ".join(_short(m) for m in fwd.record.model) + f"), {L.torch_dtype(net.dtype)}",
         "parameters": " | ".join(layers) + " (layout.to_linear; back with layout.from_linear)",
         "input": (f"X {tuple(np.shape(X_np))} fed as is (rows: one example per row)" if net.layout == "rows"
                   else f"X {tuple(np.shape(X_np))} fed as X.T {tuple(np.shape(X_np))[::-1]} (nn.Linear wants one "
                        f"example per row); every captured tensor is transposed back"),
-        "activations": "; ".join(f"layer {net.layer_number(l)}: {_short(ACT.module(a))}"
+        "activations": "; ".join(f"layer {net.layer_number(l)}: {_short(activation(a))}"
                                  for l, a in enumerate(net.activations))
                        + "; g'(Z) by torch.autograd.grad through the module",
     }
-    zeros = ACT.at_zero_differences(net, [L.article_layout(z, net.layout) for z in fwd.Z])
+    zeros = ACT.at_zero_differences(net, fwd.Z)
     if zeros:
         m["g'(0)"] = " | ".join(zeros)
     if net.trick:
         m["bias trick"] = ("the article's bias row is nn.Linear's bias: the ones column, the bias-unit column "
                            "of ∂J/∂A and Courtial's deriv_aug/delta_aug do not exist here")
+    if training is None:
+        return m
+    loss = LOSS.make(net.loss.name)
+    m["loss"] = f"{loss.formula} → {loss.code}"
+    m["deltas"] = ("full backward hooks on each nn.Linear: δ = grad_output[0], ∂J/∂A = grad_input[0]; "
+                   "∂J/∂ŷ = grad_output[0] of the last activation module; Z and A from forward hooks")
+    m.update(training.notes)
     return m
 
 
-def describe_training(net: Net, hyper: Hyper, X_np, opt) -> dict:
-    n = L.n_examples(X_np, net.layout)
-    loss = LOSS.make(net.loss.name)
-    m = {
-        "loss": f"{loss.formula} → {loss.code}",
-        "deltas": ("full backward hooks on each nn.Linear: δ = grad_output[0], ∂J/∂A = grad_input[0]; "
-                   "∂J/∂ŷ = grad_output[0] of the last activation module; Z and A from forward hooks"),
-    }
-    m.update(describe_optimizer(net, hyper, n, opt))
+def notes(net: Net, hyper: Hyper, n: int, opt: torch.optim.SGD) -> dict:
+    """Learning rate, update rule, frozen parameters and L2 groups, read from the optimizer that trained."""
+    m = describe_optimizer(net, hyper, n, opt)
     if hyper.l2:
         groups = ", ".join(f"{'/'.join(g['names'])} → weight_decay {g['weight_decay']:g}" for g in opt.param_groups)
         m["L2"] = (f"J += ½λΣW² with λ = {hyper.l2:g}; SGD parameter groups: {groups}"

@@ -1,9 +1,10 @@
 """The "autograd" style: the article's network on torch tensors, differentiated by autograd.
 
-Read it beside ``reference/network.py`` — same functions, same names (X, W, b, Z,
-A, delta, J), same order. What changes is who does the calculus:
+Read it beside ``reference/network.py`` — same functions (the contract of
+``reference/contract.py``), same names (X, W, b, Z, A, delta, J), same order.
+What changes is who does the calculus:
 
-    forward:   as the article writes it, on tensors: [A | 1] by torch.cat, Z = A·W (+ b), A = g(Z)
+    forward:   as the article writes it, on tensors: [A | 1] by torch.cat, Z = A @ W (+ b), A = g(Z)
     δ = ∂J/∂Z: Z.retain_grad() before J.backward(); δ is Z.grad afterwards
     ∂J/∂A:     A_in.retain_grad() (under the bias trick A_in = [A | 1]: the bias unit's column included)
     ∂J/∂W:     W.grad (+ the weight decay SGD adds, so that it equals the reference's ∂J/∂W with λW)
@@ -18,31 +19,93 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from backprop_parity.reference.network import Backward, Forward  # the reference's containers
-from backprop_parity.reference.spec import Hyper, key, Net, param_key, training_keys
+from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
-from . import gradcheck as GC
 from . import layout as L
 from . import losses as LOSS
 
 
-def leaves(net: Net, params: dict) -> dict:
-    """The article's initial parameters as fresh leaf tensors (exact copies, case dtype)."""
-    return {name: L.tensor(p, net.dtype).requires_grad_(True) for name, p in params.items()}
+# --------------------------------------------------------------------------- arrays
+
+def tensor(net: Net, x_np) -> torch.Tensor:
+    return L.tensor(x_np, net.dtype)
+
+
+def numpy(x) -> np.ndarray:
+    return L.numpy(x) if isinstance(x, torch.Tensor) else np.array(x)
+
+
+def load(net: Net, params_np: dict) -> dict:
+    """The article's parameters as fresh leaf tensors (exact copies, case dtype)."""
+    return {name: L.tensor(p, net.dtype).requires_grad_(True) for name, p in params_np.items()}
+
+
+def parameters(net: Net, params: dict) -> dict:
+    return params
+
+
+# --------------------------------------------------------------------------- one step, by autograd
+
+def activation(act, Z: torch.Tensor) -> torch.Tensor:
+    """A = g(Z): torch's own function for this layer's activation (``activations.label`` names it)."""
+    kw = {ACT.MODULE_KEYWORDS[k]: v for k, v in ACT.forward_params(act).items()}
+    if act.name == "identity":
+        return Z                                                             # [step:forward-activation] A = Z
+    if act.name == "sigmoid":
+        return torch.sigmoid(Z)                                              # [step:forward-activation]
+    if act.name == "tanh":
+        return torch.tanh(Z)                                                 # [step:forward-activation]
+    if act.name == "relu":
+        return torch.relu(Z)                                                 # [step:forward-activation]
+    if act.name == "leaky_relu":
+        return F.leaky_relu(Z, **kw)                                         # [step:forward-activation] negative_slope
+    if act.name == "elu":
+        return F.elu(Z, **kw)                                                # [step:forward-activation] alpha
+    raise ValueError(f"no torch function for activation {act.name!r}")
 
 
 def forward(net: Net, params: dict, X: torch.Tensor) -> Forward:
     Z, A, A_in = [], [X], []
     for l in range(net.depth):
-        A_prev = L.with_ones(A[-1], net.layout) if net.trick else A[-1]      # [step:bias-trick] torch.cat([A, ones])
-        b = params[net.b_name(l)] if net.bias == "vectors" else None
-        Z_l = L.affine(A_prev, params[net.W_name(l)], b, net.layout)        # [step:forward-affine] Z = A @ W (+ b)
+        A_prev = A[-1]
+        if net.trick and net.layout == "rows":
+            A_prev = torch.cat([A_prev, torch.ones((A_prev.shape[0], 1), dtype=A_prev.dtype)], dim=1)  # [step:bias-trick] [A | 1]
+        elif net.trick:
+            A_prev = torch.cat([A_prev, torch.ones((1, A_prev.shape[1]), dtype=A_prev.dtype)], dim=0)  # [step:bias-trick] a row of ones
+        W = params[net.W_name(l)]
+        Z_l = A_prev @ W if net.layout == "rows" else W @ A_prev            # [step:forward-affine] Z = A·W (columns: W·A)
+        if net.bias == "vectors":
+            Z_l = Z_l + params[net.b_name(l)]                                # [step:forward-affine] + b
         A_in.append(A_prev)
         Z.append(Z_l)
-        A.append(ACT.g(net.activations[l], Z_l))                            # [step:forward-activation] A = g(Z)
+        A.append(activation(net.activations[l], Z_l))                       # A = g(Z)
     return Forward(Z, A, A_in)
+
+
+def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> Backward:
+    last = net.depth - 1
+    yhat = fwd.A[-1]
+    for p in params.values():
+        p.grad = None
+    yhat.retain_grad()                                                       # ∂J/∂ŷ = ŷ.grad
+    for Z_l in fwd.Z:
+        Z_l.retain_grad()                                                    # [step:hidden-delta] keep δ = ∂J/∂Z
+    for A_prev in fwd.A_in[1:]:
+        A_prev.retain_grad()                                                 # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
+    graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
+    deriv = [ACT.prime(lambda z, a=net.activations[l]: activation(a, z), fwd.Z[l]) for l in range(net.depth)]
+    dJ_dyhat = yhat.grad
+    delta = [None] * net.depth
+    dA_in = [None] * net.depth
+    delta[last] = fwd.Z[last].grad                                           # [step:output-delta] δ(L) = Z(L).grad
+    for l in range(last, 0, -1):
+        dA_in[l] = fwd.A_in[l].grad                                          # [step:hidden-delta] δ·Wᵀ (bias unit kept)
+        delta[l - 1] = fwd.Z[l - 1].grad                                     # [step:hidden-delta] δ = Z.grad
+    return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
 # --------------------------------------------------------------------------- L2
@@ -74,53 +137,45 @@ def weight_decay(net: Net, hyper: Hyper, pname: str) -> float:
 def l2_penalty(net: Net, hyper: Hyper, params: dict, names=None):
     """½·λ·Σ (M⊙W)² over ``names`` (default: every parameter), computed with torch."""
     names = list(params) if names is None else names
-    terms = [(l2_mask(net, hyper, n, params[n]) * params[n] ** 2).sum() for n in names]
+    terms = [(l2_mask(net, hyper, n, params[n]) * params[n] ** 2).sum() for n in names]  # [step:l2] Σ (M⊙W)²
     return 0.5 * hyper.l2 * sum(terms)                                       # [step:l2] ½λΣW²
 
 
-def cost(net: Net, params: dict, yhat, y, hyper: Hyper):
+def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
+    """∂J/∂W as SGD applies it: W.grad + weight_decay·W (= the reference's ∂J/∂W including λW)."""
+    grads = {}
+    for l in range(net.depth):
+        W = net.W_name(l)
+        grads[W] = params[W].grad.detach().clone()                           # [step:weight-gradient] ∂J/∂W = W.grad
+        if net.bias == "vectors":
+            grads[net.b_name(l)] = params[net.b_name(l)].grad.detach().clone()   # ∂J/∂b = b.grad
+    if hyper.l2:
+        for name in grads:                                                   # + λ·W   (J += ½λΣW²)
+            wd = weight_decay(net, hyper, name)
+            if wd:
+                grads[name] = grads[name] + wd * params[name].detach()      # [step:l2] what SGD's weight_decay adds
+    return grads
+
+
+def cost(net: Net, params: dict, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0 (what the trace reports and gradient checking differentiates)."""
-    J = LOSS.make(net.loss.name).J(y, yhat)                                  # [step:cost] the loss module
+    loss = LOSS.make(net.loss.name)
+    J = loss.factor * loss.module(reduction=loss.reduction)(yhat, y)         # [step:cost] the torch loss module
     if hyper.l2:
         J = J + l2_penalty(net, hyper, params)
     return J
 
 
-def graph_cost(net: Net, params: dict, yhat, y, hyper: Hyper):
+def graph_cost(net: Net, params: dict, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyper):
     """What J.backward() differentiates: the loss, plus the L2 terms weight_decay cannot express."""
-    J = LOSS.make(net.loss.name).J(y, yhat)                                  # [step:cost]
+    loss = LOSS.make(net.loss.name)
+    J = loss.factor * loss.module(reduction=loss.reduction)(yhat, y)         # [step:cost] the torch loss module
     names = [n for n in params if in_graph(net, hyper, n)]
-    return J + l2_penalty(net, hyper, params, names) if names else J         # [step:l2] masked, in the graph
+    return J + l2_penalty(net, hyper, params, names) if names else J        # masked ½λΣ(M⊙W)², in the graph
 
 
-def backward(net: Net, params: dict, fwd: Forward, y, hyper: Hyper) -> Backward:
-    last = net.depth - 1
-    yhat = fwd.A[-1]
-    yhat.retain_grad()                                                       # ∂J/∂ŷ
-    for Z in fwd.Z:
-        Z.retain_grad()                                                      # [step:hidden-delta] keep δ = ∂J/∂Z
-    for A_in in fwd.A_in[1:]:
-        A_in.retain_grad()                                                   # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
-    graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
-    deriv = [ACT.g_prime(net.activations[l], fwd.Z[l]) for l in range(net.depth)]
-    delta = [None] * net.depth
-    dA_in = [None] * net.depth
-    delta[last] = fwd.Z[last].grad                                           # [step:output-delta] δ(L) = Z(L).grad
-    for l in range(last, 0, -1):
-        dA_in[l] = fwd.A_in[l].grad                                          # [step:hidden-delta] δ·Wᵀ (bias unit kept)
-        delta[l - 1] = fwd.Z[l - 1].grad                                     # [step:hidden-delta] δ = Z.grad
-    return Backward(yhat.grad, deriv, delta, dA_in)
-
-
-def gradients(net: Net, params: dict, hyper: Hyper) -> dict:
-    """∂J/∂W as SGD applies it: W.grad + weight_decay·W (= the reference's ∂J/∂W including λW)."""
-    grads = {}
-    for name, p in params.items():
-        grads[name] = p.grad.detach().clone()                                # [step:weight-gradient] ∂J/∂W = W.grad
-        wd = weight_decay(net, hyper, name)
-        if wd:
-            grads[name] = grads[name] + wd * p.detach()                      # [step:l2] what SGD's weight_decay adds
-    return grads
+def cost_each(net: Net, yhat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return LOSS.make(net.loss.name).J_each(y, yhat, net.example_axis)
 
 
 def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> torch.optim.SGD:
@@ -129,35 +184,39 @@ def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> torch.optim.SGD:
     Frozen parameters are not given to the optimizer. ``group["names"]`` keeps the
     article's names for the mapping the report prints.
     """
-    groups: dict[float, list] = {}
+    by_decay: dict[float, list] = {}
     for name in params:
         if name not in net.frozen:
-            groups.setdefault(weight_decay(net, hyper, name), []).append(name)
-    rate = hyper.learning_rate * hyper.scale(n)                              # [step:update] lr = α·(1/n)
-    return torch.optim.SGD([{"params": [params[n] for n in names], "names": names, "weight_decay": wd}
-                            for wd, names in groups.items()], lr=rate, momentum=0.0)  # [step:l2] weight_decay = λ
+            by_decay.setdefault(weight_decay(net, hyper, name), []).append(name)
+    groups = [{"params": [params[n] for n in names], "names": names, "weight_decay": wd}  # [step:l2] weight_decay = λ
+              for wd, names in by_decay.items()]
+    return torch.optim.SGD(groups, lr=hyper.learning_rate * hyper.scale(n), momentum=0.0)  # [step:update] lr = α·s
 
 
-def step(opt: torch.optim.SGD) -> None:
-    """W ← W − lr·(W.grad + weight_decay·W) for every parameter the optimizer holds."""
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: torch.optim.SGD) -> dict:
+    """W ← W − lr·(W.grad + weight_decay·W) for every parameter the optimizer holds (in place).
+
+    The optimizer reads W.grad, which ``backward`` filled, and adds weight_decay·W itself:
+    that sum is ``grads`` (what the reference applies by hand)."""
     opt.step()                                                               # [step:update] torch.optim.SGD
+    return params
 
 
-def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> None:
-    """Forward, backward, update — on the batch (X, y)."""
-    for p in params.values():
-        p.grad = None
+def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
+    """Forward, backward, gradients, update — on the batch (X, y)."""
     fwd = forward(net, params, X)
-    graph_cost(net, params, fwd.A[-1], y, hyper).backward()
-    step(opt)
+    bwd = backward(net, params, fwd, y, hyper)
+    grads = gradients(net, params, fwd, bwd, hyper)
+    return step(net, params, grads, hyper, opt)
 
 
-def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt) -> None:
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
     """One pass over the data: one batch step, or one SGD step per example in data order."""
     if hyper.rule == "batch":
         return one_step(net, params, X, y, hyper, opt)
     for i in range(L.n_examples(X, net.layout)):
-        one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper, opt)
+        params = one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper, opt)
+    return params
 
 
 @torch.no_grad()
@@ -165,102 +224,51 @@ def predict(net: Net, params: dict, X) -> torch.Tensor:
     return forward(net, params, X).A[-1]
 
 
-def batch_size(net: Net, X, hyper: Hyper) -> int:
-    return L.n_examples(X, net.layout) if hyper.rule == "batch" else 1
-
-
-def train(net: Net, params: dict, X, y, hyper: Hyper):
-    """Returns (params after each epoch as NumPy arrays, costs, the optimizer); costs[0] is J before any update.
-
-    ``params`` are the article's initial NumPy arrays: training runs on fresh leaf tensors.
-    """
-    W = leaves(net, params)
-    opt = optimizer(net, W, hyper, batch_size(net, X, hyper))
-    history = [{n: L.numpy(p) for n, p in W.items()}]
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """Every epoch of the update rule on fresh leaf tensors; costs[0] is J before any update."""
+    params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
+    opt = optimizer(net, params, hyper, L.n_examples(X, net.layout) if hyper.rule == "batch" else 1)
+    history = [{name: numpy(p) for name, p in params.items()}]
     with torch.no_grad():
-        costs = [L.numpy(cost(net, W, predict(net, W, X), y, hyper))]
+        costs = [numpy(cost(net, params, predict(net, params, X), y, hyper))]
     for _ in range(hyper.epochs):
-        epoch(net, W, X, y, hyper, opt)
-        history.append({n: L.numpy(p) for n, p in W.items()})
+        params = epoch(net, params, X, y, hyper, opt)
+        history.append({name: numpy(p) for name, p in params.items()})
         with torch.no_grad():
-            costs.append(L.numpy(cost(net, W, predict(net, W, X), y, hyper)))
-    return history, np.stack(costs), opt
+            costs.append(numpy(cost(net, params, predict(net, params, X), y, hyper)))
+    return Training(history, np.stack(costs), notes(net, hyper, L.n_examples(X, net.layout), opt))
 
 
-def J_of(net: Net, X, y, hyper: Hyper):
-    """J as a function of the parameters alone (tensors): what gradient checking differentiates."""
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of NumPy parameters: loaded as tensors, run forward, costed by torch."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
+
     @torch.no_grad()
-    def J(params):
+    def J(params_np):
+        params = load(net, params_np)
         yhat = predict(net, params, X)
-        return cost(net, params, yhat, y, hyper), yhat
+        return numpy(cost(net, params, yhat, y, hyper)), numpy(yhat)
     return J
 
-
-# --------------------------------------------------------------------------- the trace
 
 NO_AUG = ("Courtial's display-only form: g' applied to the bias unit's constant 1 is not a derivative "
           "of anything in the graph (the ones are not a function of Z), so autograd has no counterpart")
 
 
-def trace(net: Net, params: dict, X_np, y_np, hyper: Hyper, inputs: dict | None = None):
-    """(values, missing, mapping): every number of one step and of training, keyed as case files name them."""
-    X = L.tensor(X_np, net.dtype)
-    W = leaves(net, params)
-    t: dict = {"X": L.numpy(X), "n_params": float(sum(p.numel() for p in W.values()))}
-    missing: dict = {}
-    fwd = forward(net, W, X)
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("Z", n)] = L.numpy(fwd.Z[l])
-        t[key("A", n)] = L.numpy(fwd.A[l + 1])
-        if net.trick:
-            t[key("A_aug", n - 1)] = L.numpy(fwd.A_in[l])
-    t[key("A", net.first_layer - 1)] = L.numpy(X)
-    for name, p in W.items():
-        t[param_key("", name)] = L.numpy(p)
-    t["yhat"] = L.numpy(fwd.A[-1])
-    mapping = describe(net, hyper, X_np, fwd)
-    if y_np is None:                   # a forward-only case
-        return t, missing, mapping
-    y = L.tensor(y_np, net.dtype)
-    t["y"] = L.numpy(y)
-    with torch.no_grad():
-        t["error"] = L.numpy(y - fwd.A[-1])
-        t["J"] = L.numpy(cost(net, W, fwd.A[-1], y, hyper))
-        t["J_each"] = L.numpy(LOSS.make(net.loss.name).J_each(y, fwd.A[-1], net.example_axis))
-    bwd = backward(net, W, fwd, y, hyper)
-    grads = gradients(net, W, hyper)
-    t["dJ_dyhat"] = L.numpy(bwd.dJ_dyhat)
-    for l in range(net.depth):
-        n = net.layer_number(l)
-        t[key("deriv", n)] = L.numpy(bwd.deriv[l])
-        t[key("delta", n)] = L.numpy(bwd.delta[l])
-        if l >= 1:
-            t[key("dA", n - 1)] = L.numpy(bwd.dA_in[l])
-            if net.trick:
-                missing[key("deriv_aug", n - 1)] = NO_AUG
-                missing[key("delta_aug", n - 1)] = NO_AUG + "; the real ∂J/∂[A | 1] is dA"
-    for name, g in grads.items():
-        t[param_key("grad", name)] = L.numpy(g)
-    history, costs, opt = train(net, params, X, y, hyper)
-    t["costs"] = costs
-    t.update(training_keys(history))
-    final = leaves(net, history[-1])
-    for name, x in (inputs or {}).items():
-        t[f"predict.{name}"] = L.numpy(predict(net, final, L.tensor(x, net.dtype)))
-    J = J_of(net, X, y, hyper)
-    start = {n: p.detach() for n, p in W.items()}
-    t.update(GC.check(start, grads, J, hyper))
-    if hyper.probe:
-        t.update(GC.probe(hyper, leaves(net, history[1]), J, "gradcheck.probe_new"))
-    mapping.update(describe_training(net, hyper, X_np, opt))
-    return t, missing, mapping
+def missing(net: Net) -> dict:
+    out = {}
+    if net.trick:
+        for l in range(1, net.depth):
+            n = net.layer_number(l)
+            out[key("deriv_aug", n - 1)] = NO_AUG
+            out[key("delta_aug", n - 1)] = NO_AUG + "; the real ∂J/∂[A | 1] is dA"
+    return out
 
 
 # --------------------------------------------------------------------------- the mapping the report prints
 
-def describe(net: Net, hyper: Hyper, X_np, fwd: Forward | None) -> dict:
-    """How the article's conventions map onto this style, from the objects the code uses."""
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
+    """How the article's conventions map onto this style, from the objects the code used."""
     p = {name: tuple(s) for name, s in net.param_shapes().items()}
     product = "A_in @ W" if net.layout == "rows" else "W @ A_in"
     m = {
@@ -279,19 +287,20 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward | None) -> dict:
     zeros = ACT.at_zero_differences(net, None if fwd is None else fwd.Z)
     if zeros:
         m["g'(0)"] = " | ".join(zeros)
+    if training is None:
+        return m
+    loss = LOSS.make(net.loss.name)
+    m["loss"] = f"{loss.formula} → {loss.code}"
+    m["deltas"] = ("Z.retain_grad() on every Z, then J.backward(): δ = Z.grad; ∂J/∂A from A_in.retain_grad()"
+                   + (" — A_in = [A | 1], so dA keeps the bias unit's column" if net.trick else "")
+                   + "; ∂J/∂ŷ from ŷ.retain_grad()")
+    m.update(training.notes)
     return m
 
 
-def describe_training(net: Net, hyper: Hyper, X_np, opt) -> dict:
-    n = L.n_examples(X_np, net.layout)
-    loss = LOSS.make(net.loss.name)
-    m = {
-        "loss": f"{loss.formula} → {loss.code}",
-        "deltas": ("Z.retain_grad() on every Z, then J.backward(): δ = Z.grad; ∂J/∂A from A_in.retain_grad()"
-                   + (" — A_in = [A | 1], so dA keeps the bias unit's column" if net.trick else "")
-                   + "; ∂J/∂ŷ from ŷ.retain_grad()"),
-    }
-    m.update(describe_optimizer(net, hyper, n, opt))
+def notes(net: Net, hyper: Hyper, n: int, opt: torch.optim.SGD) -> dict:
+    """Learning rate, update rule, frozen parameters and L2, read from the optimizer that trained."""
+    m = describe_optimizer(net, hyper, n, opt)
     if hyper.l2:
         graph = [name for name in net.param_names() if in_graph(net, hyper, name)]
         parts = [f"J += ½λΣW² with λ = {hyper.l2:g} (computed with torch for the reported J)"]
@@ -312,7 +321,7 @@ def describe_training(net: Net, hyper: Hyper, X_np, opt) -> dict:
 
 
 def describe_optimizer(net: Net, hyper: Hyper, n: int, opt) -> dict:
-    """Learning rate, update rule and frozen parameters, read from the optimizer itself."""
+    """Learning rate, update rule and frozen parameters, read from the optimizer itself (both styles)."""
     lr = opt.param_groups[0]["lr"] if opt.param_groups else hyper.learning_rate * hyper.scale(n)
     batch = n if hyper.rule == "batch" else 1
     scale = f"α·(1/n) = {hyper.learning_rate:g}·(1/{batch})" if hyper.grad_scale == "1/n" else "α"

@@ -1,0 +1,59 @@
+"""The NumPy reference network, mirrored in JAX (and in Keras 3 running on JAX).
+
+Two styles, both loading the case's initial parameters exactly, float64 by default:
+
+* ``network``     — "grad": pure functions on a dict of ``jax.Array`` s; the forward pass
+  records each layer's ``jax.vjp`` pullback, δ is the pullback of ∂J/∂ŷ (itself
+  ``jax.grad`` of the loss), ∂J/∂W is ``jax.grad`` of the whole cost, the update is
+  ``optax.sgd`` + ``optax.apply_updates``, and training calls one ``jax.jit``-compiled
+  update per epoch (batch) or per example, in data order (SGD);
+* ``keras_style`` — "keras": ``keras.Sequential`` of ``Dense`` and activation layers,
+  Keras losses, ``keras.optimizers.SGD``, ``compile`` + ``train_on_batch``, with Keras 3
+  running on its JAX backend (``KERAS_BACKEND=jax`` must be in the environment before
+  keras is imported; one Keras backend per process).
+
+float64: JAX computes in float32 unless ``jax_enable_x64`` is on, and an array made
+before the switch stays 32-bit. The switch is therefore flipped here, at package
+import, before this package makes any array (``VERSIONS`` and ``X64`` record it).
+
+Importing this package needs jax and optax: without them the import fails and the
+report shows the jax rows as NOT RUN (a failure), never as silently skipped.
+"""
+
+from __future__ import annotations
+
+import jax
+
+jax.config.update("jax_enable_x64", True)      # before any array exists: float64 is JAX's only on request
+
+import jaxlib  # noqa: E402
+import optax  # noqa: E402
+
+X64: bool = bool(jax.config.jax_enable_x64)
+VERSIONS = {"jax": jax.__version__, "jaxlib": getattr(jaxlib, "__version__", "?"), "optax": optax.__version__}
+
+
+def jax_dtype(dtype):
+    """The case's NumPy dtype as JAX will hold it; refuses what this backend does not run."""
+    import numpy as np
+    d = np.dtype(dtype)
+    if d not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"the jax backend runs float64 or float32, not {d}")
+    if d == np.float64 and not jax.config.jax_enable_x64:
+        raise RuntimeError("jax_enable_x64 is off: JAX would silently compute float64 cases in float32")
+    return d
+
+
+def platform_note() -> str:
+    """Where XLA runs and what that means for the numbers (reported in every mapping)."""
+    devices = jax.devices()
+    kinds = ", ".join(sorted({d.platform for d in devices}))
+    return (f"jax {jax.__version__} / jaxlib {VERSIONS['jaxlib']} on {kinds} ({len(devices)} device(s)); "
+            f"jax_enable_x64 = {X64}; XLA's CPU kernels flush subnormal results to zero")
+
+
+def array(x, dtype):
+    """Any number or nested list as a JAX array of ``dtype`` (an exact copy; float64 needs x64, on above)."""
+    import jax.numpy as jnp
+    import numpy as np
+    return jnp.asarray(np.asarray(x, dtype=jax_dtype(dtype)))

@@ -1,0 +1,143 @@
+"""Activations g(Z) as JAX computes them (``jax.nn`` / ``jax.numpy``), and g'(Z) by ``jax.grad`` — never by hand.
+
+Mirrors ``reference/activations.py``: the same names and the same optional parameters
+(``slope`` of leaky ReLU, ``alpha`` of ELU). Each g acts element-wise, so its
+derivative is ``jnp.vectorize(jax.grad(g))``: the gradient of the scalar function,
+mapped over every entry (any shape).
+
+JAX's own conventions, measured by ``jax_at_zero`` rather than assumed:
+
+* relu'(0) = 0        (``jax.nn.relu`` has a custom JVP: 0 at exactly 0, as torch and TF)
+* leaky_relu'(0) = 1  (``jax.nn.leaky_relu`` is ``where(x >= 0, x, slope·x)``: the x branch at 0,
+                       which is the deeplearning.ai notes' convention, not the reference's default slope)
+* elu'(0) = alpha     (``jax.nn.elu`` takes the expm1 branch at 0: alpha·(expm1(0) + 1))
+
+and where XLA's float64 differs from NumPy's (asserted in the case files, never hidden):
+
+* ``jnp.tanh`` rounds to ±1 only from |z| = 20 on; for 19.1 ≲ |z| < 20 it stops 7 ulps short
+  (1 − 7.8e-16), so tanh'(z) = (1 + t)(1 − t) = 1.6e-15 there where NumPy's is exactly 0;
+* the ELU's derivative is the JVP of expm1, g·(expm1(z) + 1): for z ≪ 0 that adds 1 to
+  −1 + e^z, so it carries an absolute rounding of ~1e-16 (relative 1e-5 at z = −26) and is
+  exactly 0 below z ≈ −37.4, where NumPy's alpha·e^z is still ≈ 5e-17;
+* XLA's CPU kernels flush subnormal results to 0: σ(z) = 0 for z < −708 (NumPy: down to 5e-324).
+
+A case's ``at_zero`` that differs from JAX's value cannot be honoured by JAX: the network
+uses JAX's value (its mapping says so and counts the exact zeros); the ``act.*_prime``
+functions raise ``NoCounterpart`` when an argument is exactly 0.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from backprop_parity.reference.expr import NoCounterpart
+
+
+def identity(Z):
+    return Z
+
+
+def sigmoid(Z):
+    return jax.nn.sigmoid(Z)
+
+
+def tanh(Z):
+    return jnp.tanh(Z)
+
+
+def relu(Z):
+    return jax.nn.relu(Z)
+
+
+def leaky_relu(Z, slope=0.01):
+    return jax.nn.leaky_relu(Z, negative_slope=slope)
+
+
+def elu(Z, alpha=1.0):
+    return jax.nn.elu(Z, alpha=alpha)
+
+
+# name -> (g, forward parameter names, the JAX call as the report prints it, JAX's keyword per parameter)
+FUNCTIONS = {
+    "identity": (identity, (), "Z (identity)"),
+    "sigmoid": (sigmoid, (), "jax.nn.sigmoid"),
+    "tanh": (tanh, (), "jnp.tanh"),
+    "relu": (relu, (), "jax.nn.relu"),
+    "leaky_relu": (leaky_relu, ("slope",), "jax.nn.leaky_relu"),
+    "elu": (elu, ("alpha",), "jax.nn.elu"),
+}
+HAS_AT_ZERO = {"relu", "leaky_relu", "elu"}
+KEYWORDS = {"slope": "negative_slope", "alpha": "alpha"}
+
+
+def forward_params(act) -> dict:
+    """The parameters g itself takes (at_zero is a convention of g', not of g)."""
+    return {k: v for k, v in act.params.items() if k != "at_zero"}
+
+
+def function(act):
+    """One layer's g as a function of Z alone (what ``jax.vjp`` and ``jax.grad`` take)."""
+    return functools.partial(FUNCTIONS[act.name][0], **forward_params(act))
+
+
+def prime(g, Z):
+    """g'(Z) for an element-wise g: jax.grad of the scalar g, vectorized over every entry of Z."""
+    return jnp.vectorize(jax.grad(g))(Z)
+
+
+def g(act, Z):
+    return function(act)(Z)
+
+
+def g_prime(act, Z):
+    return prime(function(act), Z)
+
+
+def jax_at_zero(name: str, dtype=jnp.float64, **params) -> float:
+    """g'(0) as jax.grad gives it (observed, not assumed)."""
+    return float(jax.grad(functools.partial(FUNCTIONS[name][0], **params))(jnp.zeros((), dtype)))
+
+
+def checked_prime(name: str, Z, at_zero=None, **params):
+    """g'(Z) by jax.grad; when a caller asks for an ``at_zero`` JAX does not give and Z has an exact 0:
+    NoCounterpart (the value cannot be produced the framework's way)."""
+    d = prime(functools.partial(FUNCTIONS[name][0], **params), Z)
+    if at_zero is not None and bool(jnp.any(Z == 0)):
+        got = jax_at_zero(name, Z.dtype, **params)
+        if got != float(at_zero):
+            raise NoCounterpart(f"act.{name}_prime", f"jax.grad through {FUNCTIONS[name][2]} gives "
+                                                     f"{name}'(0) = {got:g}; at_zero = {float(at_zero):g} "
+                                                     f"cannot be asked of it")
+    return d
+
+
+def at_zero_differences(net, Zs) -> list[str]:
+    """One line per activation whose case-file g'(0) (``at_zero``, or the reference's default) differs from
+    JAX's, with how many entries of Z are exactly 0 (where the difference shows)."""
+    from backprop_parity.reference.activations import FUNCTIONS as REF
+    groups: dict = {}
+    for l, act in enumerate(net.activations):
+        if act.name not in HAS_AT_ZERO:
+            continue
+        wanted = float(REF[act.name][1](np.zeros(1), **act.params)[0])                # the reference's g'(0)
+        got = jax_at_zero(act.name, **forward_params(act))
+        if wanted != got:
+            entry = groups.setdefault((act.label, wanted, got), [[], 0])
+            entry[0].append(str(net.layer_number(l)))
+            entry[1] += int(np.sum(np.asarray(Zs[l]) == 0)) if Zs is not None else 0
+    return [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)} {lab}: the case's g'(0) is {wanted:g}, "
+            f"jax.grad gives {got:g}; JAX's value is used (it matters only where Z = 0 exactly: "
+            f"{zeros} entries at the initial parameters)"
+            for (lab, wanted, got), (layers, zeros) in groups.items()]
+
+
+def label(act) -> str:
+    """How JAX computes one layer's g, as the report prints it."""
+    params = forward_params(act)
+    call = FUNCTIONS[act.name][2]
+    inner = ", ".join(f"{KEYWORDS.get(k, k)}={v:g}" for k, v in params.items())
+    return f"{call}({inner})" if inner else call

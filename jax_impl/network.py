@@ -1,0 +1,266 @@
+"""The hand-written network in JAX: pure functions on a dict of ``jax.Array`` s, differentiated by JAX.
+
+Read beside ``reference/network.py``: the same functions, line for line, with the
+framework's calls in place of the hand-written derivatives.
+
+    forward:   A(0) = X;  Z(l) = A(l−1) @ W(l) (+ b);  A(l) = g(Z(l))  — each under ``jax.vjp``,
+               whose pullbacks the forward pass records (Forward.record)
+    output δ:  δ(L) = g's pullback of ∂J/∂ŷ, with ∂J/∂ŷ = ``jax.grad`` of the loss w.r.t. ŷ
+    hidden δ:  ∂J/∂A_in = the affine map's pullback of δ(l+1) (= δ·Wᵀ, bias unit included);
+               the bias trick's own pullback (of ``jnp.concatenate``) drops the bias unit;
+               δ(l) = g's pullback of that. δ is "the vjp with respect to Z".
+    g'(Z):     ``jnp.vectorize(jax.grad(g))`` — g acts element-wise
+    gradient:  ``jax.grad`` of the whole cost J(params) (the L2 term ½λΣ(M⊙W)² included), so the
+               gradient is JAX's own, not assembled from the δ's
+    update:    ``optax.sgd(α·s)`` + ``optax.apply_updates``; frozen parameters get
+               ``optax.set_to_zero()`` through ``optax.multi_transform`` (a zero update)
+    training:  the update (``jax.grad`` of J, then optax) compiled once with ``jax.jit`` and called
+               per epoch (batch) or per example in data order (SGD), as the reference's loop
+
+``params`` is a dict {"W1": jax.Array, "b1": …} in the article's layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from backprop_parity.reference import layout as RL          # framework-free: axes, the L2 mask
+from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.spec import Hyper, Net
+
+from . import activations as ACT
+from . import jax_dtype
+from . import losses as LOSS
+
+
+class Pullbacks(NamedTuple):
+    """What ``forward`` records for one layer: the pullbacks ``jax.vjp`` returned."""
+
+    trick: Callable | None     # of [A | 1] w.r.t. A (None without the bias trick): drops the bias unit
+    affine: Callable           # of Z = A_in @ W (+ b) w.r.t. (A_in, W, b)
+    activation: Callable       # of A = g(Z) w.r.t. Z
+
+
+@dataclass
+class Record:
+    """What ``forward`` leaves for ``backward`` and ``gradients`` (Forward.record): each layer's pullbacks,
+    and — once ``backward`` knows the targets — J as a function of the parameters, for jax.grad."""
+
+    layers: list = field(default_factory=list)
+    J: Callable | None = None
+
+
+# --------------------------------------------------------------------------- arrays
+
+def tensor(net: Net, x_np) -> jax.Array:
+    return jnp.asarray(np.array(x_np, dtype=jax_dtype(net.dtype)))
+
+
+def numpy(x) -> np.ndarray:
+    return np.array(x)
+
+
+def load(net: Net, params_np: dict) -> dict:
+    return {name: jnp.asarray(np.array(p, dtype=jax_dtype(net.dtype))) for name, p in params_np.items()}
+
+
+def parameters(net: Net, params: dict) -> dict:
+    return params
+
+
+# --------------------------------------------------------------------------- one step, by JAX
+
+def bias_trick(net: Net) -> Callable:
+    """[A | 1] as a function of A: a column of ones (rows layout) or a row of ones (columns layout)."""
+    if net.layout == "rows":
+        return lambda A: jnp.concatenate([A, jnp.ones((A.shape[0], 1), A.dtype)], axis=1)   # [step:bias-trick] [A | 1]
+    return lambda A: jnp.concatenate([A, jnp.ones((1, A.shape[1]), A.dtype)], axis=0)       # [step:bias-trick] [A ; 1]
+
+
+def affine(net: Net) -> Callable:
+    """Z as a function of (A_in, W[, b]): A @ W (+ b) in rows layout, W @ A (+ b) in columns layout."""
+    if net.layout == "rows":
+        return lambda A, W, b=None: A @ W if b is None else A @ W + b                        # [step:forward-affine] Z = A @ W (+ b)
+    return lambda A, W, b=None: W @ A if b is None else W @ A + b                            # [step:forward-affine] Z = W @ A (+ b)
+
+
+def forward(net: Net, params: dict, X: jax.Array) -> Forward:
+    Z, A, A_in, record = [], [X], [], Record()
+    for l in range(net.depth):
+        A_prev, trick_vjp = A[-1], None
+        if net.trick:
+            A_prev, trick_vjp = jax.vjp(bias_trick(net), A[-1])                              # [step:bias-trick] jax.vjp of [A | 1]
+        Wb = (params[net.W_name(l)],) + ((params[net.b_name(l)],) if net.bias == "vectors" else ())
+        Z_l, affine_vjp = jax.vjp(affine(net), A_prev, *Wb)                                  # [step:forward-affine] jax.vjp of Z = A @ W (+ b)
+        A_l, act_vjp = jax.vjp(ACT.function(net.activations[l]), Z_l)                        # [step:forward-activation] jax.vjp of A = g(Z)
+        A_in.append(A_prev)
+        Z.append(Z_l)
+        A.append(A_l)
+        record.layers.append(Pullbacks(trick_vjp, affine_vjp, act_vjp))
+    return Forward(Z, A, A_in, record)
+
+
+def backward(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -> Backward:
+    last = net.depth - 1
+    deriv = [ACT.g_prime(net.activations[l], fwd.Z[l]) for l in range(net.depth)]          # jnp.vectorize(jax.grad(g))(Z)
+    dJ_dyhat = jax.grad(lambda yhat: LOSS.J(net.loss, y, yhat))(fwd.A[-1])                  # [step:output-delta] ∂J/∂ŷ = jax.grad of the loss
+    delta = [None] * net.depth
+    dA_in = [None] * net.depth
+    pullbacks = fwd.record.layers
+    (delta[last],) = pullbacks[last].activation(dJ_dyhat)                                   # [step:output-delta] δ(L) = g's vjp of ∂J/∂ŷ
+    for l in range(last, 0, -1):
+        dA_in[l] = pullbacks[l].affine(delta[l])[0]                                          # [step:hidden-delta] ∂J/∂A_in = δ·Wᵀ, Z's vjp
+        (dA,) = pullbacks[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                  # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
+        (delta[l - 1],) = pullbacks[l - 1].activation(dA)                                    # [step:hidden-delta] δ = g's vjp
+    X = fwd.A[0]
+    fwd.record.J = lambda params: cost(net, params, predict(net, params, X), y, hyper)      # J(params), for gradients
+    return Backward(dJ_dyhat, deriv, delta, dA_in)
+
+
+def l2_mask(net: Net, hyper: Hyper, pname: str, shape) -> np.ndarray | float:
+    """Which entries of a parameter the L2 term reaches (1) or not (0): the reference's mask, a constant."""
+    if pname.startswith("b"):
+        return 1.0 if hyper.l2_bias else 0.0
+    return RL.weight_mask(shape, net.layout, net.trick, hyper.l2_bias).astype(net.dtype)   # a float64 mask would promote float32 W
+
+
+def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
+    """∂J/∂W = jax.grad of the whole J(params) that backward recorded (λW comes with the L2 term)."""
+    grads = jax.grad(fwd.record.J)(params)                                                   # [step:weight-gradient] jax.grad of the whole J
+    return {name: grads[name] for name in params}
+
+
+def cost(net: Net, params: dict, yhat: jax.Array, y: jax.Array, hyper: Hyper):
+    """J, including ½·λ·ΣW² when λ > 0."""
+    terms = LOSS.TERMS[net.loss.name](y, yhat)                                               # optax.losses.l2_loss / squared_error, xlogy
+    J = jnp.sum(terms) if net.loss.reduce == "sum" else jnp.mean(terms)                      # [step:cost] J = Σ or mean of the terms
+    if hyper.l2:
+        J = J + 0.5 * hyper.l2 * sum(jnp.sum(l2_mask(net, hyper, n, p.shape) * p ** 2) for n, p in params.items())  # [step:l2] J += ½λΣ(M⊙W)²
+    return J
+
+
+def cost_each(net: Net, yhat: jax.Array, y: jax.Array) -> jax.Array:
+    return LOSS.J_each(net.loss, y, yhat, net.example_axis)
+
+
+def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> optax.GradientTransformation:
+    """optax.sgd(α·s) on every parameter that is not frozen; frozen ones get optax.set_to_zero()."""
+    rate = hyper.learning_rate * hyper.scale(n)                                              # α·(1/n)
+    labels = {name: "frozen" if name in net.frozen else "sgd" for name in params}
+    return optax.multi_transform({"sgd": optax.sgd(rate), "frozen": optax.set_to_zero()}, labels)  # [step:update] optax.sgd(α·s)
+
+
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: optax.GradientTransformation) -> dict:
+    """W ← W − α·s·∂J/∂W for every parameter that is not frozen. Returns new arrays."""
+    updates, _ = opt.update(grads, opt.init(params), params)                                # [step:update] −α·s·∂J/∂W (0 when frozen)
+    return optax.apply_updates(params, updates)                                              # [step:update] W ← W + update
+
+
+def one_step(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
+    """jax.grad of J, then the optax update — on the batch (X, y). What training compiles (jax.jit)."""
+    grads = jax.grad(lambda params: cost(net, params, predict(net, params, X), y, hyper))(params)
+    return step(net, params, grads, hyper, optimizer(net, params, hyper, RL.n_examples(X, net.layout)))
+
+
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None) -> dict:
+    """One pass over the data: one batch step, or one SGD step per example in data order.
+    ``update`` is the compiled one_step (jax.jit) that training passes in."""
+    update = update or (lambda params, X, y: one_step(net, params, X, y, hyper))
+    if hyper.rule == "batch":
+        return update(params, X, y)
+    for i in range(RL.n_examples(X, net.layout)):
+        params = update(params, RL.example(X, i, net.layout), RL.example(y, i, net.layout))
+    return params
+
+
+def predict(net: Net, params: dict, X) -> jax.Array:
+    return forward(net, params, X).A[-1]
+
+
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+    """Every epoch of the update rule with one jax.jit-compiled update; costs[0] is J before any update."""
+    params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
+    update = jax.jit(lambda params, X, y: one_step(net, params, X, y, hyper))
+    J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
+    history = [params]
+    costs = [J(params)]
+    for _ in range(hyper.epochs):
+        params = epoch(net, params, X, y, hyper, update)
+        history.append(params)
+        costs.append(J(params))
+    return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),
+                    notes={"compiled": "jax.jit of one update (jax.grad of J + optax), and of J"})
+
+
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of the parameters alone: what gradient checking differentiates (jit-compiled once)."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
+
+    @jax.jit
+    def J_and_yhat(params):
+        yhat = predict(net, params, X)
+        return cost(net, params, yhat, y, hyper), yhat
+
+    def J(params_np):
+        J_value, yhat = J_and_yhat(load(net, params_np))
+        return numpy(J_value), numpy(yhat)
+    return J
+
+
+NO_AUG = ("no autodiff counterpart: g'([Z | 1]) applies g' to the bias unit's constant 1, which is "
+          "jnp.ones, not g of anything; Courtial prints it for display only")
+
+
+def missing(net: Net) -> dict:
+    out = {}
+    if net.trick:
+        for l in range(1, net.depth):
+            n = net.layer_number(l)
+            out[f"deriv_aug[{n - 1}]"] = NO_AUG
+            out[f"delta_aug[{n - 1}]"] = ("no autodiff counterpart: the vjp's ∂J/∂[A | 1] is dA; multiplying its "
+                                          "bias column by g'(1) is Courtial's display, not a derivative of J")
+    return out
+
+
+def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
+    """How the article's conventions map onto JAX (the report's mapping column)."""
+    from . import platform_note
+    h = hyper
+    n = X_np.shape[net.example_axis]
+    batch = n if h.rule == "batch" else 1
+    s = h.scale(batch)
+    acts = ", ".join(ACT.label(a) for a in net.activations)
+    out = {
+        "parameters": (f"a dict of jax.Array ({', '.join(net.param_names())}) in the article's {net.layout} layout, "
+                       f"dtype {np.dtype(net.dtype).name}, loaded from the case"),
+        "forward": (("Z = A @ W" if net.layout == "rows" else "Z = W @ A") + (" + b" if net.bias == "vectors" else "")
+                    + (" with A = jnp.concatenate([A, jnp.ones(…)])" if net.trick else "")
+                    + f"; A = g(Z) — {acts}; each under jax.vjp, the pullbacks kept in Forward.record"),
+        "loss": f"{net.loss.formula}  =  {LOSS.CODE[net.loss.name]}",
+        "deltas": ("∂J/∂ŷ = jax.grad of the loss w.r.t. ŷ; δ(L) = g's vjp of ∂J/∂ŷ; ∂J/∂A_in = the affine map's "
+                   "vjp of δ" + (" (bias unit included; the vjp of jnp.concatenate drops it)" if net.trick else "")
+                   + "; δ = g's vjp; g'(Z) = jnp.vectorize(jax.grad(g))(Z); ∂J/∂W = jax.grad(J)(params) of the "
+                     "whole cost"),
+        "learning rate": f"optax.sgd(learning_rate = α·s = {h.learning_rate:g}·{s:g} = {h.learning_rate * s:.10g})",
+        "update": ("optax.sgd + optax.apply_updates, "
+                   + ("one step on all examples per epoch" if h.rule == "batch"
+                      else f"one step per example in data order ({n} per epoch)")
+                   + f", {h.epochs} epoch(s); each update is one call of the jax.jit-compiled step"
+                   + (f"; frozen {', '.join(sorted(net.frozen))}: optax.multi_transform gives them "
+                      f"optax.set_to_zero() (a zero update), their gradient is still reported" if net.frozen else "")),
+        "platform": platform_note(),
+    }
+    if h.l2:
+        out["L2"] = (f"½λΣ(M⊙W)² (λ = {h.l2:g}) added to J with jnp" + ("" if h.l2_bias else
+                     ", M masking the bias entries out") + "; jax.grad of J then includes λM⊙W")
+    zeros = ACT.at_zero_differences(net, fwd.Z if fwd is not None else None)
+    if zeros:
+        out["g'(0)"] = "; ".join(zeros)
+    return out
+

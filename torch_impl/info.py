@@ -1,0 +1,29 @@
+"""The PyTorch mirror in the backend registry (``reference/registry.py``).
+
+Read from its file without importing this package (whose ``__init__`` imports torch): no
+framework import here, and only absolute imports.
+"""
+
+import sys
+
+from backprop_parity.reference.registry import Backend, Style
+
+BACKEND = Backend(
+    name="torch",
+    package="backprop_parity.torch_impl",
+    title="PyTorch",
+    styles=(Style("autograd", "network", "autograd on leaf tensors, retain_grad, torch.optim.SGD",
+                  "#D55E00", "s"),
+            Style("modules", "idiomatic", "nn.Sequential of nn.Linear, a loss module, hooks, torch.optim.SGD",
+                  "#E69F00", "D")),
+    distributions=("torch",),
+    env={},
+)
+
+
+def environment() -> list:
+    """(name, value) facts about torch as the worker process that ran it loaded it (never imports torch)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return [("torch threads", "torch not loaded")]
+    return [("torch threads", f"intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}")]
