@@ -191,7 +191,7 @@ summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
 table.mapping { table-layout: fixed; }
 table.mapping thead th:first-child { width: 8.5em; }
 .steps td:first-child { white-space: nowrap; }
-.steps td { min-width: 15em; }
+.steps td { min-width: 10em; }
 .steps td:first-child { min-width: 9em; }
 .qid { font-weight: bold; font-family: "DejaVu Sans Mono", monospace; }
 .badge { font-size: 11px; padding: 0 6px; border-radius: 8px; background: #fff1cc; color: var(--warn);
