@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections import defaultdict
 
 from rich.console import Console
@@ -34,9 +36,15 @@ def short(text, n=34) -> str:
 
 
 def make_console() -> Console:
-    """rich in a terminal; plain text, 160 columns wide, when piped or redirected."""
+    """rich in a terminal; plain text when piped or redirected, as wide as COLUMNS says (else 160)."""
     probe = Console()
-    return probe if probe.is_terminal else Console(width=160, highlight=False, color_system=None)
+    if probe.is_terminal:
+        return probe
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        width = 0
+    return Console(width=width if 40 <= width <= 1000 else 160, highlight=False, color_system=None)
 
 
 VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}
