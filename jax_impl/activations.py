@@ -32,8 +32,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from backprop_parity.reference import activations as RA
+from backprop_parity.reference.activations import forward_params
 from backprop_parity.reference.expr import NoCounterpart
 
 
@@ -61,22 +62,17 @@ def elu(Z, alpha=1.0):
     return jax.nn.elu(Z, alpha=alpha)
 
 
-# name -> (g, forward parameter names, the JAX call as the report prints it, JAX's keyword per parameter)
+# name -> (g, the JAX call as the report prints it)
 FUNCTIONS = {
-    "identity": (identity, (), "Z (identity)"),
-    "sigmoid": (sigmoid, (), "jax.nn.sigmoid"),
-    "tanh": (tanh, (), "jnp.tanh"),
-    "relu": (relu, (), "jax.nn.relu"),
-    "leaky_relu": (leaky_relu, ("slope",), "jax.nn.leaky_relu"),
-    "elu": (elu, ("alpha",), "jax.nn.elu"),
+    "identity": (identity, "Z (identity)"),
+    "sigmoid": (sigmoid, "jax.nn.sigmoid"),
+    "tanh": (tanh, "jnp.tanh"),
+    "relu": (relu, "jax.nn.relu"),
+    "leaky_relu": (leaky_relu, "jax.nn.leaky_relu"),
+    "elu": (elu, "jax.nn.elu"),
 }
-HAS_AT_ZERO = {"relu", "leaky_relu", "elu"}
+# JAX's keyword for each forward parameter
 KEYWORDS = {"slope": "negative_slope", "alpha": "alpha"}
-
-
-def forward_params(act) -> dict:
-    """The parameters g itself takes (at_zero is a convention of g', not of g)."""
-    return {k: v for k, v in act.params.items() if k != "at_zero"}
 
 
 def function(act):
@@ -87,10 +83,6 @@ def function(act):
 def prime(g, Z):
     """g'(Z) for an element-wise g: jax.grad of the scalar g, vectorized over every entry of Z."""
     return jnp.vectorize(jax.grad(g))(Z)
-
-
-def g(act, Z):
-    return function(act)(Z)
 
 
 def g_prime(act, Z):
@@ -109,7 +101,7 @@ def checked_prime(name: str, Z, at_zero=None, **params):
     if at_zero is not None and bool(jnp.any(Z == 0)):
         got = jax_at_zero(name, Z.dtype, **params)
         if got != float(at_zero):
-            raise NoCounterpart(f"act.{name}_prime", f"jax.grad through {FUNCTIONS[name][2]} gives "
+            raise NoCounterpart(f"act.{name}_prime", f"jax.grad through {FUNCTIONS[name][1]} gives "
                                                      f"{name}'(0) = {got:g}; at_zero = {float(at_zero):g} "
                                                      f"cannot be asked of it")
     return d
@@ -118,26 +110,10 @@ def checked_prime(name: str, Z, at_zero=None, **params):
 def at_zero_differences(net, Zs) -> list[str]:
     """One line per activation whose case-file g'(0) (``at_zero``, or the reference's default) differs from
     JAX's, with how many entries of Z are exactly 0 (where the difference shows)."""
-    from backprop_parity.reference.activations import FUNCTIONS as REF
-    groups: dict = {}
-    for l, act in enumerate(net.activations):
-        if act.name not in HAS_AT_ZERO:
-            continue
-        wanted = float(REF[act.name][1](np.zeros(1), **act.params)[0])                # the reference's g'(0)
-        got = jax_at_zero(act.name, **forward_params(act))
-        if wanted != got:
-            entry = groups.setdefault((act.label, wanted, got), [[], 0])
-            entry[0].append(str(net.layer_number(l)))
-            entry[1] += int(np.sum(np.asarray(Zs[l]) == 0)) if Zs is not None else 0
-    return [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)} {lab}: the case's g'(0) is {wanted:g}, "
-            f"jax.grad gives {got:g}; JAX's value is used (it matters only where Z = 0 exactly: "
-            f"{zeros} entries at the initial parameters)"
-            for (lab, wanted, got), (layers, zeros) in groups.items()]
+    return RA.at_zero_differences(net, Zs, lambda act: jax_at_zero(act.name, **forward_params(act)),
+                                  "jax.grad", "JAX's")
 
 
 def label(act) -> str:
     """How JAX computes one layer's g, as the report prints it."""
-    params = forward_params(act)
-    call = FUNCTIONS[act.name][2]
-    inner = ", ".join(f"{KEYWORDS.get(k, k)}={v:g}" for k, v in params.items())
-    return f"{call}({inner})" if inner else call
+    return RA.call_label(FUNCTIONS[act.name][1], act, KEYWORDS)

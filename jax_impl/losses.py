@@ -58,25 +58,9 @@ def J_each(loss, y, yhat, axis=0):
     return jnp.sum(t, axis=other) if loss.reduce == "sum" else jnp.mean(t, axis=other)
 
 
-def _J(name, y_true, y_pred, dtype=np.float64) -> float:
+def value(name: str, y_true, y_pred, dtype=np.float64) -> float:
+    """J of the loss ``name`` for a case expression such as loss.mse(y_true, y_pred)."""
     from backprop_parity.reference.losses import LOSSES
     y = jnp.asarray(np.asarray(y_true, dtype=dtype))
     yhat = jnp.asarray(np.asarray(y_pred, dtype=dtype))
     return float(J(LOSSES[name], y, yhat))
-
-
-# The losses as plain functions of (y_true, y_pred), for quantities such as loss.mse(y_true, y_pred).
-def half_sse(y_true, y_pred, dtype=np.float64):
-    return _J("half_sse", y_true, y_pred, dtype)
-
-
-def mse(y_true, y_pred, dtype=np.float64):
-    return _J("mse", y_true, y_pred, dtype)
-
-
-def squared_error(y_true, y_pred, dtype=np.float64):
-    return _J("squared_error", y_true, y_pred, dtype)
-
-
-def bce(y_true, y_pred, dtype=np.float64):
-    return _J("bce", y_true, y_pred, dtype)

@@ -74,7 +74,7 @@ def test_dense_computes_the_articles_Z(L, layout, bias):
 @pytest.mark.parametrize("n,k", [(1, 1), (5, 1), (3, 2), (4, 3)])
 def test_keras_loss_times_m_is_the_articles_J(tf_backend, name, n, k):
     import tensorflow as tf
-    from backprop_parity.tf_impl import losses
+    from backprop_parity.tf_impl import losses, network
     rng = np.random.default_rng(n * 7 + k)
     y = rng.uniform(0.1, 0.9, (n, k))
     yhat = rng.uniform(0.1, 0.9, (n, k))
@@ -83,7 +83,8 @@ def test_keras_loss_times_m_is_the_articles_J(tf_backend, name, n, k):
     assert keras_value * losses.keras_multiplier(loss, n * k) == pytest.approx(loss.J(y, yhat), rel=1e-14)
     each = losses.keras_loss(loss, np.float64, reduction=None)(tf.constant(y), tf.constant(yhat)).numpy()
     np.testing.assert_allclose(each * losses.keras_multiplier_each(loss, k), loss.J_each(y, yhat), rtol=1e-14)
-    assert float(losses.J(loss, tf.constant(y), tf.constant(yhat))) == pytest.approx(loss.J(y, yhat), rel=1e-14)
+    net = Net(sizes=(k, k), activations=(RA.make("identity"),), loss=loss)          # the tape style's J
+    assert float(network.cost(net, {}, tf.constant(yhat), tf.constant(y), Hyper())) == pytest.approx(loss.J(y, yhat), rel=1e-14)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

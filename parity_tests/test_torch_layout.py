@@ -62,7 +62,7 @@ def test_linear_computes_the_article_affine_map(L, layout, bias, size):
         lin.weight.copy_(weight)
         if vec is not None:
             lin.bias.copy_(vec)
-        Z = L.article_layout(lin(L.examples_first(L.tensor(X), layout)), layout)
+        Z = L.from_examples_first(lin(L.examples_first(L.tensor(X), layout)), layout)
     assert np.allclose(L.numpy(Z), Z_article, rtol=1e-14, atol=1e-15)
 
 
@@ -107,7 +107,7 @@ def test_examples_first_round_trip(L, layout):
     X = np.arange(6.0).reshape(2, 3)
     first = L.examples_first(L.tensor(X), layout)
     assert tuple(first.shape) == ((2, 3) if layout == "rows" else (3, 2))
-    assert np.array_equal(L.numpy(L.article_layout(first, layout)), X)
+    assert np.array_equal(L.numpy(L.from_examples_first(first, layout)), X)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

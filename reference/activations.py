@@ -90,13 +90,14 @@ class Activation:
         return f"{self.name}({inner})" if inner else self.name
 
     def g(self, Z):
-        return FUNCTIONS[self.name][0](Z, **_forward_params(self))
+        return FUNCTIONS[self.name][0](Z, **forward_params(self))
 
     def g_prime(self, Z):
         return FUNCTIONS[self.name][1](Z, **self.params)
 
 
-def _forward_params(act: Activation) -> dict:
+def forward_params(act: Activation) -> dict:
+    """The parameters g itself takes (at_zero is a convention of g', not of g)."""
     return {k: v for k, v in act.params.items() if k != "at_zero"}
 
 
@@ -127,3 +128,33 @@ def make(name: str, **params) -> Activation:
             raise ValueError(f"activation {name!r} takes no parameter {key!r}"
                              + (f" (it takes: {', '.join(allowed)})" if allowed else ""))
     return Activation(name, {**DEFAULTS.get(name, {}), **{k: float(v) for k, v in params.items()}})
+
+
+# --------------------------------------------------------------------------- what a framework's mapping says
+
+def call_label(call: str, act: Activation, keywords: dict) -> str:
+    """One layer's g as a framework calls it, for the report: ``call(keyword=value, …)`` with the
+    activation's forward parameters under the framework's keywords (``call`` alone without any)."""
+    inner = ", ".join(f"{keywords.get(k, k)}={v:g}" for k, v in forward_params(act).items())
+    return f"{call}({inner})" if inner else call
+
+
+def at_zero_differences(net, Zs, framework_at_zero: Callable, by: str, whose: str) -> list[str]:
+    """One line per activation whose g'(0) in the case (``at_zero``, or the default above) differs from a
+    framework's, ``framework_at_zero(act)`` (measured), with how many entries of Z are exactly 0, where the
+    difference shows (``Zs``: every layer's Z as NumPy arrays, or None). ``by`` names what differentiates
+    ("torch autograd"), ``whose`` the framework ("torch's")."""
+    groups: dict = {}
+    for l, act in enumerate(net.activations):
+        if "at_zero" not in FUNCTIONS[act.name][2]:
+            continue
+        wanted = float(act.g_prime(np.zeros(1))[0])
+        got = framework_at_zero(act)
+        if wanted != got:
+            entry = groups.setdefault((act.label, wanted, got), [[], 0])
+            entry[0].append(str(net.layer_number(l)))
+            entry[1] += int(np.sum(np.asarray(Zs[l]) == 0)) if Zs is not None else 0
+    return [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)} {lab}: the case's g'(0) is {wanted:g}, "
+            f"{by} gives {got:g}; {whose} value is used (it matters only where Z = 0 exactly: "
+            f"{zeros} entries at the initial parameters)"
+            for (lab, wanted, got), (layers, zeros) in groups.items()]

@@ -7,7 +7,8 @@ with the same names:
   function(case) -> Trace);
 * ``functions(dtype)``: the small functions case expressions may call
   (``act.sigmoid_prime(2)``, ``loss.mse(y_true, y_pred)``,
-  ``calc.computation_graph(5, 3, 2)``), computed the backend's way;
+  ``calc.computation_graph(5, 3, 2)``), computed the backend's way: ``reference/functions.py``
+  names them and builds the table from the backend's own functions;
 
 and optionally ``NOTES`` (mapping lines every trace gets), ``effective_case(case)`` with
 ``EFFECTIVE_NOTE`` (the case as the framework really computes it, see ``reports/run.py``) and
@@ -17,10 +18,13 @@ A framework backend runs in its own worker process (``reports/worker.py``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from . import activations, calculus, losses, network
 from .contract import Trace  # noqa: F401  (re-exported: the one return type of a trace)
+from .functions import table
 from .trace import trace_case
 
 
@@ -32,18 +36,14 @@ def trace_manual(case) -> Trace:
     return trace_case("numpy", "manual", network, case)
 
 
-def functions(dtype=np.float64) -> dict:
-    def arr(x):
-        return np.asarray(x, dtype=dtype)
+def _act(name, z, dtype, **params):
+    return activations.FUNCTIONS[name][0](np.asarray(z, dtype=dtype), **params)
 
-    out = {}
-    for name, (g, g_prime, _) in activations.FUNCTIONS.items():
-        out[f"act.{name}"] = lambda z, *p, g=g: g(arr(z), *p)
-        out[f"act.{name}_prime"] = lambda z, *p, g_prime=g_prime: g_prime(arr(z), *p)
-    for name in losses.LOSSES:
-        out[f"loss.{name}"] = getattr(losses, name)
-    out["calc.computation_graph"] = calculus.computation_graph
-    out["calc.surface"] = calculus.surface
-    out["calc.surface_gradient"] = calculus.surface_gradient
-    out["calc.descent_step"] = calculus.descent_step
-    return out
+
+def _act_prime(name, z, dtype, **params):
+    return activations.FUNCTIONS[name][1](np.asarray(z, dtype=dtype), **params)
+
+
+def functions(dtype=np.float64) -> dict:
+    """act.* in ``dtype``; loss.* and calc.* in float64 whatever the dtype."""
+    return table(partial(_act, dtype=dtype), partial(_act_prime, dtype=dtype), losses.value, calculus)

@@ -6,6 +6,10 @@ columns (deeplearning.ai): X is (n_in, m),   W is (n_out, n_in),  Z = W·A (+ b)
 The bias trick (Courtial, chapter 4) appends a constant 1 to every example's
 input (a column of ones in rows layout, a row of ones in columns layout); the
 bias is then the last row (rows) or last column (columns) of W.
+
+At the end, one layer's parameters and activations moved to and from a framework's
+dense layer (examples first, a bias vector): the one table (``LAYER_MAP``) the
+Keras styles' Dense and torch's nn.Linear are loaded and read back through.
 """
 
 from __future__ import annotations
@@ -81,3 +85,88 @@ def weight_mask(shape, layout, trick, include_bias):
         else:
             mask[:, -1] = 0
     return mask
+
+
+# --------------------------------------------------------------------------- one layer, examples first
+#
+# A framework's dense layer takes one example per row and holds the bias as a vector (n_out,):
+# Keras' Dense keeps a kernel (n_in, n_out), Z = A·kernel + bias; torch's nn.Linear a weight
+# (n_out, n_in) = kernelᵀ, Z = A·weightᵀ + bias. One table says, for each layout and bias
+# convention, which part of the article's W multiplies the inputs and where the bias vector is:
+#
+#     rows,    bias trick   W (n_in+1, n_out)  part = W[:-1, :]  bias = W[-1, :]   kernel = part,  weight = partᵀ
+#     rows,    b vectors    W (n_in, n_out)    part = W          bias = b[0, :]    (b is (1, n_out))
+#     rows,    no bias      W (n_in, n_out)    part = W          (no bias)
+#     columns, bias trick   W (n_out, n_in+1)  part = W[:, :-1]  bias = W[:, -1]   kernel = partᵀ, weight = part
+#     columns, b vectors    W (n_out, n_in)    part = W          bias = b[:, 0]    (b is (n_out, 1))
+#     columns, no bias      W (n_out, n_in)    part = W          (no bias)
+#
+# The moves only slice, transpose, reshape and stack, so the numbers move exactly. They take and give
+# NumPy arrays (views where they can): a framework converts its arrays before and after.
+
+def _stack_row(part, v):
+    return np.vstack([part, v[None, :]]), None
+
+
+def _stack_column(part, v):
+    return np.hstack([part, v[:, None]]), None
+
+
+LAYER_MAP = {
+    # (layout, bias): (text of the part, text of the bias vector, W (b) -> (part, vector), (part, vector) -> W (b))
+    ("rows", "trick"): ("W[:-1, :]", "W[-1, :]", lambda W, b: (W[:-1, :], W[-1, :]), _stack_row),
+    ("rows", "vectors"): ("W", "b[0, :]", lambda W, b: (W, b[0, :]), lambda part, v: (part, v[None, :])),
+    ("rows", "none"): ("W", None, lambda W, b: (W, None), lambda part, v: (part, None)),
+    ("columns", "trick"): ("W[:, :-1]", "W[:, -1]", lambda W, b: (W[:, :-1], W[:, -1]), _stack_column),
+    ("columns", "vectors"): ("W", "b[:, 0]", lambda W, b: (W, b[:, 0]), lambda part, v: (part, v[:, None])),
+    ("columns", "none"): ("W", None, lambda W, b: (W, None), lambda part, v: (part, None)),
+}
+
+
+def _np(x):
+    return None if x is None else np.asarray(x)
+
+
+def to_dense(W, b, layout, bias):
+    """One layer's article-layout W (and b, under bias = "vectors") -> (kernel (n_in, n_out), bias (n_out,)),
+    the bias None under bias = "none"."""
+    part, vector = LAYER_MAP[(layout, bias)][2](np.asarray(W), _np(b))
+    return (part if layout == "rows" else part.T), vector
+
+
+def from_dense(kernel, vector, layout, bias):
+    """(kernel, bias vector) -> the article's (W, b); b is None unless bias = "vectors". The inverse of
+    ``to_dense``: applied to parameters, to their gradients, to updated values."""
+    kernel = np.asarray(kernel)
+    return LAYER_MAP[(layout, bias)][3](kernel if layout == "rows" else kernel.T, _np(vector))
+
+
+def layer_texts(W_name, b_name, layout, bias):
+    """The table's texts with one layer's names: ("W1[:-1, :]", "W1[-1, :]"), ("W2", "b2[:, 0]"), ("W3", None) …"""
+    part, vector = LAYER_MAP[(layout, bias)][:2]
+    named = lambda text: W_name + text[1:] if text.startswith("W") else b_name + text[1:]   # noqa: E731
+    return named(part), (None if vector is None else named(vector))
+
+
+def describe_dense(W_name, b_name, shape_W, layout, bias) -> str:
+    """One layer's mapping onto a Dense layer, as the report prints it, e.g.
+    ``W1 (4, 3) → Dense: kernel = W1[:-1, :], bias = W1[-1, :] (the bias row)``."""
+    part, vector = layer_texts(W_name, b_name, layout, bias)
+    how = f"kernel = {part}" + ("ᵀ" if layout == "columns" else "")
+    if bias == "trick":
+        how += f", bias = {vector} (the bias {'row' if layout == 'rows' else 'column'})"
+    elif bias == "vectors":
+        how += f", bias = {vector}"
+    else:
+        how += ", use_bias=False"
+    return f"{W_name} {tuple(shape_W)} → Dense: {how}"
+
+
+def examples_first(A, layout):
+    """An article-layout batch with one example per row, as a dense layer takes it (columns layout: Aᵀ)."""
+    return A if layout == "rows" else A.T
+
+
+def from_examples_first(A, layout):
+    """The inverse of ``examples_first``: back to the article's layout."""
+    return A if layout == "rows" else A.T

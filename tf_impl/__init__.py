@@ -1,12 +1,16 @@
 """The NumPy reference network, mirrored in TensorFlow / Keras.
 
 Modules mirror ``reference/`` name for name (activations, losses, layout,
-network, gradcheck, calculus, backend); ``network`` is the low-level style
-(``tf.Variable`` weights, a ``tf.GradientTape``, a Keras SGD optimizer) and
-``idiomatic`` the Keras style (``keras.Sequential`` of ``Dense`` layers, Keras
-loss objects, ``model.fit``).
+network, calculus, backend); two styles keep the contract of
+``reference/contract.py`` (gradient checking and the trace are the reference's,
+``reference/gradcheck.py`` and ``reference/trace.py``): ``network`` is the
+low-level style (``tf.Variable`` weights, a ``tf.GradientTape``, a Keras SGD
+optimizer) and ``idiomatic`` the Keras style (``keras.Sequential`` of ``Dense``
+layers, Keras loss objects, ``model.compile`` + ``model.train_on_batch``).
+``backend.py`` exposes them as ``STYLES`` and the small functions as ``functions()``.
 
-Import torch *before* this package in a process that uses both.
+``check`` runs every framework in its own worker process (``reports/worker.py``);
+a process that imports torch as well must import it *before* this package.
 
 Two facts about the TensorFlow runtime are read once, here, at import time, and
 reported in every trace's ``mapping``:
@@ -55,7 +59,7 @@ tf.get_logger().addFilter(_NoRetracingNotice())
 
 TF_VERSION = tf.__version__
 KERAS_VERSION = keras.__version__
-OP_DETERMINISM = False   # tf.config.experimental.enable_op_determinism() is NOT called: see onednn_note()
+# tf.config.experimental.enable_op_determinism() is NOT called: see onednn_note()
 
 
 def onednn_note() -> str:

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from backprop_parity.reference.activations import forward_params
 from backprop_parity.reference.expr import NoCounterpart
 
 
@@ -48,10 +49,6 @@ def elu(Z, alpha=1.0):
     return keras.activations.elu(Z, alpha=alpha)
 
 
-FORWARD = {"identity": identity, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
-           "leaky_relu": leaky_relu, "elu": elu}
-
-
 def derivative(g, Z, **params):
     """g'(Z) by the tape: g acts element-wise, so ∂(Σ g(Z))/∂Z = g'(Z)."""
     Z = tf.convert_to_tensor(Z)
@@ -63,7 +60,7 @@ def derivative(g, Z, **params):
 
 def at_zero_value(name: str, dtype=np.float64, **params) -> float:
     """What TensorFlow's tape gives for g'(0) (measured)."""
-    return float(derivative(FORWARD[name], tf.zeros((), dtype=tf.as_dtype(np.dtype(dtype))), **params).numpy())
+    return float(derivative(FUNCTIONS[name][0], tf.zeros((), dtype=tf.as_dtype(np.dtype(dtype))), **params).numpy())
 
 
 def _honoured(name, at_zero, tf_value, params) -> bool:
@@ -80,7 +77,7 @@ def _prime(name, Z, at_zero, **params):
             raise NoCounterpart(f"act.{name}_prime",
                                 f"TensorFlow's tape gives {name}'(0) = {tf_value:g}; at_zero = {float(at_zero):g} "
                                 f"cannot be asked of it")
-    return derivative(FORWARD[name], Z, **params)
+    return derivative(FUNCTIONS[name][0], Z, **params)
 
 
 def identity_prime(Z):
@@ -107,6 +104,7 @@ def elu_prime(Z, alpha=1.0, at_zero=1.0):
     return _prime("elu", Z, at_zero, alpha=alpha)
 
 
+# name -> (g, g')
 FUNCTIONS = {
     "identity": (identity, identity_prime),
     "sigmoid": (sigmoid, sigmoid_prime),
@@ -117,27 +115,13 @@ FUNCTIONS = {
 }
 
 
-def _forward_params(act) -> dict:
-    return {k: v for k, v in act.params.items() if k != "at_zero"}
-
-
-def g(act, Z):
-    """A layer's activation (a reference ``Activation``: name and parameters) as a TF op."""
-    return FORWARD[act.name](Z, **_forward_params(act))
-
-
-def g_prime(act, Z):
-    """g'(Z) by the tape, with TensorFlow's own value at 0 (see ``at_zero_note``)."""
-    return derivative(FORWARD[act.name], Z, **_forward_params(act))
-
-
 def at_zero_note(act, Zs, dtype=np.float64) -> str | None:
     """When a layer's at_zero differs from TensorFlow's: what TF gives and how many Z are exactly 0."""
     if "at_zero" not in act.params and act.name != "leaky_relu":
         return None
     wanted = act.params.get("at_zero", act.params.get("slope"))
-    tf_value = at_zero_value(act.name, dtype, **_forward_params(act))
-    if wanted is None or _honoured(act.name, wanted, tf_value, _forward_params(act)):
+    tf_value = at_zero_value(act.name, dtype, **forward_params(act))
+    if wanted is None or _honoured(act.name, wanted, tf_value, forward_params(act)):
         return None
     zeros = int(sum(int(tf.reduce_sum(tf.cast(tf.equal(Z, 0), tf.int32))) for Z in Zs))
     return (f"{act.label}: the case asks g'(0) = {float(wanted):g}, TensorFlow's tape gives {tf_value:g}; "
@@ -157,22 +141,8 @@ def leaky_relu_note(act, dtype=np.float64) -> str | None:
             f"and g'; every number downstream of a negative Z differs from float64 by about that much")
 
 
-def keras_layer(act, dtype, name=None):
-    """The Keras layer a Keras user would write for this activation."""
-    dtype = np.dtype(dtype).name
-    p = _forward_params(act)
-    if act.name == "relu":
-        return keras.layers.ReLU(dtype=dtype, name=name)
-    if act.name == "leaky_relu":
-        return keras.layers.LeakyReLU(negative_slope=p["slope"], dtype=dtype, name=name)
-    if act.name == "elu":
-        return keras.layers.ELU(alpha=p["alpha"], dtype=dtype, name=name)
-    keras_name = {"identity": "linear", "sigmoid": "sigmoid", "tanh": "tanh"}[act.name]
-    return keras.layers.Activation(keras_name, dtype=dtype, name=name)
-
-
 def keras_label(act) -> str:
-    p = _forward_params(act)
+    p = forward_params(act)
     if act.name == "relu":
         return "keras.layers.ReLU()"
     if act.name == "leaky_relu":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_parity.reference.contract import Trace
+from backprop_parity.reference.functions import table
 from backprop_parity.reference.trace import trace_case
 
 from . import activations, calculus, idiomatic, losses, network
@@ -53,22 +54,20 @@ def effective_case(case):
     return dataclasses.replace(case, net=dataclasses.replace(case.net, activations=acts))
 
 
-def functions(dtype=np.float64) -> dict:
-    """The case-expression functions, TensorFlow's way (tape derivatives, Keras loss objects)."""
+def _constant(x, dtype):
     import tensorflow as tf
-    tfd = tf.as_dtype(np.dtype(dtype))
+    return tf.constant(np.asarray(x, dtype=float), dtype=tf.as_dtype(np.dtype(dtype)))
 
-    def arr(x):
-        return tf.constant(np.asarray(x, dtype=float), dtype=tfd)
 
-    out = {}
-    for name, (g, g_prime) in activations.FUNCTIONS.items():
-        out[f"act.{name}"] = lambda z, *p, g=g: g(arr(z), *p).numpy()
-        out[f"act.{name}_prime"] = lambda z, *p, g_prime=g_prime: g_prime(arr(z), *p).numpy()
-    for name in losses.TERMS:
-        out[f"loss.{name}"] = lambda y_true, y_pred, f=getattr(losses, name): f(y_true, y_pred, dtype)
-    out["calc.computation_graph"] = lambda a, b, c: calculus.computation_graph(a, b, c, dtype)
-    out["calc.surface"] = lambda x, y: calculus.surface(x, y, dtype)
-    out["calc.surface_gradient"] = lambda x, y: calculus.surface_gradient(x, y, dtype)
-    out["calc.descent_step"] = lambda x, y, lr: calculus.descent_step(x, y, lr, dtype)
-    return out
+def _act(name, z, dtype, **params):
+    return activations.FUNCTIONS[name][0](_constant(z, dtype), **params).numpy()
+
+
+def _act_prime(name, z, dtype, **params):
+    return activations.FUNCTIONS[name][1](_constant(z, dtype), **params).numpy()
+
+
+def functions(dtype=np.float64) -> dict:
+    """The case-expression functions, TensorFlow's way (tape derivatives, Keras loss objects), in the table
+    of ``reference/functions.py``."""
+    return table(_act, _act_prime, losses.value, calculus, dtype=dtype)

@@ -197,10 +197,10 @@ def activation_layers(model) -> list:
     return [layer for layer in model.layers if not isinstance(layer, keras.layers.Dense)]
 
 
-def assign(net: Net, model, params: dict) -> None:
-    """Article-layout parameters into the Dense layers (layout.to_dense), exactly."""
+def assign(net: Net, model, params_np: dict) -> None:
+    """The article's NumPy parameters into the Dense layers (layout.to_dense), exactly."""
     for l, layer in enumerate(dense_layers(model)):
-        kernel, bias = L.to_dense(params[net.W_name(l)], params.get(net.b_name(l)), net.layout, net.bias)
+        kernel, bias = L.to_dense(params_np[net.W_name(l)], params_np.get(net.b_name(l)), net.layout, net.bias)
         layer.kernel.assign(kernel)
         if bias is not None:
             layer.bias.assign(bias)                                          # [step:bias-trick] the bias row of W → Dense.bias
@@ -224,15 +224,22 @@ def load(net: Net, params_np: dict) -> keras.Sequential:
         return build(net, params_np)
 
 
-def parameters(net: Net, params) -> dict:
-    """The Dense layers' variables in the article's layout (layout.from_dense)."""
+def article_params(net: Net, values) -> dict:
+    """{article name: tensor} from every Dense layer's (kernel, bias) values (bias None without one): NumPy
+    copies mapped back by layout.from_dense, as new tensors."""
     out = {}
-    for l, layer in enumerate(dense_layers(params)):
-        W, b = L.from_dense(layer.kernel.value, layer.bias.value if layer.use_bias else None, net.layout, net.bias)
-        out[net.W_name(l)] = W
+    for l, (kernel, bias) in enumerate(values):
+        W, b = L.from_dense(numpy(kernel), None if bias is None else numpy(bias), net.layout, net.bias)
+        out[net.W_name(l)] = tensor(net, W)
         if b is not None:
-            out[net.b_name(l)] = b
+            out[net.b_name(l)] = tensor(net, b)
     return out
+
+
+def parameters(net: Net, params) -> dict:
+    """The Dense layers' variables in the article's layout."""
+    return article_params(net, [(layer.kernel, layer.bias if layer.use_bias else None)
+                                for layer in dense_layers(params)])
 
 
 def extractor(model) -> keras.Model:
@@ -306,13 +313,7 @@ def gradients(net: Net, params, fwd: Forward, bwd: Backward, hyper: Hyper) -> di
     W (b); J holds the L2 term, so λW is in."""
     rec, dense = fwd.record, dense_layers(params)
     per_layer = rec.tape.gradient(rec.J, [layer.weights for layer in dense])  # [step:weight-gradient] tape.gradient(J, [kernel, bias])
-    grads = {}
-    for l, (layer, g) in enumerate(zip(dense, per_layer)):
-        W, b = L.from_dense(g[0], g[1] if layer.use_bias else None, net.layout, net.bias)
-        grads[net.W_name(l)] = W
-        if b is not None:
-            grads[net.b_name(l)] = b
-    return grads
+    return article_params(net, [(g[0], g[1] if layer.use_bias else None) for layer, g in zip(dense, per_layer)])
 
 
 def cost(net: Net, params, yhat, y, hyper: Hyper):
@@ -348,7 +349,9 @@ def step(net: Net, params, grads: dict, hyper: Hyper, opt):
     pairs = []
     for l, layer in enumerate(dense_layers(params)):
         g_kernel, g_bias = L.to_dense(grads[net.W_name(l)], grads.get(net.b_name(l)), net.layout, net.bias)
-        pairs += [(g_kernel, layer.kernel)] + ([(g_bias, layer.bias)] if g_bias is not None else [])
+        pairs.append((tensor(net, g_kernel), layer.kernel))
+        if g_bias is not None:
+            pairs.append((tensor(net, g_bias), layer.bias))
     pairs = [(g, v) for g, v in pairs if v.trainable]
     if pairs:
         opt.apply_gradients(pairs)                                          # [step:update] W ← W − lr·∂J/∂W
@@ -363,18 +366,15 @@ def predict(net: Net, params, X):
 # ---------------------------------------------------------------------------- training, and J for gradient checking
 
 def evaluate(net: Net, model, X, y, hyper: Hyper):
-    """J(params=None) -> (J, ŷ): the model's parameters (``params``, article layout, assigned to its variables
-    first when given), model(X) and ``cost`` — under tf.function unless RUN_EAGERLY (like Keras' own
-    predict/evaluate functions).
+    """J() -> (J, ŷ): model(X) and ``cost`` from the model's current variables — under tf.function unless
+    RUN_EAGERLY (like Keras' own predict/evaluate functions).
 
     X is transposed to examples-first here, eagerly, not inside the function: in a graph Grappler
     folds a transpose into the MatMul after it (transpose_a), and float32 kernels then sum in
     another order."""
     X_first = L.examples_first(X, net.layout)
 
-    def J(params=None):
-        if params is not None:
-            assign(net, model, params)
+    def J():
         yhat = L.from_examples_first(model(X_first), net.layout)
         return cost(net, model, yhat, y, hyper), yhat
     return J if RUN_EAGERLY else tf.function(J)
@@ -410,14 +410,15 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
-    """J as a function of NumPy parameters: what gradient checking perturbs. One model, one evaluation
-    (traced once), which assigns the parameters to the model's variables and runs it."""
+    """J as a function of NumPy parameters: what gradient checking perturbs. One model and one evaluation
+    (traced once); each call assigns the parameters to the model's variables, then runs it."""
     with floatx(net.dtype):
         model = build(net, None)
         J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
 
     def J_np(params_np):
-        J_value, yhat = J({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()})
+        assign(net, model, {name: np.asarray(p, dtype=net.dtype) for name, p in params_np.items()})
+        J_value, yhat = J()
         return numpy(J_value), numpy(yhat)
     return J_np
 

@@ -1,12 +1,9 @@
-"""Costs J(y, ŷ) in TensorFlow, and how each maps onto a Keras loss object.
+"""Costs J(y, ŷ) as Keras loss objects: what a Keras user compiles.
 
-Mirrors ``reference/losses.py``. Two ways to get the same J:
-
-* the article's formula written with TF ops (``J``, ``J_each``): what the
-  GradientTape style differentiates;
-* a Keras loss object (``keras_loss``): what a Keras user compiles. Keras has
-  no ½ and averages; its value is a fixed multiple of the article's J, derived
-  here once and used by every caller:
+Mirrors ``reference/losses.py``. (The GradientTape style writes the article's terms
+with TF ops where it uses them, in ``network.py``.) Keras has no ½ and averages; the
+value of a Keras loss object (``keras_loss``) is a fixed multiple of the article's J,
+derived here once and used by every caller:
 
   Keras' element term t is (y − ŷ)² (MeanSquaredError) or the cross-entropy term
   (BinaryCrossentropy). The article's term is r·t (r = ½ for half_sse, else 1).
@@ -27,42 +24,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
-def half_sse_terms(y, yhat):
-    return 0.5 * tf.square(y - yhat)
-
-
-def mse_terms(y, yhat):
-    return tf.square(y - yhat)
-
-
-def squared_error_terms(y, yhat):
-    return tf.square(y - yhat)
-
-
-def bce_terms(y, yhat):
-    # xlogy(0, 0) = 0 and its gradient there is 0: an exact prediction costs 0, as in the reference.
-    # No clipping (Keras' BinaryCrossentropy clips ŷ to [ε, 1 − ε] or uses the sigmoid's logits instead).
-    return -(tf.math.xlogy(y, yhat) + tf.math.xlogy(1 - y, 1 - yhat))
-
-
-TERMS = {"half_sse": half_sse_terms, "mse": mse_terms, "squared_error": squared_error_terms, "bce": bce_terms}
-
-
-def J(loss, y, yhat):
-    """The article's J (``loss`` is a reference ``Loss``: its name and whether it sums or averages)."""
-    t = TERMS[loss.name](y, yhat)
-    return tf.reduce_sum(t) if loss.reduce == "sum" else tf.reduce_mean(t)
-
-
-def J_each(loss, y, yhat, axis=0):
-    t = TERMS[loss.name](y, yhat)
-    other = 1 - axis
-    return tf.reduce_sum(t, axis=other) if loss.reduce == "sum" else tf.reduce_mean(t, axis=other)
-
-
-# ---------------------------------------------------------------------------- Keras
-
 # article term / Keras element term
 TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0}
 KERAS_CLASS = {"half_sse": "MeanSquaredError", "mse": "MeanSquaredError", "squared_error": "MeanSquaredError",
@@ -82,9 +43,8 @@ def keras_multiplier(loss, n_elements: int) -> float:
 
 
 def keras_multiplier_each(loss, n_outputs: int) -> float:
-    """m_each in J_each = m_each·keras_each (one example of ``n_outputs`` numbers)."""
-    r = TERM_RATIO[loss.name]
-    return r * n_outputs if loss.reduce == "sum" else r
+    """m_each in J_each = m_each·keras_each (one example of ``n_outputs`` numbers): the same rule per example."""
+    return keras_multiplier(loss, n_outputs)
 
 
 def keras_formula(loss, n_elements: int) -> str:
@@ -95,29 +55,13 @@ def keras_formula(loss, n_elements: int) -> str:
             f"{how} (r = article term / Keras term; N = examples × outputs in the batch; Keras = c·J, c = 1/m)")
 
 
-# The losses as functions of (y_true, y_pred), for case expressions such as loss.mse(y_true, y_pred),
-# computed by the Keras loss object and divided by c.
-def _by_keras(name, y_true, y_pred, dtype=np.float64):
+def value(name: str, y_true, y_pred, dtype=np.float64):
+    """J of the loss ``name`` for a case expression such as loss.mse(y_true, y_pred): the Keras loss
+    object's value times m (= divided by c)."""
     from backprop_parity.reference.losses import LOSSES
     loss = LOSSES[name]
     tfd = tf.as_dtype(np.dtype(dtype))
     y = tf.reshape(tf.constant(np.asarray(y_true, dtype=float), dtype=tfd), (1, -1))     # one batch row: Keras
     yhat = tf.reshape(tf.constant(np.asarray(y_pred, dtype=float), dtype=tfd), (1, -1))  # means over all of it
-    value = keras_loss(loss, dtype)(y, yhat) * keras_multiplier(loss, int(tf.size(y)))
-    return value.numpy()
-
-
-def half_sse(y_true, y_pred, dtype=np.float64):
-    return _by_keras("half_sse", y_true, y_pred, dtype)
-
-
-def mse(y_true, y_pred, dtype=np.float64):
-    return _by_keras("mse", y_true, y_pred, dtype)
-
-
-def squared_error(y_true, y_pred, dtype=np.float64):
-    return _by_keras("squared_error", y_true, y_pred, dtype)
-
-
-def bce(y_true, y_pred, dtype=np.float64):
-    return _by_keras("bce", y_true, y_pred, dtype)
+    J = keras_loss(loss, dtype)(y, yhat) * keras_multiplier(loss, int(tf.size(y)))
+    return J.numpy()

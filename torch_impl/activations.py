@@ -15,8 +15,12 @@ by torch: the network uses torch's value (and says so in its mapping), the
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from backprop_parity.reference import activations as RA
+from backprop_parity.reference.activations import forward_params
+
+from .layout import numpy
 
 
 def identity(Z):
@@ -51,37 +55,17 @@ def prime(g, Z, **params):
     return d
 
 
-# name -> (g, forward parameter names, torch call as the report prints it, nn module class)
+# name -> (g, the torch call as the report prints it)
 FUNCTIONS = {
-    "identity": (identity, (), "Z (identity)", nn.Identity),
-    "sigmoid": (sigmoid, (), "torch.sigmoid", nn.Sigmoid),
-    "tanh": (tanh, (), "torch.tanh", nn.Tanh),
-    "relu": (relu, (), "torch.relu", nn.ReLU),
-    "leaky_relu": (leaky_relu, ("slope",), "F.leaky_relu", nn.LeakyReLU),
-    "elu": (elu, ("alpha",), "F.elu", nn.ELU),
+    "identity": (identity, "Z (identity)"),
+    "sigmoid": (sigmoid, "torch.sigmoid"),
+    "tanh": (tanh, "torch.tanh"),
+    "relu": (relu, "torch.relu"),
+    "leaky_relu": (leaky_relu, "F.leaky_relu"),
+    "elu": (elu, "F.elu"),
 }
-HAS_AT_ZERO = {"relu", "leaky_relu", "elu"}
-# the nn module's keyword for each forward parameter
+# the torch keyword for each forward parameter (F.leaky_relu and nn.LeakyReLU: negative_slope)
 MODULE_KEYWORDS = {"slope": "negative_slope", "alpha": "alpha"}
-
-
-def forward_params(act) -> dict:
-    """The parameters g itself takes (at_zero is a convention of g', not of g)."""
-    return {k: v for k, v in act.params.items() if k != "at_zero"}
-
-
-def g(act, Z):
-    return FUNCTIONS[act.name][0](Z, **forward_params(act))
-
-
-def g_prime(act, Z):
-    return prime(FUNCTIONS[act.name][0], Z, **forward_params(act))
-
-
-def module(act) -> nn.Module:
-    """The nn module of one layer's activation (nn.Tanh(), nn.LeakyReLU(negative_slope=…), …)."""
-    cls = FUNCTIONS[act.name][3]
-    return cls(**{MODULE_KEYWORDS[k]: v for k, v in forward_params(act).items()})
 
 
 def torch_at_zero(name: str, dtype=torch.float64, **params) -> float:
@@ -91,25 +75,11 @@ def torch_at_zero(name: str, dtype=torch.float64, **params) -> float:
 
 def at_zero_differences(net, Z_list) -> list[str]:
     """One line per activation whose case-file g'(0) differs from torch's, with how often Z is exactly 0."""
-    groups: dict = {}
-    for l, act in enumerate(net.activations):
-        if "at_zero" not in act.params:
-            continue
-        wanted = act.params["at_zero"]
-        got = torch_at_zero(act.name, **forward_params(act))
-        if wanted != got:
-            g = groups.setdefault((act.label, wanted, got), [[], 0])
-            g[0].append(str(net.layer_number(l)))
-            g[1] += int((Z_list[l] == 0).sum()) if Z_list is not None else 0
-    return [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)} {lab}: the case sets g'(0) = {wanted:g}, "
-            f"torch autograd gives {got:g}; torch's value is used (it matters only where Z = 0 exactly: "
-            f"{zeros} entries at the initial parameters)"
-            for (lab, wanted, got), (layers, zeros) in groups.items()]
+    return RA.at_zero_differences(net, None if Z_list is None else [numpy(Z) for Z in Z_list],
+                                  lambda act: torch_at_zero(act.name, **forward_params(act)),
+                                  "torch autograd", "torch's")
 
 
 def label(act) -> str:
     """How torch computes one layer's g, as the report prints it."""
-    params = forward_params(act)
-    call = FUNCTIONS[act.name][2]
-    inner = ", ".join(f"{MODULE_KEYWORDS.get(k, k)}={v:g}" for k, v in params.items())
-    return f"{call}({inner})" if inner else call
+    return RA.call_label(FUNCTIONS[act.name][1], act, MODULE_KEYWORDS)

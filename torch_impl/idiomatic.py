@@ -9,7 +9,7 @@ What the article calls W (and b) lives in nn.Linear as (weight (out, in), bias (
 ``layout.to_linear`` / ``layout.from_linear`` move them across, exactly. nn.Linear
 wants one row per example, so a columns-layout X enters as Xᵀ
 (``layout.examples_first``) and every captured tensor is turned back
-(``layout.article_layout``) before it leaves this module: ``Forward`` and
+(``layout.from_examples_first``) before it leaves this module: ``Forward`` and
 ``Backward`` hold the article's layout.
 
 Captured, not recomputed: Z and A with forward hooks on the modules; δ = ∂J/∂Z
@@ -39,7 +39,7 @@ from .network import NO_AUG, describe_optimizer
 # --------------------------------------------------------------------------- the model
 
 def activation(act) -> nn.Module:
-    """The activation module of one layer, as a torch user writes it (``activations.FUNCTIONS`` names it)."""
+    """The activation module of one layer, as a torch user writes it."""
     kw = {ACT.MODULE_KEYWORDS[k]: v for k, v in ACT.forward_params(act).items()}
     if act.name == "identity":
         return nn.Identity()                                                 # [step:forward-activation] A = Z
@@ -185,8 +185,8 @@ def forward(net: Net, params: nn.Sequential, X: torch.Tensor) -> Forward:
     lay = net.layout
     cap = Capture().attach(params)
     cap.yhat = params(L.examples_first(X, lay))                             # nn.Sequential: Linear, g, Linear, g …
-    Z = [L.article_layout(cap.Z[l], lay) for l in range(net.depth)]
-    A = [X] + [L.article_layout(cap.A[l], lay) for l in range(net.depth)]
+    Z = [L.from_examples_first(cap.Z[l], lay) for l in range(net.depth)]
+    A = [X] + [L.from_examples_first(cap.A[l], lay) for l in range(net.depth)]
     A_in = A[:-1]                       # what each nn.Linear multiplies: A itself (it adds its bias without [A | 1])
     return Forward(Z, A, A_in, record=cap)
 
@@ -201,15 +201,15 @@ def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyp
         J = loss.factor * loss.module(reduction=loss.reduction)(cap.yhat, L.examples_first(y, lay))
         J.backward()                                                         # [step:weight-gradient] autograd fills .grad
     cap.detach()
-    deriv = [L.article_layout(ACT.prime(lambda z, m=m: m(z), cap.Z[l]), lay)
+    deriv = [L.from_examples_first(ACT.prime(lambda z, m=m: m(z), cap.Z[l]), lay)
              for l, m in enumerate(activations(params))]                    # g'(Z) by autograd through the module
-    dJ_dyhat = L.article_layout(cap.dJ_dyhat, lay)
+    dJ_dyhat = L.from_examples_first(cap.dJ_dyhat, lay)
     delta = [None] * net.depth
     dA_in = [None] * net.depth
-    delta[last] = L.article_layout(cap.delta[last], lay)                     # [step:output-delta] from the hook on the last nn.Linear
+    delta[last] = L.from_examples_first(cap.delta[last], lay)                # [step:output-delta] from the hook on the last nn.Linear
     for l in range(last, 0, -1):
-        dA_in[l] = L.article_layout(cap.dA_in[l], lay)                       # [step:hidden-delta] grad_input of nn.Linear l
-        delta[l - 1] = L.article_layout(cap.delta[l - 1], lay)               # [step:hidden-delta] grad_output of nn.Linear l−1
+        dA_in[l] = L.from_examples_first(cap.dA_in[l], lay)                  # [step:hidden-delta] grad_input of nn.Linear l
+        delta[l - 1] = L.from_examples_first(cap.delta[l - 1], lay)          # [step:hidden-delta] grad_output of nn.Linear l−1
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -307,7 +307,7 @@ def epoch(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt) 
 @torch.no_grad()
 def predict(net: Net, params: nn.Sequential, X) -> torch.Tensor:
     """The model's output for an article-layout X, in the article's layout."""
-    return L.article_layout(params(L.examples_first(X, net.layout)), net.layout)
+    return L.from_examples_first(params(L.examples_first(X, net.layout)), net.layout)
 
 
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
@@ -381,7 +381,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     if training is None:
         return m
     loss = LOSS.make(net.loss.name)
-    m["loss"] = f"{loss.formula} → {loss.code}"
+    m["loss"] = f"{net.loss.formula} → {loss.code}"
     m["deltas"] = ("full backward hooks on each nn.Linear: δ = grad_output[0], ∂J/∂A = grad_input[0]; "
                    "∂J/∂ŷ = grad_output[0] of the last activation module; Z and A from forward hooks")
     m.update(training.notes)

@@ -1,14 +1,17 @@
 """The two data layouts and the bias trick on torch tensors — and the map to ``nn.Linear``.
 
 The first half mirrors ``reference/layout.py`` name for name (with_ones,
-drop_ones, affine, example, weight_mask …), written with torch operations.
+drop_ones, weight_mask), written with torch operations; what needs no torch
+operation (n_examples, example) is the reference's own. (The autograd style
+writes [A | 1] and Z = A @ W out where they happen, in ``network.py``.)
 
 The second half is what the idiomatic ("modules") style needs: ``nn.Linear``
 stores ``weight`` as (n_out, n_in) and ``bias`` as (n_out,), and wants examples
 first (one row per example). ``to_linear`` / ``from_linear`` move one layer's
 parameters between the article's layout and nn.Linear's, exactly (transposes and
-slices only, no arithmetic); ``examples_first`` / ``article_layout`` do the same
-for activations.
+slices only, no arithmetic), by the one table of ``reference/layout.py`` (shared
+with the Keras styles' Dense); ``examples_first`` / ``from_examples_first`` (the
+reference's) do the same for activations.
 
 rows    (Courtial): X (n, n_in),  W (n_in[+1], n_out), bias row last,    b (1, n_out)
 columns (deeplearning.ai): X (n_in, m), W (n_out, n_in[+1]), bias column last, b (n_out, 1)
@@ -19,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-EXAMPLE_AXIS = {"rows": 0, "columns": 1}
+from backprop_parity.reference import layout as RL
+from backprop_parity.reference.layout import (  # noqa: F401  (framework-free: the styles' L.n_examples …)
+    example, examples_first, from_examples_first, n_examples)
 
 _DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -44,10 +49,6 @@ def numpy(t) -> np.ndarray:
 
 # --------------------------------------------------------------------------- mirror of reference/layout.py
 
-def n_examples(X, layout):
-    return X.shape[EXAMPLE_AXIS[layout]]
-
-
 def with_ones(A, layout):
     """[A | 1]: the bias unit appended to every example."""
     if layout == "rows":
@@ -58,17 +59,6 @@ def with_ones(A, layout):
 def drop_ones(dA, layout):
     """Remove the bias unit's column (rows) or row (columns)."""
     return dA[:, :-1] if layout == "rows" else dA[:-1, :]
-
-
-def affine(A, W, b, layout):
-    """Z = A·W + b (rows) or Z = W·A + b (columns); b may be None."""
-    Z = A @ W if layout == "rows" else W @ A
-    return Z if b is None else Z + b
-
-
-def example(X, i, layout):
-    """Example i as a batch of one (keeps the layout's 2-D shape)."""
-    return X[i:i + 1, :] if layout == "rows" else X[:, i:i + 1]
 
 
 def weight_mask(shape, layout, trick, include_bias, dtype=torch.float64):
@@ -84,33 +74,13 @@ def weight_mask(shape, layout, trick, include_bias, dtype=torch.float64):
 
 # --------------------------------------------------------------------------- article layout <-> nn.Linear
 #
-# One table, read by to_linear, from_linear and describe_linear alike: for each
-# (layout, bias convention), how nn.Linear's weight and bias are cut out of the
-# article's W (and b), and how the article's W (and b) are put back together.
+# reference/layout.py's table of one layer (LAYER_MAP), on NumPy copies of the tensors: nn.Linear's
+# weight is the Dense kernel transposed (the table's part of W, transposed in rows layout); its bias
+# is the table's bias vector.
 
-def _rows_trick_from(weight, bias):
-    return torch.cat([weight.T, bias[None, :]], dim=0), None
-
-
-def _columns_trick_from(weight, bias):
-    return torch.cat([weight, bias[:, None]], dim=1), None
-
-
-LINEAR_MAP = {
-    # (layout, bias): (text of weight, text of bias, to_linear, from_linear)
-    ("rows", "trick"): ("W[:-1, :].T", "W[-1, :]",
-                        lambda W, b: (W[:-1, :].T, W[-1, :]), _rows_trick_from),
-    ("rows", "vectors"): ("W.T", "b[0, :]",
-                          lambda W, b: (W.T, b[0, :]), lambda w, c: (w.T, c[None, :])),
-    ("rows", "none"): ("W.T", None,
-                       lambda W, b: (W.T, None), lambda w, c: (w.T, None)),
-    ("columns", "trick"): ("W[:, :-1]", "W[:, -1]",
-                           lambda W, b: (W[:, :-1], W[:, -1]), _columns_trick_from),
-    ("columns", "vectors"): ("W", "b[:, 0]",
-                             lambda W, b: (W, b[:, 0]), lambda w, c: (w, c[:, None])),
-    ("columns", "none"): ("W", None,
-                          lambda W, b: (W, None), lambda w, c: (w, None)),
-}
+def _tensors(*arrays):
+    """New tensors holding exactly these NumPy arrays (contiguous copies, dtype kept; None stays None)."""
+    return tuple(None if a is None else torch.tensor(a) for a in arrays)
 
 
 def to_linear(W, b, layout: str, bias: str):
@@ -118,10 +88,10 @@ def to_linear(W, b, layout: str, bias: str):
 
     ``b`` is the article's bias vector under bias = "vectors" and None otherwise;
     under the bias trick the bias is cut out of W's last row (rows) or column (columns).
-    Returns contiguous copies, so loading them into a module never aliases the inputs.
+    Returns new tensors, so loading them into a module never aliases the inputs.
     """
-    weight, vec = LINEAR_MAP[(layout, bias)][2](W, b)
-    return weight.contiguous().clone(), (None if vec is None else vec.contiguous().clone())
+    kernel, vec = RL.to_dense(numpy(W), None if b is None else numpy(b), layout, bias)
+    return _tensors(kernel.T, vec)
 
 
 def from_linear(weight, vec, layout: str, bias: str):
@@ -129,33 +99,20 @@ def from_linear(weight, vec, layout: str, bias: str):
 
     The inverse of ``to_linear``: applied to parameters, to their gradients, to updated values.
     """
-    W, b = LINEAR_MAP[(layout, bias)][3](weight, vec)
-    return W.contiguous().clone(), (None if b is None else b.contiguous().clone())
+    return _tensors(*RL.from_dense(numpy(weight).T, None if vec is None else numpy(vec), layout, bias))
 
 
 def describe_linear(W_name: str, b_name: str, W_shape, layout: str, bias: str) -> str:
     """The mapping of one layer as a line the report prints, e.g.
     ``W1 (4, 3) → Linear(3, 3): weight = W1[:-1, :].T (3, 3), bias = W1[-1, :] (3,)``."""
-    w_text, b_text, to, _ = LINEAR_MAP[(layout, bias)]
-    W = torch.zeros(tuple(W_shape))
-    n_out = W_shape[1] if layout == "rows" else W_shape[0]
-    b = torch.zeros((1, n_out) if layout == "rows" else (n_out, 1)) if bias == "vectors" else None
-    weight, vec = to(W, b)
-    name = lambda text, sym, nm: text.replace(sym, nm, 1)   # noqa: E731  "W[:-1, :].T" -> "W1[:-1, :].T"
+    part, vector = RL.layer_texts(W_name, b_name, layout, bias)
+    b_shape = RL.bias_shape(W_shape[1] if layout == "rows" else W_shape[0], layout)
+    b = np.zeros(b_shape) if bias == "vectors" else None
+    kernel, vec = RL.to_dense(np.zeros(tuple(W_shape)), b, layout, bias)
+    n_in, n_out = kernel.shape
     src = f"{W_name} {tuple(W_shape)}" + (f", {b_name} {tuple(b.shape)}" if b is not None else "")
-    out = (f"{src} → nn.Linear({weight.shape[1]}, {weight.shape[0]}, bias={vec is not None}): "
-           f"weight = {name(w_text, 'W', W_name)} {tuple(weight.shape)}")
+    out = (f"{src} → nn.Linear({n_in}, {n_out}, bias={vec is not None}): "
+           f"weight = {part}{'.T' if layout == 'rows' else ''} {(n_out, n_in)}")
     if vec is not None:
-        sym, nm = ("b", b_name) if bias == "vectors" else ("W", W_name)
-        out += f", bias = {name(b_text, sym, nm)} {tuple(vec.shape)}"
+        out += f", bias = {vector} {tuple(vec.shape)}"
     return out
-
-
-def examples_first(A, layout):
-    """An article-layout batch as nn.Linear wants it: one row per example (columns layout: Aᵀ)."""
-    return A if layout == "rows" else A.T
-
-
-def article_layout(A, layout):
-    """The inverse of ``examples_first``: back to the article's layout."""
-    return A if layout == "rows" else A.T

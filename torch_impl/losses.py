@@ -27,8 +27,8 @@ from .layout import tensor
 
 @dataclass(frozen=True)
 class Loss:
-    name: str
-    formula: str
+    """How torch computes one of the reference's losses (its name and formula are the reference's: ``net.loss``)."""
+
     module: type          # nn.MSELoss, nn.BCELoss
     reduction: str        # the reduction that reproduces J: "sum" or "mean"
     factor: float = 1.0   # J = factor · module(reduction)(ŷ, y)
@@ -50,10 +50,10 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "half_sse": Loss("half_sse", "J = Σ ½(y − ŷ)²", nn.MSELoss, "sum", 0.5),
-    "mse": Loss("mse", "J = (1/N) Σ (y − ŷ)²", nn.MSELoss, "mean"),
-    "squared_error": Loss("squared_error", "J = Σ (y − ŷ)²", nn.MSELoss, "sum"),
-    "bce": Loss("bce", "J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]", nn.BCELoss, "mean"),
+    "half_sse": Loss(nn.MSELoss, "sum", 0.5),
+    "mse": Loss(nn.MSELoss, "mean"),
+    "squared_error": Loss(nn.MSELoss, "sum"),
+    "bce": Loss(nn.BCELoss, "mean"),
 }
 
 
@@ -63,23 +63,7 @@ def make(name: str) -> Loss:
     return LOSSES[name]
 
 
-def _J(name, y_true, y_pred, dtype=np.float64) -> float:
+def value(name: str, y_true, y_pred, dtype=np.float64) -> float:
+    """J of the loss ``name`` by its torch module, for a case expression such as loss.mse(y_true, y_pred)."""
     with torch.no_grad():
         return float(LOSSES[name].J(tensor(y_true, dtype), tensor(y_pred, dtype)))
-
-
-# The losses as plain functions of (y_true, y_pred), for quantities such as loss.mse(y_true, y_pred).
-def half_sse(y_true, y_pred, dtype=np.float64):
-    return _J("half_sse", y_true, y_pred, dtype)
-
-
-def mse(y_true, y_pred, dtype=np.float64):
-    return _J("mse", y_true, y_pred, dtype)
-
-
-def squared_error(y_true, y_pred, dtype=np.float64):
-    return _J("squared_error", y_true, y_pred, dtype)
-
-
-def bce(y_true, y_pred, dtype=np.float64):
-    return _J("bce", y_true, y_pred, dtype)

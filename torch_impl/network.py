@@ -290,7 +290,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     if training is None:
         return m
     loss = LOSS.make(net.loss.name)
-    m["loss"] = f"{loss.formula} → {loss.code}"
+    m["loss"] = f"{net.loss.formula} → {loss.code}"
     m["deltas"] = ("Z.retain_grad() on every Z, then J.backward(): δ = Z.grad; ∂J/∂A from A_in.retain_grad()"
                    + (" — A_in = [A | 1], so dA keeps the bias unit's column" if net.trick else "")
                    + "; ∂J/∂ŷ from ŷ.retain_grad()")
