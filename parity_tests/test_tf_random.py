@@ -1,0 +1,84 @@
+"""Random networks on TensorFlow: the torch grid (every activation, loss, bias convention, layout, rule,
+L2 and frozen parameters) run on both TF styles, against the reference.
+
+The networks are ``test_torch_random.make_case``'s, with the same seeds. TF keeps a leaky slope as a
+float32 op attribute, so — exactly as ``check`` does — the reference is run on TF's effective case
+(``tf_impl.backend.effective_case``); every reference key must then hold at the float64 bound of
+reports/tolerances.py, and every key must be compared or carry a reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from backprop_parity.reports import backends as B
+from backprop_parity.reports.compare import compare_case
+
+from .helpers import assert_row, describe
+from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case
+
+
+def check(case):
+    """Every row (reference keys, gradient check) of both TF styles holds; returns the rows."""
+    tf_backend = B.load("tf")
+    ref = B.run(tf_backend.effective_case(case), "numpy")[0]
+    traces = B.run(case, "tf")
+    rows = compare_case(case, traces, ref)
+    assert {r.style for r in rows} == set(B.STYLE_NAMES["tf"]), [describe(r) for r in rows if r.quantity == "*"]
+    assert sum(r.passed is True for r in rows) > 0
+    for r in rows:
+        assert_row(r)
+    for t in traces:
+        assert set(ref.values) <= set(t.values) | set(t.missing)
+    return rows
+
+
+GRID_ACT = [(i, a, b, lay) for i, (a, b, lay) in enumerate(itertools.product(ACTS, BIASES, LAYOUTS))]
+
+
+@pytest.mark.parametrize("i,act,bias,layout", GRID_ACT,
+                         ids=[f"{a[0]}{a[1] or ''}-{b}-{lay}" for _, a, b, lay in GRID_ACT])
+def test_every_activation_bias_layout(tf_backend, i, act, bias, layout):
+    loss = LOSSES[i % len(LOSSES)]
+    check(make_case(100 + i, (3, 4, 2), [act, act], loss, bias, layout))
+
+
+GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,rule", GRID_LOSS, ids=["-".join(p[1:]) for p in GRID_LOSS])
+def test_every_loss_bias_layout_rule(tf_backend, i, loss, bias, layout, rule):
+    acts = [ACTS[i % len(ACTS)], ("tanh", {}), ("sigmoid", {})]
+    check(make_case(200 + i, (2, 3, 3, 2), acts, loss, bias, layout, rule=rule,
+                    grad_scale="1/n" if i % 2 else "1", epochs=3))
+
+
+L2_GRID = list(itertools.product(BIASES, LAYOUTS, [True, False]))
+
+
+@pytest.mark.parametrize("bias,layout,l2_bias", L2_GRID, ids=[f"{b}-{lay}-l2_bias={x}" for b, lay, x in L2_GRID])
+def test_l2_every_bias_convention(tf_backend, bias, layout, l2_bias):
+    check(make_case(300, (3, 3, 2), [("tanh", {}), ("sigmoid", {})], "half_sse", bias, layout,
+                    l2=0.2, l2_bias=l2_bias, epochs=3))
+
+
+@pytest.mark.parametrize("bias", BIASES)
+@pytest.mark.parametrize("rule", ["batch", "sgd"])
+def test_frozen_parameters(tf_backend, bias, rule):
+    """Frozen: never updated, gradient still reported (and still carrying λW)."""
+    case = make_case(400, (2, 3, 1), [("tanh", {}), ("identity", {})], "mse", bias, "rows", rule=rule,
+                     l2=0.1, frozen=("W1",) + (("b2",) if bias == "vectors" else ()))
+    check(case)
+    for t in B.run(case, "tf"):
+        assert np.array_equal(t.values["W_final[1]"], case.params["W1"])
+        assert np.any(t.values["grad.W[1]"] != 0)
+
+
+def test_article_numbering(tf_backend):
+    """Courtial's numbering (first_layer 2, first_weight 1) and another offset."""
+    check(make_case(500, (2, 2, 2, 1), [("tanh", {})] * 3, "half_sse", "trick", "rows", first_layer=2))
+    check(make_case(501, (2, 2, 1), [("relu", {}), ("sigmoid", {})], "bce", "vectors", "columns",
+                    first_layer=0, first_weight=3))
