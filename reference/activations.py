@@ -143,7 +143,7 @@ def at_zero_differences(net, Zs, framework_at_zero: Callable, by: str, whose: st
     """One line per activation whose g'(0) in the case (``at_zero``, or the default above) differs from a
     framework's, ``framework_at_zero(act)`` (measured), with how many entries of Z are exactly 0, where the
     difference shows (``Zs``: every layer's Z as NumPy arrays, or None). ``by`` names what differentiates
-    ("torch autograd"), ``whose`` the framework ("torch's")."""
+    (e.g. the framework's autograd), ``whose`` the framework (its possessive, for the sentence)."""
     groups: dict = {}
     for l, act in enumerate(net.activations):
         if "at_zero" not in FUNCTIONS[act.name][2]:
