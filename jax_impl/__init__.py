@@ -26,6 +26,23 @@ import jax
 
 jax.config.update("jax_enable_x64", True)      # before any array exists: float64 is JAX's only on request
 
+
+def _compilation_cache() -> None:
+    """JAX's own persistent compilation cache, in the folder the command line offers
+    (``BACKPROP_PARITY_COMPILE_CACHE``, next to its reused results): XLA keys each compiled program by
+    the program itself, jax/jaxlib and the XLA flags, so a program is loaded instead of compiled, never
+    a different one. Every program is kept, however small (JAX's defaults keep only those that took
+    a second to compile; here there are thousands of small ones)."""
+    import os
+    folder = os.environ.get("BACKPROP_PARITY_COMPILE_CACHE", "").strip()
+    if folder and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+_compilation_cache()
+
 import jaxlib  # noqa: E402
 import optax  # noqa: E402
 

@@ -20,6 +20,8 @@ BACKEND = Backend(
             Style("keras", "keras_style", "Keras 3 on the JAX backend", "#CC79A7", "X")),
     distributions=("jax", "jaxlib", "optax", "keras"),
     env={"KERAS_BACKEND": "jax"},
+    imports=("jax",),
+    switches=("JAX_", "XLA_", "KERAS_"),    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS …
 )
 
 

@@ -4,10 +4,12 @@ Read beside ``network.py`` (the same contract functions). The model is
 
     keras.Sequential([keras.Input((n_in,)), Dense(n1), Activation, Dense(n2), Activation, …])
 
-with every layer's ``dtype`` set to the case's; training is ``model.compile`` +
-``model.train_on_batch`` over the data in order (all of it per step for the batch rule,
-one example per step for SGD), epoch after epoch — on JAX, Keras compiles the train step
-with XLA (``jit_compile`` defaults to True there). This is the test of Keras 3's promise
+with every layer's ``dtype`` set to the case's and every Dense layer created holding the case's
+parameters (its initializers give the article's arrays); training is ``model.compile`` +
+``model.fit(X, y, batch_size=…, shuffle=False, epochs=…)`` over the data in order (all of it
+per step for the batch rule, one example per step for SGD), a callback recording the
+parameters after every epoch — on JAX, Keras compiles the train step with XLA (``jit_compile``
+defaults to True there). This is the test of Keras 3's promise
 that one model gives the same numbers on every backend: the TensorFlow mirror runs the
 same model on TensorFlow (``tf_impl/idiomatic.py``); nothing is imported from it.
 
@@ -49,8 +51,10 @@ The article's conventions map onto Keras in :class:`Plan` (derived, not typed in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -193,9 +197,9 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
                           f"(s = {hyper.grad_scale} with {batch_size} example(s) per step; m_step = J / keras loss "
                           f"on one training batch of {batch_size}×{k})"),
         "update": (f"model.compile(optimizer=keras.optimizers.SGD(learning_rate={lr:.10g}), loss=…), "
-                   f"{hyper.epochs} epoch(s): " + ("one train_on_batch on all the data per epoch"
-                                                   if hyper.rule == "batch"
-                                                   else "one train_on_batch per example, in data order")),
+                   f"model.fit(batch_size={batch_size}, shuffle=False, epochs={hyper.epochs}): "
+                   + ("one step on all the data per epoch" if hyper.rule == "batch"
+                      else "one step per example, in data order")),
     }
     if hyper.l2:
         part = ({"rows": "bias row", "columns": "bias column"}[net.layout] + " of W") if net.trick else "b vectors"
@@ -244,20 +248,34 @@ def activation_label(act) -> str:
 
 
 def build(net: Net, params_np: dict, p: Plan | None = None):
-    """keras.Sequential of Dense + activation layers, loaded with the parameters; with p, the L2 regularizers."""
+    """keras.Sequential of Dense + activation layers holding the parameters; with p, the L2 regularizers."""
     dtype = np.dtype(jax_dtype(net.dtype)).name
     reg = p.regularizer if p is not None else None
     layers = [keras.Input(shape=(net.sizes[0],), dtype=dtype, name="X")]
     for l in range(net.depth):
+        kernel, bias = dense_values(net, params_np, l)
         layers.append(keras.layers.Dense(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
+                                         kernel_initializer=given(kernel, net.dtype),
+                                         bias_initializer=given(bias, net.dtype) if bias is not None else "zeros",
                                          kernel_regularizer=reg,                                  # [step:l2] L2(l)
                                          bias_regularizer=reg if p is not None and p.l2_bias else None,
                                          name=f"Z{net.layer_number(l)}"))                         # [step:forward-affine] Dense: Z = A @ kernel + bias
         layers.append(activation_layer(net.activations[l], dtype, name=f"A{net.layer_number(l)}"))  # [step:forward-activation]
     model = keras.Sequential(layers, name="article_net")
-    load_params(model, net, params_np)
     freeze(model, net)
     return model
+
+
+def given(value, dtype):
+    """A Keras initializer (a callable of shape and dtype) that gives one of the article's arrays, exactly: the
+    Dense layer is created holding the case's parameters (no random draw, compiled per shape, to overwrite)."""
+    value = np.asarray(value, dtype=dtype)
+
+    def initializer(shape, dtype=None):
+        if tuple(shape) != value.shape:
+            raise ValueError(f"a Dense variable of shape {tuple(shape)} for an article array of shape {value.shape}")
+        return value
+    return initializer
 
 
 def dense_layers(model) -> list:
@@ -272,15 +290,6 @@ def layer_pairs(model) -> list:
 def dense_values(net: Net, params_np: dict, l: int):
     """Layer l's (kernel, bias) from the article's parameters (bias None under bias = "none")."""
     return L.to_dense(params_np[net.W_name(l)], params_np.get(net.b_name(l)), net.layout, net.bias)   # the bias row → Dense.bias
-
-
-def load_params(model, net: Net, params_np: dict) -> None:
-    """The article-layout parameters into the Dense layers, exactly."""
-    for l, layer in enumerate(dense_layers(model)):
-        kernel, bias = dense_values(net, params_np, l)
-        layer.kernel.assign(np.asarray(kernel, dtype=net.dtype))
-        if bias is not None:
-            layer.bias.assign(np.asarray(bias, dtype=net.dtype))
 
 
 def from_variables(model, net: Net, value) -> dict:
@@ -299,7 +308,7 @@ def params_of(model, net: Net) -> dict:
 
 
 def freeze(model, net: Net) -> None:
-    """Frozen article parameters -> variable.trainable = False (train_on_batch then leaves them alone)."""
+    """Frozen article parameters -> variable.trainable = False (fit then leaves them alone)."""
     for l, layer in enumerate(dense_layers(model)):
         if net.W_name(l) in net.frozen:
             layer.kernel.trainable = False
@@ -458,8 +467,8 @@ def optimizer(net: Net, params, hyper: Hyper, n: int) -> Optimizer:
 
 
 def step(net: Net, params, grads: dict, hyper: Hyper, opt: Optimizer):
-    """One update by the Keras optimizer outside train_on_batch: it is handed ∂(keras loss)/∂variable =
-    ∂J/∂W / m (what train_on_batch differentiates), for the trainable variables only."""
+    """One update by the Keras optimizer outside fit: it is handed ∂(keras loss)/∂variable =
+    ∂J/∂W / m (what fit's train step differentiates), for the trainable variables only."""
     pairs = []
     with floatx(net.dtype):
         for l, layer in enumerate(dense_layers(params)):
@@ -477,7 +486,7 @@ def predict(net: Net, params, X):
 
 
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
-    """compile, then train_on_batch over the data in order, epoch after epoch."""
+    """compile, then fit over the data in order (no shuffling), the parameters recorded after every epoch."""
     lay = net.layout
     X_ex = np.array(L.examples_first(np.asarray(X_np, dtype=net.dtype), lay))
     y_ex = np.array(L.examples_first(np.asarray(y_np, dtype=net.dtype), lay))
@@ -486,12 +495,10 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
         model = build(net, params_np, p)
         opt = optimizer(net, model, hyper, p.batch_size)
         model.compile(optimizer=opt.sgd, loss=p.loss)                                               # [step:update] jit_compile: XLA on JAX
-        batches = [(X_ex[i:i + p.batch_size], y_ex[i:i + p.batch_size]) for i in range(0, len(X_ex), p.batch_size)]
         history = [params_of(model, net)]
-        for _ in range(hyper.epochs):
-            for X_batch, y_batch in batches:                                                        # data order, no shuffling
-                model.train_on_batch(X_batch, y_batch)                                              # [step:update] W ← W − lr·∂/∂W
-            history.append(params_of(model, net))
+        record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: history.append(params_of(model, net)))
+        model.fit(X_ex, y_ex, batch_size=p.batch_size, epochs=hyper.epochs, shuffle=False, verbose=0,
+                  callbacks=[record])                                                               # [step:update] W ← W − lr·∂/∂W, batch by batch in data order
         notes = observed(model, opt.sgd)
     J = J_of(net, X_np, y_np, hyper)
     return Training(history, np.asarray([J(h)[0] for h in history]), notes)
@@ -507,20 +514,43 @@ def observed(model, sgd) -> dict:
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
-    """J as a function of the (article-layout) parameters: the model's stateless_call and loss, jax.jit-compiled."""
+    """J as a function of the (article-layout) parameters: the model's stateless_call and loss, jax.jit-compiled
+    once per case — training's costs and gradient checking share one model and one compiled function."""
     lay = net.layout
-    X_ex = jnp.asarray(np.array(L.examples_first(np.asarray(X_np, dtype=net.dtype), lay)))
-    y_ex = jnp.asarray(np.array(L.examples_first(np.asarray(y_np, dtype=net.dtype), lay)))
-    with floatx(net.dtype):
-        p = plan(net, hyper, int(X_ex.shape[0]))
-        model = build(net, {k: np.zeros(s) for k, s in net.param_shapes().items()}, p)
-    evaluate = jax.jit(lambda tr, ntr: keras_J(model, net, p, tr, ntr, X_ex, y_ex))
+    X_ex = np.array(L.examples_first(np.asarray(X_np, dtype=net.dtype), lay))
+    y_ex = np.array(L.examples_first(np.asarray(y_np, dtype=net.dtype), lay))
+    key = (hashable(net), hashable(hyper), X_ex.dtype.str, X_ex.shape, X_ex.tobytes(), y_ex.shape, y_ex.tobytes())
+    if key not in _EVALUATORS:
+        with floatx(net.dtype):
+            p = plan(net, hyper, int(X_ex.shape[0]))
+            model = build(net, {k: np.zeros(s) for k, s in net.param_shapes().items()}, p)
+        X_j, y_j = jnp.asarray(X_ex), jnp.asarray(y_ex)
+        _EVALUATORS[key] = (model, jax.jit(lambda tr, ntr: keras_J(model, net, p, tr, ntr, X_j, y_j)))
+        while len(_EVALUATORS) > 8:
+            _EVALUATORS.popitem(last=False)
+    model, evaluate = _EVALUATORS[key]
 
     def J(params_np):
         with floatx(net.dtype):
             J_value, yhat = evaluate(*values_for(model, net, params_np))
         return np.array(J_value), L.from_examples_first(np.array(yhat), lay)
     return J
+
+
+_EVALUATORS: OrderedDict = OrderedDict()      # the last few cases' (model, compiled J), by network, hyper and data
+
+
+def hashable(x):
+    """A Net or Hyper (or the data) as a dictionary key: an Activation's params is a dict, compared by value."""
+    if isinstance(x, dict):
+        return tuple(sorted((k, hashable(v)) for k, v in x.items()))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__qualname__,) + tuple(hashable(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, (list, tuple)):
+        return tuple(hashable(v) for v in x)
+    if isinstance(x, (set, frozenset)):
+        return frozenset(hashable(v) for v in x)
+    return x
 
 
 NO_AUG = ("no autodiff counterpart: g'([Z | 1]) applies g' to the bias unit's constant 1, which no Keras layer "
@@ -558,7 +588,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
                      "float64 tensors in float32 (tanh 7e-9 off, an MSE 1.5e-10): its table entry "
                      "(BIT64_TO_BIT32_DTYPE['float64']) is set to float64 for the run, as JAX itself does with x64 on"
                      if dtype == "float64" else "")),
-        "execution": ("train_on_batch runs Keras' XLA-compiled train step (jit_compile is True by default on JAX); "
+        "execution": ("model.fit runs Keras' XLA-compiled train step (jit_compile is True by default on JAX); "
                       "J of each epoch and of gradient checking: jax.jit of model.stateless_call + the loss object; "
                       "Z, A, δ: the layers called eagerly under jax.vjp (inspection)"),
         "deltas": ("each Dense and activation layer of the model called under jax.vjp: δ(L) = the activation layer's "
@@ -574,7 +604,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     if net.frozen:
         m["frozen"] = (f"{', '.join(sorted(net.frozen))}: variable.trainable = False on "
                        + ("kernel and bias (the bias row is part of W)" if net.trick else "the matching variables")
-                       + "; train_on_batch leaves them alone, jax.grad still differentiates them")
+                       + "; fit leaves them alone, jax.grad still differentiates them")
     if net.loss.name == "bce":
         m["dJ_dyhat"] = ("keras.losses.BinaryCrossentropy on JAX: the probability form with ŷ clipped to "
                          f"[ε, 1 − ε], ε = {keras.config.epsilon():g} (a JAX array carries no _keras_logits, so the "

@@ -26,6 +26,10 @@ import pytest
 from backprop_parity.reference import registry
 from backprop_parity.reports import backends as B
 
+# Tests never read reused results (reports/cache.py): every command a test starts computes afresh.
+# test_cache.py gives its own commands a folder of their own.
+os.environ["BACKPROP_PARITY_CACHE"] = "off"
+
 TOOLS = {"chromium"}          # names BACKPROP_PARITY_REQUIRE may hold that are not backends
 
 

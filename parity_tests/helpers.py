@@ -5,11 +5,31 @@ styles) — the same rows ``backprop-parity check`` prints, by the same path: ``
 computes each backend once per test session, over every built-in case (the reference in this
 process, every framework in its own worker process), and ``run.case_result`` compares, with the
 effective references a backend asks for. ``results(names, backends)`` is what ``run_cases``
-returns, from the same cache.
+returns, from the same cache. ``session_runs(label, make_cases, backends)`` does the same for any
+other list of cases (a framework's random networks, its float32 runs), once per session.
+
+Every test that looks at a framework's numbers goes through these caches, so no framework computes
+a case twice in a session. When a single framework is to be computed, its cases are shared between
+``run.workers()`` worker processes side by side (:func:`compute`) — each computes its part exactly as
+``check`` would, in its own process — so that both cores work while the tests wait.
+
+Those processes (and the jax tests' own, ``test_jax_units``) share one XLA compilation cache
+(:func:`compilation_cache_env`): JAX's persistent cache, keyed by the compiled program itself, so a
+program that two of them run is compiled once — the numbers are those of the same executable.
+``BACKPROP_PARITY_XLA_CACHE`` chooses it: unset, a temporary folder for the session; a path, a folder
+kept across sessions (programs compiled by an earlier run are loaded, not compiled); ``off``, none.
+A ``JAX_COMPILATION_CACHE_DIR`` already in the environment is left as it is. Processes other tests
+start themselves (``check`` twice in ``test_determinism`` …) do not get it.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from backprop_parity.reference import registry
@@ -20,6 +40,7 @@ CASES = builtin_names()
 REF = registry.reference().name           # the reference backend's name
 _INDEX = {name: i for i, name in enumerate(CASES)}
 _runs: dict = {}                           # backend -> BackendRun over every built-in case (this session)
+_session: dict = {}                        # label -> (cases, {backend: BackendRun}) of other case lists
 
 
 @lru_cache(maxsize=None)
@@ -33,8 +54,50 @@ def computed(backends) -> dict:
     todo = [b for b in run.needed(list(backends)) if b not in _runs]
     if todo:
         cases = [case(n) for n in CASES]
-        _runs.update(run.compute(cases, todo, known=dict(_runs)))
+        _runs.update(compute(cases, todo, known=dict(_runs)))
     return {b: _runs[b] for b in run.needed(list(backends))}
+
+
+def session_runs(label: str, make_cases, backends) -> tuple:
+    """(cases, {backend: BackendRun}) of the cases ``make_cases()`` gives, computed once per session under
+    ``label`` (the reference here, each framework in its worker processes, as ``check`` computes them)."""
+    if label not in _session:
+        cases = list(make_cases())
+        _session[label] = (cases, compute(cases, list(backends)))
+    return _session[label]
+
+
+def compute(cases, backends, known: dict | None = None) -> dict:
+    """``run.compute(cases, backends, known)`` — except that when exactly one framework backend is to be
+    computed, its cases are dealt out (round robin) to ``run.workers()`` worker processes side by side
+    instead of one: every case is still computed whole, by ``check``'s path, in a process of that backend.
+    The worker processes share the session's XLA compilation cache."""
+    with environment(compilation_cache_env()):
+        return _compute(cases, backends, known)
+
+
+def _compute(cases, backends, known: dict | None = None) -> dict:
+    known = dict(known or {})
+    todo = [b for b in run.needed(list(backends)) if b not in known]
+    frameworks = [b for b in todo if b != REF]
+    parts = min(run.workers(), len(cases)) if len(frameworks) == 1 else 1
+    if parts <= 1:
+        return run.compute(cases, list(backends), known=known)
+    if REF in todo:
+        known.update(run.compute(cases, [REF]))                     # the reference, here, once
+    shares = [list(range(k, len(cases), parts)) for k in range(parts)]
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        parts_done = list(pool.map(lambda share: run.compute([cases[i] for i in share], list(backends),
+                                                             known={b: r.select(share) for b, r in known.items()}),
+                                   shares))
+    (name,) = frameworks
+    traces, effective = [None] * len(cases), [None] * len(cases)
+    for share, done in zip(shares, parts_done):
+        for j, i in enumerate(share):
+            traces[i], effective[i] = done[name].traces[j], done[name].effective[j]
+    environment = next((done[name].environment for done in parts_done if done[name].environment), None)
+    known[name] = run.BackendRun(name, traces, effective, environment)
+    return {b: known[b] for b in run.needed(list(backends))}
 
 
 def traces(name: str, backend: str) -> tuple:
@@ -78,3 +141,44 @@ def trace_values(net, params, X, y, hyper, inputs=None) -> dict:
     from backprop_parity.reference import network
     from backprop_parity.reference.trace import trace
     return trace(network, net, params, X, y, hyper, inputs)[0]
+
+
+# --------------------------------------------------------------------------- one XLA compilation cache
+
+XLA_CACHE = "BACKPROP_PARITY_XLA_CACHE"
+
+
+@lru_cache(maxsize=None)
+def compilation_cache_env() -> dict:
+    """The environment that gives a JAX process the session's persistent compilation cache ({} for none).
+
+    Every compiled program is kept, however small (JAX's defaults keep only those that took a second to
+    compile: here thousands of small ones do). Worker processes side by side use it at once: an entry one
+    of them reads while another still writes it fails to decompress, and JAX then compiles the program
+    itself (with a warning) — a cache entry is never half used."""
+    choice = os.environ.get(XLA_CACHE, "").strip()
+    if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return {}
+    if choice:
+        path = os.path.abspath(os.path.expanduser(choice))
+    else:
+        path = tempfile.mkdtemp(prefix="backprop-parity-xla-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    env = {"JAX_COMPILATION_CACHE_DIR": path, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+    return env
+
+
+@contextlib.contextmanager
+def environment(values: dict):
+    """``values`` in os.environ for the duration (the worker processes started meanwhile inherit them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -4,7 +4,9 @@ articles and the NumPy reference, on every built-in case.
 The jax backend runs the way ``backprop-parity check`` runs it: in its own worker process
 (``reports/worker.py``), started with the registry's ``env`` (``KERAS_BACKEND=jax``), so Keras
 is on JAX there whatever this test process has imported; the reference runs here. Every row
-is the one ``check`` prints (``reports/run.py``: compute, then compare). Bounds are the
+is the one ``check`` prints (``reports/run.py``: compute, then compare). The runs come from the
+session's cache (``helpers.computed``, ``helpers.session_runs``): every built-in case is computed
+once per session for every test that looks at jax (these, ``test_edges``, the report …). Bounds are the
 project's (``reports/tolerances.py``), never widened here; where JAX really computes something
 else, the case file says so with ``differs = { jax = … }`` and the row must confirm it.
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from backprop_parity.reference.case import builtin_names, load
 from backprop_parity.reports import run as R
 from backprop_parity.reports.compare import Comparison, compare_case
 
+from . import helpers
 from .conftest import required
 
 BACKEND = "jax"
@@ -34,15 +36,12 @@ CASES = builtin_names()
 FAILED_STATUSES = {"MISMATCH", "MISSING", "NOT RUN", "ERROR", "NOTHING COMPARED", "SHAPE", "empty"}
 
 
-# --------------------------------------------------------------------------- one worker run per session
+# --------------------------------------------------------------------------- one computation per session
 
-@lru_cache(maxsize=None)
-def computed(names: tuple = tuple(CASES), dtype: str = "float64"):
-    """(cases, runs): the reference here, the jax backend in its worker, as ``check`` computes them."""
-    cases = [load(n) for n in names]
-    if dtype == "float32":
-        cases = [c.cast(np.float32) for c in cases]
-    return cases, R.compute(cases, [BACKEND])
+def computed():
+    """(cases, runs) of every built-in case: the reference here, the jax backend in its worker processes, as
+    ``check`` computes them — the session's one computation (helpers.computed)."""
+    return [helpers.case(n) for n in CASES], helpers.computed([BACKEND])
 
 
 def unavailable(runs) -> str | None:
@@ -72,11 +71,8 @@ def jax_runs():
     return cases, runs
 
 
-@lru_cache(maxsize=None)
 def rows(name: str) -> tuple:
-    cases, runs = computed()
-    i = CASES.index(name)
-    return tuple(R.case_result(cases[i], i, runs, [BACKEND])[2])
+    return helpers.rows(name, BACKEND)
 
 
 def trace(name: str, style: str):
@@ -265,7 +261,8 @@ F32_CASES = ("courtial-bias-trick", "courtial-l2", "dlai-logistic", "robust-leak
 
 @pytest.fixture(scope="session")
 def f32_runs():
-    cases, runs = computed(F32_CASES, "float32")
+    cases, runs = helpers.session_runs("jax float32", lambda: [load(n).cast(np.float32) for n in F32_CASES],
+                                       [BACKEND])
     require_jax(runs)
     return cases, runs
 

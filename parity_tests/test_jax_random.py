@@ -4,9 +4,10 @@ The same families as ``test_torch_random.py`` — a seeded grid (every activatio
 every loss × bias × layout × rule), L2 on every bias convention, frozen parameters, the
 articles' numbering, twenty-five drawn networks and ReLU at exactly 0 — each run on both JAX
 styles (jax.grad / jax.vjp with optax, and Keras 3 on JAX). The networks are built in code
-and computed once per session in one jax worker process (the path of ``backprop-parity check``:
-``reports/run.py``); every reference key must hold at the float64 bound of
-``reports/tolerances.py`` and every key must be compared or carry a reason.
+and computed once per session (``helpers.session_runs``: the path of ``backprop-parity check``,
+``reports/run.py``, dealt out to jax worker processes side by side); every reference key must
+hold at the float64 bound of ``reports/tolerances.py`` and every key must be compared or carry a
+reason.
 
 The drawn networks come from a seeded NumPy generator rather than hypothesis: the worker
 computes every network before the first test looks at one, so the examples must exist up front
@@ -30,6 +31,7 @@ from backprop_parity.reference.spec import Hyper, Net
 from backprop_parity.reports import run as R
 from backprop_parity.reports.compare import Comparison
 
+from . import helpers
 from .test_jax_parity import BACKEND, STYLES, assert_row, describe, require_jax
 
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
@@ -120,10 +122,9 @@ CASES = all_cases()
 IDS = list(CASES)
 
 
-@lru_cache(maxsize=None)
 def computed():
-    cases = [CASES[i] for i in IDS]
-    return cases, R.compute(cases, [BACKEND])
+    """(cases, runs) of every network above, computed once per session."""
+    return helpers.session_runs("jax random networks", lambda: [CASES[i] for i in IDS], [BACKEND])
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from . import helpers
 from .conftest import required
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,9 @@ STEPS = {"bias-trick", "forward-affine", "forward-activation", "output-delta", "
 # --------------------------------------------------------------------------- a process with Keras on JAX
 
 def run_python(code: str, keras_backend: str | None = "jax", timeout: int = 900) -> subprocess.CompletedProcess:
+    """``code`` in a fresh Python process (with the session's XLA compilation cache, helpers.compilation_cache_env)."""
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(helpers.compilation_cache_env())
     if keras_backend is not None:
         env["KERAS_BACKEND"] = keras_backend
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, timeout=timeout)

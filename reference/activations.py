@@ -3,7 +3,9 @@
 Every derivative is a function of Z (not of A = g(Z)): backprop multiplies the
 incoming error by g'(Z) element-wise (Courtial, "Deep Neural Network from
 scratch", chapter 6; deeplearning.ai notes, "Derivatives of activation
-functions").
+functions"). σ' and tanh' are written with σ(Z) and tanh(Z); when the forward
+pass's A = g(Z) is at hand it is used for them rather than computed again (the
+same bits: the same function of the same Z).
 
 Value at exactly 0, where the derivative of relu / leaky_relu / elu is not
 defined, is a *convention*, stated here and settable per layer in a case file
@@ -38,8 +40,8 @@ def sigmoid(Z):
     return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
 
 
-def sigmoid_prime(Z):
-    s = sigmoid(Z)
+def sigmoid_prime(Z, A=None):
+    s = sigmoid(Z) if A is None else A          # σ(Z), already computed as A in the forward pass
     return s * (1 - s)
 
 
@@ -47,8 +49,9 @@ def tanh(Z):
     return np.tanh(Z)
 
 
-def tanh_prime(Z):
-    return 1 - np.tanh(Z) ** 2
+def tanh_prime(Z, A=None):
+    t = np.tanh(Z) if A is None else A          # tanh(Z), already computed as A in the forward pass
+    return 1 - t ** 2
 
 
 def relu(Z):
@@ -56,7 +59,11 @@ def relu(Z):
 
 
 def relu_prime(Z, at_zero=0.0):
-    return np.where(Z > 0, 1.0, np.where(Z < 0, 0.0, at_zero)).astype(np.result_type(Z, np.float32))
+    dtype = np.result_type(Z, np.float32)
+    d = np.greater(Z, 0).astype(dtype)                      # 1 where Z > 0, 0 where Z < 0
+    if at_zero != 0:                                        # exactly 0 (and NaN): the convention
+        d = np.where(np.greater(Z, 0) | np.less(Z, 0), d, at_zero).astype(dtype)
+    return d
 
 
 def leaky_relu(Z, slope=0.01):
@@ -92,7 +99,11 @@ class Activation:
     def g(self, Z):
         return FUNCTIONS[self.name][0](Z, **forward_params(self))
 
-    def g_prime(self, Z):
+    def g_prime(self, Z, A=None):
+        """g'(Z); ``A`` = g(Z) when the caller has it: σ' and tanh' are written with σ(Z) and tanh(Z),
+        which need not be computed twice (the same function of the same Z gives the same bits)."""
+        if A is not None and self.name in FROM_A:
+            return FUNCTIONS[self.name][1](Z, A=A, **self.params)
         return FUNCTIONS[self.name][1](Z, **self.params)
 
 
@@ -110,6 +121,8 @@ FUNCTIONS: dict[str, tuple[Callable, Callable, tuple[str, ...]]] = {
     "leaky_relu": (leaky_relu, leaky_relu_prime, ("slope", "at_zero")),
     "elu": (elu, elu_prime, ("alpha", "at_zero")),
 }
+
+FROM_A = {"sigmoid", "tanh"}          # g' written with g(Z) itself: the forward pass's A serves
 
 DEFAULTS: dict[str, dict] = {
     "relu": {"at_zero": 0.0},

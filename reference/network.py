@@ -59,7 +59,7 @@ def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
 
 def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) -> Backward:
     last = net.depth - 1
-    deriv = [net.activations[l].g_prime(fwd.Z[l]) for l in range(net.depth)]
+    deriv = [net.activations[l].g_prime(fwd.Z[l], fwd.A[l + 1]) for l in range(net.depth)]   # g'(Z), σ(Z) = A reused
     dJ_dyhat = net.loss.dJ_dyhat(y, fwd.A[-1])
     delta = [None] * net.depth
     dA_in = [None] * net.depth

@@ -10,7 +10,8 @@ declares itself in a light module ``info.py`` that defines ``BACKEND = Backend(.
         styles=(Style("grad", "network", "jax.grad / jax.vjp, optax", "#009E73", "X"),
                 Style("keras", "keras_style", "Keras 3 on JAX", "#CC79A7", "P")),
         distributions=("jax", "jaxlib", "optax", "keras"),
-        env={"KERAS_BACKEND": "jax"})
+        env={"KERAS_BACKEND": "jax"},
+        switches=("JAX_", "XLA_", "KERAS_"))
 
 ``info.py`` is read from its file *without importing its package* (a backend package's
 ``__init__`` imports its framework), so it may import only the standard library and this
@@ -73,6 +74,9 @@ class Backend:
     styles: tuple                   # Style, … in display order
     distributions: tuple = ()       # pip names whose versions the environment block reports
     env: dict = field(default_factory=dict)   # environment variables set before the package is imported
+    imports: tuple = ()             # the framework's top-level modules ("torch"): the import floor of bench
+    switches: tuple = ()            # prefixes of environment variables that change what the framework computes
+                                    # ("TF_": TF_ENABLE_ONEDNN_OPTS …): part of a reused result's key (reports/cache.py)
     reference: bool = False         # the one backend every other is compared with
 
     def __post_init__(self):
@@ -88,6 +92,10 @@ class Backend:
             raise RegistryError(f"backend {self.name}: env must map variable names to text")
         object.__setattr__(self, "styles", styles)
         object.__setattr__(self, "distributions", tuple(self.distributions))
+        if isinstance(self.switches, str) or not all(isinstance(p, str) and p for p in self.switches):
+            raise RegistryError(f"backend {self.name}: switches must be a tuple of variable-name prefixes")
+        object.__setattr__(self, "switches", tuple(self.switches))
+        object.__setattr__(self, "imports", tuple(self.imports))
         object.__setattr__(self, "env", dict(self.env))
 
     def __hash__(self):                 # env is a dict: hash by identity of the declaration

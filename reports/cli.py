@@ -21,6 +21,7 @@ from pathlib import Path
 from backprop_parity.reference import registry
 from backprop_parity.reference.case import CaseError, builtin_names, load, resolve
 
+from . import cache
 from .run import load_cases, run_cases
 
 # Subcommands implemented in their own modules: each has add_arguments(parser) and main(args) -> int.
@@ -28,6 +29,7 @@ SUBCOMMANDS = {
     "report": ("backprop_parity.reports.report", "write the HTML/Markdown/CSV/JSON comparison report"),
     "explain": ("backprop_parity.reports.explain", "walk through one case step by step in the terminal"),
     "mutants": ("backprop_parity.reports.mutants", "run the catalogue of backprop bugs against the parity tests"),
+    "bench": ("backprop_parity.reports.bench", "time every command and the training step, as ratios to the import floor"),
 }
 
 
@@ -43,7 +45,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only`` (the command on the line), the other subcommands' modules are not imported."""
     frameworks = [b.title for b in registry.entries() if not b.reference]
     p = _Parser(prog="backprop-parity",
                 description=f"Check a hand-written network against {', '.join(frameworks)} "
@@ -57,18 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")
     c.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    cache.add_arguments(c)
     sub.add_parser("cases", help="list the built-in cases and their sources")
     for name, (module, help_text) in SUBCOMMANDS.items():
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue                    # not written yet
-        mod.add_arguments(sub.add_parser(name, help=help_text))
+        sp = sub.add_parser(name, help=help_text)
+        if only is not None and name != only:
+            continue                    # not the command being run: its module (matplotlib …) stays unimported
+        importlib.import_module(module).add_arguments(sp)
     return p
 
 
 def main(argv=None) -> int:
-    parser = _parser()
+    from backprop_parity.reference.allocator import reuse_freed_memory
+    reuse_freed_memory()                # the reference runs in this process: see reference/allocator.py
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = _parser(command if command in ("check", "cases", *SUBCOMMANDS) else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:           # argparse already printed a one-line usage error
@@ -101,7 +108,9 @@ def cmd_check(args) -> int:
     from .run import Progress
     progress = Progress(len(cases), args.quiet or not sys.stderr.isatty())   # progress for people, not pipes
     progress.say(f"checking {len(cases)} case(s) on {', '.join(backends)} …")
-    results = run_cases(cases, backends, progress=progress)
+    store = cache.from_args(args)
+    results = run_cases(cases, backends, progress=progress, store=store)
+    cache.finish(store, args.quiet)
     from .text import print_results
     print_results(results, all_rows=args.all_rows, quiet=args.quiet)
     rows = [r for _, _, rs in results for r in rs]

@@ -28,7 +28,7 @@ from backprop_parity.reference.spec import TRACE_DOC
 
 from . import formatting as F
 from .formatting import usage_error
-from . import steps
+from . import cache, steps
 from .compare import Comparison, _texts
 from .text import make_console
 
@@ -44,6 +44,7 @@ def add_arguments(p) -> None:
                         f"{registry.reference().name} always runs)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    cache.add_arguments(p)
 
 
 def main(args) -> int:
@@ -58,7 +59,9 @@ def main(args) -> int:
     cases = load_cases([args.case], args.dtype)
     if not args.quiet:
         print(f"running {cases[0].name} on {', '.join(backends)} …", file=sys.stderr, flush=True)
-    case, traces, rows = run_cases(cases, backends)[0]
+    store = cache.from_args(args)
+    case, traces, rows = run_cases(cases, backends, store=store)[0]
+    cache.finish(store, args.quiet)
     console = make_console()
     walkthrough(console, case, traces, rows, args.step)
     return 1 if any(r.passed is False for r in rows) else 0

@@ -28,7 +28,7 @@ from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.case import Case
 from backprop_parity.reference.spec import TRACE_DOC
 
-from . import environment, plots, steps
+from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
@@ -52,6 +52,7 @@ def add_arguments(p) -> None:
                         f"{registry.reference().name} always runs: it is the reference)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress; print only the summary line")
+    cache.add_arguments(p)
 
 
 def main(args) -> int:
@@ -64,7 +65,9 @@ def main(args) -> int:
     cases = load_cases(args.cases, args.dtype)
     progress = Progress(len(cases), args.quiet)
     progress.say(f"running {len(cases)} case(s) on {', '.join(backends)} …")
-    results = run_cases(cases, backends, progress=progress)
+    store = cache.from_args(args)
+    results = run_cases(cases, backends, progress=progress, store=store)
+    cache.finish(store, args.quiet)
     progress.say("writing the report …")
     paths = write_report(results, Path(args.out), backends, args.dtype)
     rows = [r for _, _, rs in results for r in rs]

@@ -64,8 +64,8 @@ class Results(list):
         self.environment = dict(environment or {})
 
 
-def run_cases(cases, backends: list[str], progress=None) -> Results:
-    return assemble(cases, compute(cases, backends, progress), backends)
+def run_cases(cases, backends: list[str], progress=None, store=None) -> Results:
+    return assemble(cases, compute(cases, backends, progress, store=store), backends)
 
 
 def needed(backends: list[str]) -> list[str]:
@@ -84,25 +84,34 @@ def workers() -> int:
     return max(1, min(MAX_WORKERS, cpus))
 
 
-def compute(cases, backends: list[str], progress=None, known: dict | None = None) -> dict:
+def compute(cases, backends: list[str], progress=None, known: dict | None = None, store=None) -> dict:
     """{backend: BackendRun} for ``needed(backends)``; runs in ``known`` are reused, not recomputed.
 
-    ``progress(case)`` is called (in this thread) when every backend has finished that case.
+    ``store`` (a ``reports/cache.py`` Store, the command line's): each (backend, case) found there is
+    read, not computed; a worker computes only the cases its backend misses, and what it computed is
+    stored. ``progress(case)`` is called (in this thread) when every backend has finished that case.
     """
     cases = list(cases)
     ref = registry.reference().name
     runs = dict(known or {})
     todo = [b for b in needed(backends) if b not in runs]
+    reused = {b: _reused(store, b, cases) for b in todo}             # backend -> {case index: Entry}
+    missing = {b: [i for i in range(len(cases)) if i not in reused[b]] for b in todo}
     tracker = _Tracker(cases, todo, progress)
-    remote = [b for b in todo if b != ref]
+    for b in todo:
+        for i in reused[b]:
+            tracker.done(b, i)
+    remote = [b for b in todo if b != ref and missing[b]]
     futures = {}
     pool = ThreadPoolExecutor(max_workers=min(workers(), len(remote))) if remote else None
     try:
         from .worker import run_in_worker
         for b in remote:
-            futures[b] = pool.submit(run_in_worker, registry.get(b), cases, tracker.callback(b))
+            futures[b] = pool.submit(run_in_worker, registry.get(b), [cases[i] for i in missing[b]],
+                                     lambda k, b=b: tracker.callback(b)(missing[b][k]),
+                                     env=store.worker_env() if store is not None else None)
         if ref in todo:
-            runs[ref] = _here(ref, cases, tracker)
+            runs[ref] = _here(ref, cases, tracker, reused[ref], store)
         while futures and not all(f.done() for f in futures.values()):
             tracker.pump(0.05)
         tracker.pump(0)
@@ -112,23 +121,62 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
             except Exception as exc:          # the parent's side itself failed: every case says so
                 from .worker import WorkerResult
                 result = WorkerResult(failure=f"running the worker failed: {type(exc).__name__}: {exc}")
-            runs[b] = _from_worker(b, cases, result)
-            if cases:
-                tracker.done(b, len(cases) - 1)      # NOT RUN or died early: nothing more will come
+            computed = _from_worker(b, [cases[i] for i in missing[b]], result)
+            runs[b] = _merged(b, cases, reused[b], missing[b], computed, store)
+            for i in missing[b]:
+                tracker.done(b, i)            # NOT RUN or died early: nothing more will come
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    for b in remote:
-        _effective_references(runs[b], cases, ref)
+    for b in todo:
+        if b != ref and b not in runs:        # every case reused
+            runs[b] = _merged(b, cases, reused[b], [], None, store)
+    for b in todo:
+        if b != ref:
+            _effective_references(runs[b], ref, store)
     return runs
 
 
-def _here(name: str, cases, tracker) -> BackendRun:
-    """A backend computed in this process (the reference)."""
+def _reused(store, name: str, cases) -> dict:
+    """{case index: cache Entry} of the cases ``store`` holds for backend ``name`` ({} without a store)."""
+    if store is None:
+        return {}
+    backend = registry.get(name)
+    found = {i: store.get(backend, c) for i, c in enumerate(cases)}
+    return {i: e for i, e in found.items() if e is not None}
+
+
+def _merged(name: str, cases, reused: dict, missing: list, computed: BackendRun | None, store) -> BackendRun:
+    """One BackendRun over every case: the reused entries and the computed ones (which go to the store)."""
+    from .cache import Entry
+    traces, effective = [None] * len(cases), [None] * len(cases)
+    environment = None
+    for i, entry in reused.items():
+        traces[i], effective[i] = list(entry.traces), entry.effective
+        environment = environment or entry.environment
+    if computed is not None:
+        environment = computed.environment or environment
+        for k, i in enumerate(missing):
+            traces[i], effective[i] = computed.traces[k], computed.effective[k]
+            if store is not None:
+                store.put(registry.get(name), cases[i], Entry(traces[i], effective[i], computed.environment))
+    return BackendRun(name, traces, effective, environment)
+
+
+def _here(name: str, cases, tracker, reused: dict | None = None, store=None) -> BackendRun:
+    """A backend computed in this process (the reference); ``reused`` cases are taken, not computed."""
     from . import backends as B
+    from .cache import Entry
+    from .worker import portable
+    reused = reused or {}
     traces = []
     for i, case in enumerate(cases):
+        if i in reused:
+            traces.append(list(reused[i].traces))
+            continue
         traces.append(B.run(case, name))
+        if store is not None:
+            store.put(registry.get(name), case, Entry(portable(case, name, traces[-1]), None, None))
         tracker.done(name, i)
     return BackendRun(name, traces, [None] * len(cases))
 
@@ -156,15 +204,27 @@ def _from_worker(name: str, cases, result) -> BackendRun:
     return BackendRun(name, traces, effective, result.environment or None)
 
 
-def _effective_references(run: BackendRun, cases, ref: str) -> None:
+def _effective_references(run: BackendRun, ref: str, store=None) -> None:
     """Replace each effective case a worker sent by (the reference's trace on it, note)."""
-    from . import backends as B
     for i, found in enumerate(run.effective):
         if found is None:
             continue
         eff, note = found
-        trace = next((t for t in B.run(eff, ref) if isinstance(t, B.Trace)), None)
+        trace = reference_trace(eff, ref, store)
         run.effective[i] = (trace, note) if trace is not None else None
+
+
+def reference_trace(case, ref: str, store=None):
+    """The reference's Trace of ``case`` (from ``store`` when it holds it), or None when it failed."""
+    from . import backends as B
+    from .cache import Entry
+    from .worker import portable
+    backend = registry.get(ref)
+    entry = store.get(backend, case) if store is not None else None
+    traces = entry.traces if entry is not None else B.run(case, ref)
+    if entry is None and store is not None:
+        store.put(backend, case, Entry(portable(case, ref, traces), None, None))
+    return next((t for t in traces if isinstance(t, B.Trace)), None)
 
 
 def assemble(cases, runs: dict, backends: list[str]) -> Results:
@@ -189,11 +249,12 @@ def case_result(case, i: int, runs: dict, backends: list[str], ref: str | None =
 
 
 class _Tracker:
-    """Per-case progress over several backends: a case is done when every backend has finished it."""
+    """Per-case progress over several backends: a case is done when every backend has finished it
+    (cases are announced in order; a backend may finish them in any order)."""
 
     def __init__(self, cases, backends, progress):
         self.cases, self.progress = cases, progress
-        self.count = {b: 0 for b in backends}
+        self.finished = {b: set() for b in backends}
         self.events: queue.Queue = queue.Queue()
         self.shown = 0
 
@@ -201,7 +262,7 @@ class _Tracker:
         return lambda i: self.events.put((backend, i))
 
     def done(self, backend, i):
-        self.count[backend] = max(self.count[backend], i + 1)
+        self.finished[backend].add(i)
         self._show()
 
     def pump(self, timeout: float) -> None:
@@ -215,10 +276,9 @@ class _Tracker:
             pass
 
     def _show(self):
-        if not self.count:
+        if not self.finished:
             return
-        upto = min(self.count.values())
-        while self.shown < upto:
+        while self.shown < len(self.cases) and all(self.shown in f for f in self.finished.values()):
             if self.progress:
                 self.progress(self.cases[self.shown])
             self.shown += 1

@@ -49,14 +49,14 @@ class WorkerResult:
     failure: str | None = None                       # why the worker ended early (ERROR), else None
 
 
-def run_in_worker(backend, cases: list, on_case=None, stderr=None) -> WorkerResult:
-    """Run every case on ``backend`` (a registry Backend) in a new process; ``on_case(i)`` after each case.
+def run_in_worker(backend, cases: list, on_case=None, stderr=None, env: dict | None = None) -> WorkerResult:
+    """Run every case on ``backend`` (a registry Backend) in a new process; ``on_case(i)`` after each case;
+    ``env``: variables added to the worker's environment (the backend's own ``env`` wins).
 
     Never raises for what happens in the worker: a crash is a ``failure`` with the exit status and the
     last lines of its standard error (which is relayed to ``stderr``, default sys.stderr, as it comes).
     """
-    env = dict(os.environ)
-    env.update(backend.env)
+    env = {**os.environ, **(env or {}), **backend.env}
     result = WorkerResult()
     tail: deque = deque(maxlen=STDERR_TAIL)
     try:
@@ -169,17 +169,7 @@ def serve() -> None:
 
 def _case_record(i, case, backend, module) -> tuple:
     from . import backends as B
-    from .compare import evaluate_quantities
-    traces = B.run_loaded(case, backend, module)
-    for k, t in enumerate(traces):
-        if isinstance(t, B.Trace):
-            try:
-                t.evaluated = evaluate_quantities(case, t)
-            except Exception as exc:   # never expected: evaluate_quantities keeps every exception it meets
-                traces[k] = B.failed_row(case, backend.name, t.style, f"evaluating the case's expressions: "
-                                                                      f"{type(exc).__name__}: {exc}")
-                continue
-            t.functions = {}
+    traces = portable(case, backend.name, B.run_loaded(case, backend, module))
     effective = None
     find = getattr(module, "effective_case", None)
     if find is not None:
@@ -192,6 +182,28 @@ def _case_record(i, case, backend, module) -> tuple:
             if eff is not case:
                 effective = (eff, getattr(module, "EFFECTIVE_NOTE", "the backend's effective parameters"))
     return ("case", i, traces, effective)
+
+
+def portable(case, backend: str, traces: list) -> list:
+    """The traces with every ``of`` / ``formula`` expression of the case evaluated on each (its own
+    functions, ``trace.evaluated``) and the functions dropped: what can leave the process that made them
+    (to the parent, or to the store of reused results). Each trace is a copy; ``traces`` is left as it is."""
+    import copy
+    from . import backends as B
+    from .compare import evaluate_quantities
+    out = []
+    for t in traces:
+        if isinstance(t, B.Trace):
+            try:
+                evaluated = evaluate_quantities(case, t)
+            except Exception as exc:   # never expected: evaluate_quantities keeps every exception it meets
+                out.append(B.failed_row(case, backend, t.style, f"evaluating the case's expressions: "
+                                                                f"{type(exc).__name__}: {exc}"))
+                continue
+            t = copy.copy(t)
+            t.evaluated, t.functions = evaluated, {}
+        out.append(t)
+    return out
 
 
 def _travelling(record: tuple, case, backend) -> bytes:

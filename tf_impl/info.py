@@ -19,6 +19,8 @@ BACKEND = Backend(
                   "#56B4E9", "v")),
     distributions=("tensorflow-cpu", "tensorflow", "keras"),   # the installed ones are reported
     env={"KERAS_BACKEND": "tensorflow"},    # Keras 3 picks its backend once, at import
+    imports=("tensorflow",),
+    switches=("TF_", "KERAS_"),             # TF_ENABLE_ONEDNN_OPTS, TF_DETERMINISTIC_OPS, thread counts …
 )
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")

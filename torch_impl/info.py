@@ -18,6 +18,8 @@ BACKEND = Backend(
                   "#E69F00", "D")),
     distributions=("torch",),
     env={},
+    imports=("torch",),
+    switches=("TORCH_", "PYTORCH_"),
 )
 
 

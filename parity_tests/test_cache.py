@@ -1,0 +1,214 @@
+"""Reused results (``reports/cache.py``) are never stale: each thing that made a result is in its key.
+
+A change to the case file, the dtype, the project's source, a framework's version, a switch such as
+oneDNN's ``TF_ENABLE_ONEDNN_OPTS`` (or any variable under a backend's ``switches`` prefixes) gives
+another key, and the next run recomputes; ``--fresh`` reads nothing. The runs here go through
+``run.compute`` with a Store, the path the command line takes, with the store in a folder of the
+test's own (the rest of the suite never reads one: conftest turns reuse off).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_parity.reference import registry
+from backprop_parity.reference.case import builtin_paths, load
+from backprop_parity.reports import cache, cli, run
+from backprop_parity.reports.compare import Comparison
+
+from .conftest import missing_backend
+
+REF = registry.reference()
+FRAMEWORKS = [b for b in registry.entries() if not b.reference]
+CASE = "dlai-two-layer"
+
+
+def case_file(tmp_path: Path, name: str = CASE) -> Path:
+    src = next(p for p in builtin_paths() if p.stem == name)
+    dst = tmp_path / f"{name}.toml"
+    shutil.copy(src, dst)
+    return dst
+
+
+def counts(store, backend: str) -> tuple:
+    return store.reused.get(backend, 0), store.computed.get(backend, 0)
+
+
+def rows_of(cases, runs, backends):
+    return [(r.case, r.quantity, r.backend, r.style, r.status, r.actual)
+            for _, _, rs in run.assemble(cases, runs, backends) for r in rs]
+
+
+# --------------------------------------------------------------------------- the key
+
+@pytest.mark.parametrize("backend", registry.entries(), ids=lambda b: b.name)
+def test_each_ingredient_changes_the_key(backend, tmp_path, monkeypatch):
+    path = case_file(tmp_path)
+    case = load(str(path))
+    base = cache.key(backend, case)
+    assert base == cache.key(backend, load(str(path))), "the same case loaded twice must give the same key"
+
+    changed = {}
+    changed["dtype"] = cache.key(backend, case.cast(np.float32))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\n# an edit that changes the file's bytes only\n", encoding="utf-8")
+    changed["case file bytes"] = cache.key(backend, load(str(path)))
+    path.write_text(text, encoding="utf-8")
+    assert cache.key(backend, load(str(path))) == base
+
+    edited = case.cast(case.params[next(iter(case.params))].dtype)
+    k0 = next(iter(edited.params))
+    edited.params = {**edited.params, k0: edited.params[k0] + 1e-15}
+    changed["one parameter by 1e-15"] = cache.key(backend, edited)
+
+    with monkeypatch.context() as m:
+        m.setattr(cache, "source_digest", lambda: "another source")
+        changed["source"] = cache.key(backend, case)
+    with monkeypatch.context() as m:
+        m.setattr(cache, "_version", lambda dist: "0.0.0-other")
+        if backend.distributions:                     # the reference's own version is NumPy's, below
+            changed["framework version"] = cache.key(backend, case)
+    with monkeypatch.context() as m:
+        m.setattr(cache.np, "__version__", "0.0-other")
+        changed["array library version"] = cache.key(backend, case)
+    for prefix in tuple(backend.switches) + cache.COMMON_SWITCHES:
+        with monkeypatch.context() as m:
+            m.setenv(prefix + "SOME_SWITCH", "1")
+            changed[f"switch {prefix}…"] = cache.key(backend, case)
+    with monkeypatch.context() as m:
+        m.setenv("BACKPROP_PARITY_UNRELATED", "1")
+        assert cache.key(backend, case) == base, "a variable under no switch prefix must not change the key"
+    same = [what for what, k in changed.items() if k == base]
+    assert not same, f"{backend.name}: the key ignores {same}"
+    assert len(set(changed.values())) == len(changed), "two different changes gave the same key"
+
+
+def test_onednn_switch_is_in_the_tensorflow_key(tmp_path, monkeypatch):
+    """TF_ENABLE_ONEDNN_OPTS changes what TensorFlow computes: set, unset and its value are three keys."""
+    with_tf = [b for b in registry.entries() if any("TF_ENABLE_ONEDNN_OPTS".startswith(p) for p in b.switches)]
+    assert with_tf, "no backend declares a switch prefix covering TF_ENABLE_ONEDNN_OPTS"
+    case = load(CASE)
+    keys = set()
+    for value in (None, "0", "1"):
+        if value is None:
+            monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+        else:
+            monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", value)
+        keys.add(cache.key(with_tf[0], case))
+    assert len(keys) == 3
+
+
+def test_source_digest_reads_every_file(tmp_path, monkeypatch):
+    """The digest covers the bytes of every source file of every package folder (here, copies)."""
+    folders = []
+    for folder in cache._package_folders():
+        dst = tmp_path / folder.name
+        shutil.copytree(folder, dst, ignore=shutil.ignore_patterns("__pycache__", "out"))
+        folders.append(dst)
+    monkeypatch.setattr(cache, "_package_folders", lambda: folders)
+    digest = cache.source_digest.__wrapped__
+    before = digest()
+    assert before == digest()
+    for folder in folders:
+        target = sorted(folder.rglob("*.py"))[-1]
+        original = target.read_bytes()
+        target.write_bytes(original + b"\n# edited\n")
+        assert digest() != before, f"an edit of {target.name} in {folder.name} left the source digest unchanged"
+        target.write_bytes(original)
+    assert digest() == before
+
+
+# --------------------------------------------------------------------------- reuse, end to end
+
+def test_reference_results_are_reused_then_recomputed_on_change(tmp_path):
+    path = case_file(tmp_path)
+    store_dir = tmp_path / "store"
+    cases = [load(str(path))]
+    first = cache.Store(store_dir)
+    runs1 = run.compute(cases, [REF.name], store=first)
+    assert counts(first, REF.name) == (0, 1)
+
+    again = cache.Store(store_dir)
+    runs2 = run.compute(cases, [REF.name], store=again)
+    assert counts(again, REF.name) == (1, 0)
+    assert rows_of(cases, runs1, [REF.name]) == rows_of(cases, runs2, [REF.name])
+    assert len(rows_of(cases, runs2, [REF.name])) > 0
+
+    fresh = cache.Store(store_dir, fresh=True)
+    run.compute(cases, [REF.name], store=fresh)
+    assert counts(fresh, REF.name) == (0, 1), "--fresh must read nothing"
+
+    path.write_text(path.read_text(encoding="utf-8").replace("\n", "\n\n", 1), encoding="utf-8")
+    edited = cache.Store(store_dir)
+    run.compute([load(str(path))], [REF.name], store=edited)
+    assert counts(edited, REF.name) == (0, 1), "an edited case file must be recomputed"
+
+    f32 = cache.Store(store_dir)
+    run.compute([cases[0].cast(np.float32)], [REF.name], store=f32)
+    assert counts(f32, REF.name) == (0, 1), "another dtype must be recomputed"
+
+
+def test_a_torn_entry_is_a_miss(tmp_path):
+    cases = [load(CASE)]
+    store = cache.Store(tmp_path)
+    run.compute(cases, [REF.name], store=store)
+    for f in tmp_path.rglob("*.pickle"):
+        f.write_bytes(f.read_bytes()[:20])
+    again = cache.Store(tmp_path)
+    run.compute(cases, [REF.name], store=again)
+    assert counts(again, REF.name) == (0, 1)
+
+
+def test_failures_are_not_stored(tmp_path):
+    """A NOT RUN or ERROR row is never kept: the next run tries again."""
+    cases = [load(CASE)]
+    store = cache.Store(tmp_path)
+    bad = [Comparison(CASE, "*", "backend failed", REF.name, REF.style_names[0], "reference", passed=False,
+                      status="ERROR", reason="test")]
+    store.put(REF, cases[0], cache.Entry(bad, None, None))
+    assert not list(tmp_path.rglob("*.pickle"))
+
+
+@pytest.mark.parametrize("backend", FRAMEWORKS, ids=lambda b: b.name)
+def test_a_framework_is_not_started_again_and_a_switch_recomputes(backend, tmp_path, monkeypatch):
+    """Second run: every case of the framework read from the store, equal row for row; a variable under
+    the backend's switch prefixes set: computed again by the framework."""
+    cases = [load(CASE)]
+    store_dir = tmp_path / "store"
+    first = cache.Store(store_dir)
+    runs1 = run.compute(cases, [backend.name], store=first)
+    got = runs1[backend.name].traces[0]
+    if any(isinstance(t, Comparison) and t.status == "NOT RUN" for t in got):
+        missing_backend(backend.name, got[0].reason)
+    assert counts(first, backend.name) == (0, 1)
+    assert runs1[backend.name].environment, "the framework's environment facts must come back"
+
+    again = cache.Store(store_dir)
+    runs2 = run.compute(cases, [backend.name], store=again)
+    assert counts(again, backend.name) == (1, 0)
+    assert runs2[backend.name].environment == runs1[backend.name].environment
+    a, b = rows_of(cases, runs1, [backend.name]), rows_of(cases, runs2, [backend.name])
+    assert a == b and len(a) > 10
+
+    monkeypatch.setenv(backend.switches[0] + "BACKPROP_PARITY_TEST", "1")
+    switched = cache.Store(store_dir)
+    run.compute(cases, [backend.name], store=switched)
+    assert counts(switched, backend.name) == (0, 1)
+
+
+def test_the_command_says_what_it_reused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    assert cli.main(["check", CASE, "--backend", REF.name]) == 0
+    assert f"{REF.name} 0 reused, 1 computed" in capsys.readouterr().err
+    assert cli.main(["check", CASE, "--backend", REF.name]) == 0
+    assert f"{REF.name} 1 reused, 0 computed" in capsys.readouterr().err
+    assert cli.main(["check", CASE, "--backend", REF.name, "--fresh"]) == 0
+    err = capsys.readouterr().err
+    assert f"{REF.name} 0 reused, 1 computed" in err and "--fresh" in err
+    monkeypatch.setenv(cache.ENV, "off")
+    assert cli.main(["check", CASE, "--backend", REF.name]) == 0
+    assert "not reused" in capsys.readouterr().err

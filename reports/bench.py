@@ -1,0 +1,200 @@
+"""``backprop-parity bench``: how fast every command is, as ratios to the import floor of the same run.
+
+Wall-clock seconds depend on the machine and on what else it is doing; a ratio to a figure measured
+in the same run, on the same machine, carries over. The floor is one Python process importing every
+framework the registry knows (``Backend.imports``: ``python -c "import torch, tensorflow, jax"``).
+
+Measured, each in a fresh process, in this order:
+
+* ``check`` (every built-in case, every backend): **cold** — an empty store, nothing reused, nothing
+  compiled before (``--fresh``); **compiled programs kept** — the results deleted, the frameworks'
+  compiled programs of the cold run kept (JAX's persistent compilation cache); **reused** — right
+  after, every result read from the store (``reports/cache.py``);
+* ``explain CASE --step S`` and ``report`` after that check (reused), and ``report --fresh`` (cold);
+* with ``--tests``: the README's test command;
+* the training step of every backend (``<package>/bench.py``: one forward + backward + update of
+  784-256-128-10 on a batch, each framework in its own process, compiled the way its users compile
+  it), float64 and float32, at batch 64 … 4096 and with the hidden layers twice as wide: seconds per
+  step (the median of repeats after a warm-up) and the reference's ratio to the fastest framework.
+
+``--json FILE`` writes every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from backprop_parity.reference import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCHES = (64, 256, 1024, 4096)
+WIDE = (784, 512, 256, 10)          # twice the hidden widths: the weights' dimension of the cost
+EXPLAIN = (("courtial-bias-trick", "output-delta"), ("zhou-gender", "output-delta"))
+MIN_SECONDS, MIN_REPEATS, MAX_REPEATS = 0.5, 5, 200
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--tests", action="store_true", help="also time the README's test command (minutes)")
+    p.add_argument("--steps-only", action="store_true", help="only the training-step benchmark")
+    p.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+
+
+# --------------------------------------------------------------------------- timing whole commands
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """(wall seconds, exit code, last stderr line) of one command in a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    tail = [line for line in (proc.stderr or "").splitlines() if line.strip()]
+    return seconds, proc.returncode, tail[-1] if tail else ""
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "backprop_parity.reports.cli", *args]
+
+
+def floor_imports() -> list[str]:
+    return [m for b in registry.entries() for m in b.imports]
+
+
+def measure_commands(tests: bool, say) -> dict:
+    out = {}
+    modules = floor_imports()
+    out["floor"] = timed([sys.executable, "-c", "import " + ", ".join(modules)])[0]
+    say(f"import floor (import {', '.join(modules)}): {out['floor']:.1f} s")
+    store = Path(tempfile.mkdtemp(prefix="backprop-parity-bench-"))
+    env = {"BACKPROP_PARITY_CACHE": str(store)}
+    try:
+        runs = [("check, cold (nothing reused, nothing compiled before)", command("check", "--quiet", "--fresh")),
+                ("check, compiled programs kept", None),
+                ("check, results reused", command("check", "--quiet"))]
+        for label, argv in runs:
+            if argv is None:                     # the results gone, the compiled programs left
+                for d in store.iterdir():
+                    if d.name != "compiled":
+                        shutil.rmtree(d)
+                argv = command("check", "--quiet")
+            out[label] = record(timed(argv, env), label, say, out["floor"])
+        for case, step in EXPLAIN:
+            label = f"explain {case} --step {step}, reused"
+            out[label] = record(timed(command("explain", case, "--step", step, "--quiet"), env), label, say,
+                                out["floor"])
+        report_dir = store / "report-out"
+        label = "report, reused"
+        out[label] = record(timed(command("report", "--quiet", "--out", str(report_dir)), env), label, say,
+                            out["floor"])
+        label = "report, cold (--fresh)"
+        out[label] = record(timed(command("report", "--quiet", "--fresh", "--out", str(report_dir)), env), label,
+                            say, out["floor"])
+        if tests:
+            label = "the README's test command"
+            required = ",".join([b.name for b in registry.entries() if not b.reference] + ["chromium"])
+            out[label] = record(timed([sys.executable, "-m", "pytest", "parity_tests", "-q", "-p", "no:cacheprovider"],
+                                      {"BACKPROP_PARITY_REQUIRE": required}), label, say, out["floor"])
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    return out
+
+
+def record(result, label, say, floor) -> dict:
+    seconds, code, last = result
+    say(f"{label}: {seconds:.1f} s = {seconds / floor:.2f}× the floor" + ("" if code in (0, 1) else
+                                                                            f" (exit {code}: {last})"))
+    return {"seconds": seconds, "ratio": seconds / floor, "exit": code}
+
+
+# --------------------------------------------------------------------------- the training step
+
+STEP_WORKER = ("import json, sys; from backprop_parity.reports.bench import serve_steps; "
+               "print(json.dumps(serve_steps(json.loads(sys.argv[1]))))")
+
+
+def serve_steps(job: dict) -> dict:
+    """In a backend's own process: seconds per step of ``<package>.bench.step`` for every configuration."""
+    import importlib
+    import numpy as np
+    module = importlib.import_module(f"{job['package']}.bench")
+    out = {}
+    for sizes, batch, dtype in job["configs"]:
+        run, code = module.step(tuple(sizes), batch, np.dtype(dtype).type)
+        for _ in range(3):
+            run()                                # compile, warm the caches
+        times = []
+        start = time.perf_counter()
+        while len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or time.perf_counter() - start < MIN_SECONDS):
+            t = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t)
+        out[f"{'-'.join(map(str, sizes))}/{batch}/{dtype}"] = {"seconds": statistics.median(times),
+                                                              "repeats": len(times), "code": code}
+    return out
+
+
+def configs() -> list:
+    from backprop_parity.reference import bench
+    out = []
+    for dtype in ("float64", "float32"):
+        out += [(list(bench.SIZES), b, dtype) for b in BATCHES]
+        out.append((list(WIDE), 256, dtype))
+    return out
+
+
+def measure_steps(say) -> dict:
+    results = {}
+    job = configs()
+    for b in registry.entries():
+        argv = [sys.executable, "-c", STEP_WORKER, json.dumps({"package": b.package, "configs": job})]
+        proc = subprocess.run(argv, cwd=ROOT, env={**os.environ, **b.env}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = [line for line in proc.stderr.splitlines() if line.strip()]
+            say(f"{b.name}: the step benchmark failed: {tail[-1] if tail else proc.returncode}")
+            continue
+        results[b.name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        say(f"{b.name}: {next(iter(results[b.name].values()))['code']}")
+    return results
+
+
+def step_table(results: dict) -> list[str]:
+    ref = registry.reference().name
+    frameworks = [b.name for b in registry.entries() if not b.reference and b.name in results]
+    keys = list(next(iter(results.values())).keys()) if results else []
+    head = f"{'network/batch/dtype':<26}" + "".join(f"{n:>11}" for n in [ref] + frameworks) + "   ref ÷ fastest  µs/example (ref)"
+    lines = [head, "-" * len(head)]
+    for k in keys:
+        row = f"{k:<26}"
+        times = {n: results[n][k]["seconds"] for n in [ref] + frameworks if n in results and k in results[n]}
+        for n in [ref] + frameworks:
+            row += f"{times[n] * 1e3:>9.2f}ms" if n in times else f"{'—':>11}"
+        others = [times[n] for n in frameworks if n in times]
+        if ref in times and others:
+            fastest = min(others)
+            who = [n for n in frameworks if times.get(n) == fastest][0]
+            batch = int(k.split("/")[1])
+            row += f"   {times[ref] / fastest:5.2f}× ({who})  {times[ref] / batch * 1e6:8.2f}"
+        lines.append(row)
+    return lines
+
+
+def main(args) -> int:
+    def say(text):
+        print(text, flush=True)
+    figures = {}
+    if not args.steps_only:
+        figures["commands"] = measure_commands(args.tests, say)
+    say("")
+    say("one training step (forward + backward + update), median seconds; each backend in its own process:")
+    figures["steps"] = measure_steps(say)
+    for line in step_table(figures["steps"]):
+        say(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    return 0

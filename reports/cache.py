@@ -1,0 +1,284 @@
+"""Reused results: a backend's traces of a case, kept on disk and keyed by everything that made them.
+
+``check`` computes every backend on every case; ``explain`` and ``report`` afterwards want the same
+numbers. :class:`Store` keeps each (backend, case) result — the traces of every style, the effective
+case the backend asked for, the framework's environment facts — in one file named by its key, a
+SHA-256 of
+
+* the case: its file's bytes and the loaded case itself (every array with its dtype and shape, the
+  network, the hyper-parameters, the quantities) — so ``--dtype float32`` is another key;
+* the project's source: every file of the reference, the reports and every registered backend
+  package (any edit, a mutant, another checkout: another key);
+* the versions of Python, NumPy and the backend's distributions (``Backend.distributions``, read
+  from the installed metadata, never by importing a framework) and the machine;
+* the switches that change what a framework computes: the backend's own ``env``, and every
+  environment variable whose name starts with one of the backend's ``switches`` prefixes (TF_ —
+  oneDNN's ``TF_ENABLE_ONEDNN_OPTS`` among them —, JAX_, XLA_, KERAS_ …) or with a thread-pool
+  prefix (OMP_, MKL_, OPENBLAS_), set or unset.
+
+A key that differs is a miss: the result is recomputed and stored. A result is stored only when every
+style produced a trace (never a NOT RUN, ERROR or failed style: those are retried). An entry that
+cannot be read is a miss. ``--fresh`` (``Store(fresh=True)``) reads nothing and writes what it computed.
+
+Beside the results, the folder ``compiled/`` is offered to the workers (``BACKPROP_PARITY_COMPILE_CACHE``)
+for a framework's own compiled programs: JAX keeps its persistent compilation cache there (keyed by
+XLA itself by the program, jax/jaxlib and flags), so a case whose results changed still loads the
+programs it compiled before. ``--fresh`` offers none.
+
+Where: ``$BACKPROP_PARITY_CACHE`` (a folder; ``off`` for no reuse at all), else
+``$XDG_CACHE_HOME/backprop-parity``, else ``~/.cache/backprop-parity``. Only the command line uses a
+store: the tests and the mutants call ``run.compute`` without one, so they never read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import pickle
+import platform
+import sys
+import tempfile
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from backprop_parity.reference import registry
+
+ENV = "BACKPROP_PARITY_CACHE"
+COMPILE_ENV = "BACKPROP_PARITY_COMPILE_CACHE"
+FORMAT = "1"                                   # bump when what an entry holds changes
+COMMON_SWITCHES = ("OMP_", "MKL_", "OPENBLAS_", "NPY_")
+SOURCE_SUFFIXES = (".py", ".toml")
+MAX_BYTES = 512 * 2 ** 20                      # the folder is trimmed (oldest read first) past this
+
+
+def default_root() -> Path | None:
+    """The cache folder, or None when ``BACKPROP_PARITY_CACHE=off``."""
+    chosen = os.environ.get(ENV, "").strip()
+    if chosen.lower() in ("off", "0", "none", "no"):
+        return None
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "backprop-parity"
+
+
+# --------------------------------------------------------------------------- the key
+
+def _feed(h, x) -> None:
+    """A canonical byte stream of ``x`` into the hash: the same value gives the same bytes in every
+    process (sets sorted, dicts in order, arrays by dtype, shape and bytes)."""
+    if isinstance(x, np.ndarray):
+        a = np.ascontiguousarray(x)
+        h.update(f"nd{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes() if a.dtype != object else repr(a.tolist()).encode())
+    elif isinstance(x, np.generic):
+        h.update(f"np{x.dtype.str}".encode() + x.tobytes())
+    elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+        h.update(f"dc{type(x).__module__}.{type(x).__qualname__}(".encode())
+        for f in dataclasses.fields(x):
+            h.update(f.name.encode() + b"=")
+            _feed(h, getattr(x, f.name))
+        h.update(b")")
+    elif isinstance(x, dict):
+        h.update(b"{")
+        for k, v in x.items():
+            _feed(h, k)
+            h.update(b":")
+            _feed(h, v)
+        h.update(b"}")
+    elif isinstance(x, (list, tuple)):
+        h.update(b"[" if isinstance(x, list) else b"(")
+        for v in x:
+            _feed(h, v)
+            h.update(b",")
+        h.update(b"]")
+    elif isinstance(x, (set, frozenset)):
+        h.update(b"set")
+        _feed(h, sorted(x, key=repr))
+    elif isinstance(x, (str, bytes, int, float, bool, type(None), Path)):
+        h.update(f"{type(x).__name__}:{x!r};".encode())
+    elif hasattr(x, "__dict__"):               # an activation or loss record: by its class and fields
+        h.update(f"obj{type(x).__module__}.{type(x).__qualname__}".encode())
+        _feed(h, {k: v for k, v in vars(x).items() if not callable(v)})
+    else:
+        h.update(f"{type(x).__qualname__}:{x!r};".encode())
+
+
+def case_digest(case) -> str:
+    h = hashlib.sha256(b"case")
+    path = getattr(case, "path", None)
+    try:
+        h.update(Path(path).read_bytes() if path is not None else b"(no file)")
+    except OSError:
+        h.update(b"(file unreadable)")
+    _feed(h, case)
+    return h.hexdigest()
+
+
+def _package_folders() -> list[Path]:
+    folders = {Path(__file__).resolve().parent}                       # reports
+    for b in registry.entries():
+        d = registry.package_dir(b.package)
+        if d is not None:
+            folders.add(d.resolve())
+    return sorted(folders)
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """SHA-256 of every source and data file of the project's packages (names and bytes)."""
+    h = hashlib.sha256(b"source")
+    for folder in _package_folders():
+        for p in sorted(folder.rglob("*")):
+            if p.suffix in SOURCE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts:
+                h.update(f"{folder.name}/{p.relative_to(folder).as_posix()}\0".encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def backend_facts(backend) -> dict:
+    """What besides the case and the source makes ``backend``'s numbers: versions, machine, switches."""
+    prefixes = tuple(backend.switches) + COMMON_SWITCHES
+    switches = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+    switches.update(backend.env)
+    return {"python": sys.version, "ndarray": np.__version__, "machine": platform.machine(),
+            "platform": platform.platform(), "versions": {d: _version(d) for d in backend.distributions},
+            "switches": dict(sorted(switches.items())), "backend": backend.name, "package": backend.package}
+
+
+def key(backend, case) -> str:
+    h = hashlib.sha256(f"backprop-parity cache {FORMAT}".encode())
+    _feed(h, backend_facts(backend))
+    h.update(source_digest().encode())
+    h.update(case_digest(case).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- the store
+
+@dataclasses.dataclass
+class Entry:
+    """One backend's result on one case, as ``run.compute`` uses it."""
+
+    traces: list                      # [Trace] per style
+    effective: tuple | None           # (effective case, note) the backend asked for, or None
+    environment: dict | None          # the framework's worker facts (None: computed in the parent)
+
+
+class Store:
+    """Results on disk under ``root``; ``fresh``: read nothing (still write)."""
+
+    def __init__(self, root: Path | str | None = None, fresh: bool = False):
+        self.root = Path(root) if root is not None else default_root()
+        self.fresh = fresh
+        self.reused: dict = {}        # backend -> number of cases read from the store in this run
+        self.computed: dict = {}      # backend -> number of cases computed (and offered to the store)
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
+
+    def _file(self, backend, case) -> Path:
+        return self.root / backend.name / f"{key(backend, case)}.pickle"
+
+    def get(self, backend, case) -> Entry | None:
+        if not self.enabled or self.fresh:
+            return None
+        path = self._file(backend, case)
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f)
+            os.utime(path)            # read recently: trimmed last
+        except Exception:             # absent, torn, from another format: a miss, never an error
+            return None
+        if not isinstance(entry, Entry):
+            return None
+        self.reused[backend.name] = self.reused.get(backend.name, 0) + 1
+        return entry
+
+    def put(self, backend, case, entry: Entry) -> None:
+        from backprop_parity.reference.contract import Trace
+        self.computed[backend.name] = self.computed.get(backend.name, 0) + 1
+        if not self.enabled or not entry.traces or not all(isinstance(t, Trace) for t in entry.traces):
+            return
+        path = self._file(backend, case)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)     # whole or not at all
+        except Exception:             # a cache that cannot be written only costs time
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    def worker_env(self) -> dict:
+        """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a
+        framework may keep its own compiled programs (JAX's persistent compilation cache; a framework
+        keys them itself). Not part of any result's key: it changes how fast, never what is computed."""
+        if not self.enabled or self.fresh:
+            return {}                 # --fresh: nothing made earlier is used, compiled programs included
+        return {COMPILE_ENV: str(self.root / "compiled")}
+
+    def trim(self, limit: int = MAX_BYTES) -> None:
+        """Delete the least recently used entries while the folder holds more than ``limit`` bytes."""
+        if not self.enabled or not self.root.is_dir():
+            return
+        try:
+            files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.root.rglob("*") if p.is_file()]
+        except OSError:
+            return
+        total = sum(s for _, s, _ in files)
+        for _, size, p in sorted(files):
+            if total <= limit:
+                break
+            try:
+                p.unlink()
+                total -= size
+            except OSError:
+                pass
+
+    def summary(self) -> str:
+        """One line: what was reused and what was computed, per backend."""
+        if not self.enabled:
+            return f"results not reused ({ENV}=off)"
+        names = [b for b in registry.names() if b in self.reused or b in self.computed]
+        parts = [f"{b} {self.reused.get(b, 0)} reused, {self.computed.get(b, 0)} computed" for b in names]
+        how = " (--fresh: nothing read)" if self.fresh else ""
+        return f"results{how}: " + "; ".join(parts) + f" — kept in {self.root}"
+
+
+# --------------------------------------------------------------------------- the command line's side
+
+def add_arguments(p) -> None:
+    """``--fresh`` for check, report and explain."""
+    p.add_argument("--fresh", action="store_true",
+                   help=f"compute everything again: read no reused result (still store what is computed; "
+                        f"{ENV}=off turns reuse off)")
+
+
+def from_args(args) -> Store:
+    return Store(fresh=bool(getattr(args, "fresh", False)))
+
+
+def finish(store: Store, quiet: bool) -> None:
+    """After a run: keep the folder within its size, and say on stderr what was reused."""
+    store.trim()
+    if not quiet:
+        print(store.summary(), file=sys.stderr, flush=True)
