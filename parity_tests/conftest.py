@@ -73,6 +73,28 @@ for _b in registry.entries():
         globals()[f"_{_b.name}_backend_fixture"] = _backend_fixture(_b.name)
 
 
+def pytest_configure(config):
+    """One XLA compilation cache for the whole run (helpers.compilation_cache_env), made by the controlling
+    process before any pytest-xdist worker starts, so that every worker and every jax worker process they
+    start share it; removed at the end."""
+    if hasattr(config, "workerinput"):                     # an xdist worker: the controller made it
+        return
+    from .helpers import XLA_CACHE
+    if os.environ.get(XLA_CACHE, "").strip() or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return                                             # chosen by the caller (a folder, or off)
+    import tempfile
+    config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
+    os.environ[XLA_CACHE] = config._xla_cache
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_xla_cache", None)
+    if folder:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("BACKPROP_PARITY_XLA_CACHE", None)
+
+
 def pytest_report_header(config):
     return f"BACKPROP_PARITY_REQUIRE={os.environ.get('BACKPROP_PARITY_REQUIRE', '')!r}"
 

@@ -16,7 +16,8 @@ a case twice in a session. When a single framework is to be computed, its cases 
 Those processes (and the jax tests' own, ``test_jax_units``) share one XLA compilation cache
 (:func:`compilation_cache_env`): JAX's persistent cache, keyed by the compiled program itself, so a
 program that two of them run is compiled once — the numbers are those of the same executable.
-``BACKPROP_PARITY_XLA_CACHE`` chooses it: unset, a temporary folder for the session; a path, a folder
+``BACKPROP_PARITY_XLA_CACHE`` chooses it: unset, a temporary folder for the run (made by conftest's
+``pytest_configure`` before any pytest-xdist worker starts, so all of them share it); a path, a folder
 kept across sessions (programs compiled by an earlier run are loaded, not compiled); ``off``, none.
 A ``JAX_COMPILATION_CACHE_DIR`` already in the environment is left as it is. Processes other tests
 start themselves (``check`` twice in ``test_determinism`` …) do not get it.

@@ -16,7 +16,11 @@ from .helpers import REF, case
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main(["explain", *argv])
+    """The command in this process, its output as wide as when piped with COLUMNS unset (a test runner,
+    such as an xdist worker, may set COLUMNS)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.delenv("COLUMNS", raising=False)
+        code = cli.main(["explain", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 

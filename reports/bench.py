@@ -98,7 +98,8 @@ def measure_commands(tests: bool, say) -> dict:
         if tests:
             label = "the README's test command"
             required = ",".join([b.name for b in registry.entries() if not b.reference] + ["chromium"])
-            out[label] = record(timed([sys.executable, "-m", "pytest", "parity_tests", "-q", "-p", "no:cacheprovider"],
+            out[label] = record(timed([sys.executable, "-m", "pytest", "parity_tests", "-n", "auto", "--dist",
+                                       "loadfile", "-q", "-p", "no:cacheprovider"],
                                       {"BACKPROP_PARITY_REQUIRE": required}), label, say, out["floor"])
     finally:
         shutil.rmtree(store, ignore_errors=True)

@@ -100,6 +100,8 @@ def _feed(h, x) -> None:
     elif isinstance(x, (set, frozenset)):
         h.update(b"set")
         _feed(h, sorted(x, key=repr))
+    elif callable(x) and not hasattr(x, "__dataclass_fields__"):   # a function: by name, never by address
+        h.update(f"fn{getattr(x, '__module__', '')}.{getattr(x, '__qualname__', type(x).__qualname__)};".encode())
     elif isinstance(x, (str, bytes, int, float, bool, type(None), Path)):
         h.update(f"{type(x).__name__}:{x!r};".encode())
     elif hasattr(x, "__dict__"):               # an activation or loss record: by its class and fields
@@ -227,6 +229,37 @@ class Store:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    def remember(self, kind: str, inputs, make) -> bytes:
+        """``make()`` (bytes: a rendered plot), kept under ``kind`` and keyed by ``inputs`` (hashed like a
+        case), the project's source and the versions: computed once for the same inputs."""
+        if not self.enabled:
+            return make()
+        h = hashlib.sha256(f"backprop-parity {kind} {FORMAT}".encode())
+        _feed(h, inputs)
+        _feed(h, {"source": source_digest(), "python": sys.version, "ndarray": np.__version__,
+                  "versions": {d: _version(d) for d in ("matplotlib", "pandas")}})
+        path = self.root / kind / f"{h.hexdigest()}.bin"
+        if not self.fresh:
+            try:
+                data = path.read_bytes()
+                os.utime(path)
+                return data
+            except OSError:
+                pass
+        data = make()
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except OSError:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return data
 
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a

@@ -69,7 +69,7 @@ def main(args) -> int:
     results = run_cases(cases, backends, progress=progress, store=store)
     cache.finish(store, args.quiet)
     progress.say("writing the report …")
-    paths = write_report(results, Path(args.out), backends, args.dtype)
+    paths = write_report(results, Path(args.out), backends, args.dtype, store=store)
     rows = [r for _, _, rs in results for r in rs]
     failed = [r for r in rows if r.passed is False]
     missing = not_run(results)
@@ -176,11 +176,11 @@ def write_csv(rows, path: Path) -> None:
     pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
 
 
-def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
+def write_report(results, out: Path, backends: list, dtype: str = "float64", store=None) -> dict:
     """Write every file of the report; returns {file name: path}."""
     from .cli import write_json
     out.mkdir(parents=True, exist_ok=True)
-    blocks = build(results, backends, dtype)
+    blocks = build(results, backends, dtype, store)
     paths = {}
     (out / "index.html").write_text(to_html(TITLE, blocks), encoding="utf-8")
     paths["index.html"] = out / "index.html"
@@ -202,7 +202,7 @@ def write_report(results, out: Path, backends: list, dtype: str = "float64") -> 
 
 # --------------------------------------------------------------------------- the document
 
-def build(results, backends: list, dtype: str) -> list:
+def build(results, backends: list, dtype: str, store=None) -> list:
     all_rows = [r for _, _, rs in results for r in rs]
     missing = not_run(results)
     styles = styles_seen(results)
@@ -218,7 +218,7 @@ def build(results, backends: list, dtype: str) -> list:
     blocks += summary_blocks(results, styles, missing)
     blocks += step_blocks()
     for case, traces, rows in results:
-        blocks.append(case_section(case, traces, rows))
+        blocks.append(case_section(case, traces, rows, store))
     blocks += environment_blocks(results, dtype)
     blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
                              "comparisons.csv and comparisons.json (one row per comparison, the columns of "
@@ -355,7 +355,7 @@ def step_blocks() -> list:
 
 # --------------------------------------------------------------------------- one case
 
-def case_section(case: Case, traces, rows) -> Section:
+def case_section(case: Case, traces, rows, store=None) -> Section:
     traces_ran = ran(traces)
     c = counts(rows)
     blocks = [Heading(2, case.name, ""),
@@ -380,7 +380,7 @@ def case_section(case: Case, traces, rows) -> Section:
     blocks += mapping_blocks(case, traces_ran)
     blocks += reference_blocks(case, rows)
     blocks += gradcheck_blocks(rows)
-    blocks += plot_blocks(case, traces_ran, rows)
+    blocks += plot_blocks(case, traces_ran, rows, store)
     return Section(case.name, blocks)
 
 
@@ -675,13 +675,21 @@ def gradcheck_blocks(rows) -> list:
             Table(pd.DataFrame(recs), caption=g[0].tolerance_reason)]
 
 
-def plot_blocks(case: Case, traces, rows) -> list:
+def drawn(store, plot, *args) -> bytes | None:
+    """``plot(*args)`` — from the store of reused results when it drew the same plot of the same numbers
+    before (``reports/cache.py``: keyed by every argument, the source and the versions)."""
+    if store is None:
+        return plot(*args)
+    return store.remember("plots", (plot.__name__, args), lambda: plot(*args) or b"") or None
+
+
+def plot_blocks(case: Case, traces, rows, store=None) -> list:
     images = []
-    a = plots.difference_plot(case.name, rows, "article", f"{case.name}: vs the article's printed numbers")
+    a = drawn(store, plots.difference_plot, case.name, rows, "article", f"{case.name}: vs the article's printed numbers")
     if a:
         images.append(Image(a, f"{case.name}: log10 |difference| from the article's printed numbers, per "
                                "quantity and backend", f"{case.name}-article.png"))
-    r = plots.difference_plot(case.name, rows, "reference", f"{case.name}: vs the NumPy reference (float64)")
+    r = drawn(store, plots.difference_plot, case.name, rows, "reference", f"{case.name}: vs the NumPy reference (float64)")
     if r:
         images.append(Image(r, f"{case.name}: log10 |difference| from the NumPy reference, per trace key and "
                                "backend", f"{case.name}-reference.png"))
@@ -691,7 +699,7 @@ def plot_blocks(case: Case, traces, rows) -> list:
                    Para([Text("Left of the grey bar: within tolerance. An exact 0 sits at the left edge; an "
                               "erratum (amber label) is meant to sit right of its bar.", "muted")]),
                    Figures(images)]
-    c = plots.cost_plot(case.name, traces)
+    c = drawn(store, plots.cost_plot, case.name, traces)
     if c:
         blocks += [Heading(3, "Training: cost per epoch, every backend"),
                    Figures([Image(c, f"{case.name}: cost per epoch of every backend, and its drift from NumPy",
