@@ -7,10 +7,11 @@ framework the registry knows (``Backend.imports``: ``python -c "import torch, te
 Measured, each in a fresh process, in this order:
 
 * ``check`` (every built-in case, every backend): **cold** — an empty store, nothing reused, nothing
-  compiled before (``--fresh``); **compiled programs kept** — the results deleted, the frameworks'
-  compiled programs of the cold run kept (JAX's persistent compilation cache); **reused** — right
-  after, every result read from the store (``reports/cache.py``);
-* ``explain CASE --step S`` and ``report`` after that check (reused), and ``report --fresh`` (cold);
+  compiled before; **compiled programs kept** — the results deleted, the frameworks' compiled programs
+  of the cold run kept (JAX's persistent compilation cache); **reused** — right after, every result
+  read from the store (``reports/cache.py``);
+* ``explain CASE --step S`` and ``report`` after that check (results reused; the report draws its
+  plots), ``report`` again (plots reused too), and ``report --fresh`` (cold);
 * with ``--tests``: the README's test command;
 * the training step of every backend (``<package>/bench.py``: one forward + backward + update of
   784-256-128-10 on a batch, each framework in its own process, compiled the way its users compile
@@ -74,8 +75,8 @@ def measure_commands(tests: bool, say) -> dict:
     store = Path(tempfile.mkdtemp(prefix="backprop-parity-bench-"))
     env = {"BACKPROP_PARITY_CACHE": str(store)}
     try:
-        runs = [("check, cold (nothing reused, nothing compiled before)", command("check", "--quiet", "--fresh")),
-                ("check, compiled programs kept", None),
+        runs = [("check, cold (an empty store: nothing reused, nothing compiled before)", command("check", "--quiet")),
+                ("check, results deleted, compiled programs kept", None),
                 ("check, results reused", command("check", "--quiet"))]
         for label, argv in runs:
             if argv is None:                     # the results gone, the compiled programs left
@@ -89,9 +90,9 @@ def measure_commands(tests: bool, say) -> dict:
             out[label] = record(timed(command("explain", case, "--step", step, "--quiet"), env), label, say,
                                 out["floor"])
         report_dir = store / "report-out"
-        label = "report, reused"
-        out[label] = record(timed(command("report", "--quiet", "--out", str(report_dir)), env), label, say,
-                            out["floor"])
+        for label in ("report after check (results reused, plots drawn)", "report again (results and plots reused)"):
+            out[label] = record(timed(command("report", "--quiet", "--out", str(report_dir)), env), label, say,
+                                out["floor"])
         label = "report, cold (--fresh)"
         out[label] = record(timed(command("report", "--quiet", "--fresh", "--out", str(report_dir)), env), label,
                             say, out["floor"])
@@ -192,7 +193,8 @@ def main(args) -> int:
     if not args.steps_only:
         figures["commands"] = measure_commands(args.tests, say)
     say("")
-    say("one training step (forward + backward + update), median seconds; each backend in its own process:")
+    say("one training step (forward + backward + update), median seconds; each backend in its own process "
+        f"(OPENBLAS_CORETYPE {os.environ.get('OPENBLAS_CORETYPE', 'unset: OpenBLAS picks the CPU’s kernels')}):")
     figures["steps"] = measure_steps(say)
     for line in step_table(figures["steps"]):
         say(line)
