@@ -233,21 +233,35 @@ class Store:
     def remember(self, kind: str, inputs, make) -> bytes:
         """``make()`` (bytes: a rendered plot), kept under ``kind`` and keyed by ``inputs`` (hashed like a
         case), the project's source and the versions: computed once for the same inputs."""
-        if not self.enabled:
-            return make()
+        data = self.recall(kind, inputs)
+        if data is None:
+            data = make()
+            self.keep(kind, inputs, data)
+        return data
+
+    def _made_file(self, kind: str, inputs) -> Path:
         h = hashlib.sha256(f"backprop-parity {kind} {FORMAT}".encode())
         _feed(h, inputs)
         _feed(h, {"source": source_digest(), "python": sys.version, "ndarray": np.__version__,
                   "versions": {d: _version(d) for d in ("matplotlib", "pandas")}})
-        path = self.root / kind / f"{h.hexdigest()}.bin"
-        if not self.fresh:
-            try:
-                data = path.read_bytes()
-                os.utime(path)
-                return data
-            except OSError:
-                pass
-        data = make()
+        return self.root / kind / f"{h.hexdigest()}.bin"
+
+    def recall(self, kind: str, inputs) -> bytes | None:
+        """What :meth:`keep` kept for the same ``kind`` and ``inputs`` (None: nothing, or --fresh)."""
+        if not self.enabled or self.fresh:
+            return None
+        path = self._made_file(kind, inputs)
+        try:
+            data = path.read_bytes()
+            os.utime(path)
+            return data
+        except OSError:
+            return None
+
+    def keep(self, kind: str, inputs, data: bytes) -> None:
+        if not self.enabled:
+            return
+        path = self._made_file(kind, inputs)
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -259,7 +273,6 @@ class Store:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-        return data
 
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a

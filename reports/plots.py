@@ -160,10 +160,19 @@ def difference_plot(case_name: str, rows: list, source: str, title: str) -> byte
     return _png(fig)
 
 
+def cost_curves(traces: list) -> list:
+    """[(backend, style, cost per epoch)] of the traces that trained."""
+    return [(t.backend, t.style, np.asarray(t.values["costs"], dtype=float))
+            for t in traces if hasattr(t, "values") and "costs" in t.values]
+
+
 def cost_plot(case_name: str, traces: list) -> bytes | None:
     """Cost per epoch for every backend/style, and |cost − NumPy's cost| per epoch."""
-    curves = [(t.backend, t.style, np.asarray(t.values["costs"], dtype=float))
-              for t in traces if hasattr(t, "values") and "costs" in t.values]
+    return curves_plot(case_name, cost_curves(traces))
+
+
+def curves_plot(case_name: str, curves: list) -> bytes | None:
+    """:func:`cost_plot` of ``cost_curves(traces)``."""
     if not curves or len(curves[0][2]) < 3:
         return None
     ref = next((c for b, s, c in curves if _is_reference(b)), None)

@@ -217,8 +217,9 @@ def build(results, backends: list, dtype: str, store=None) -> list:
     blocks += status_banners(all_rows, missing, styles, crashed(results))
     blocks += summary_blocks(results, styles, missing)
     blocks += step_blocks()
-    for case, traces, rows in results:
-        blocks.append(case_section(case, traces, rows, store))
+    images = draw_plots(results, store)
+    for i, (case, traces, rows) in enumerate(results):
+        blocks.append(case_section(case, traces, rows, {name: images[(k, name)] for k, name in images if k == i}))
     blocks += environment_blocks(results, dtype)
     blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
                              "comparisons.csv and comparisons.json (one row per comparison, the columns of "
@@ -355,7 +356,7 @@ def step_blocks() -> list:
 
 # --------------------------------------------------------------------------- one case
 
-def case_section(case: Case, traces, rows, store=None) -> Section:
+def case_section(case: Case, traces, rows, images: dict) -> Section:
     traces_ran = ran(traces)
     c = counts(rows)
     blocks = [Heading(2, case.name, ""),
@@ -380,7 +381,7 @@ def case_section(case: Case, traces, rows, store=None) -> Section:
     blocks += mapping_blocks(case, traces_ran)
     blocks += reference_blocks(case, rows)
     blocks += gradcheck_blocks(rows)
-    blocks += plot_blocks(case, traces_ran, rows, store)
+    blocks += plot_blocks(case, images)
     return Section(case.name, blocks)
 
 
@@ -675,35 +676,76 @@ def gradcheck_blocks(rows) -> list:
             Table(pd.DataFrame(recs), caption=g[0].tolerance_reason)]
 
 
-def drawn(store, plot, *args) -> bytes | None:
-    """``plot(*args)`` — from the store of reused results when it drew the same plot of the same numbers
-    before (``reports/cache.py``: keyed by every argument, the source and the versions)."""
-    if store is None:
-        return plot(*args)
-    return store.remember("plots", (plot.__name__, args), lambda: plot(*args) or b"") or None
+def plot_jobs(case: Case, traces, rows) -> dict:
+    """{name: (plot function, its arguments)} of a case's plots: module functions and plain data, so that
+    another process can draw them."""
+    return {"article": (plots.difference_plot, (case.name, rows, "article",
+                                                f"{case.name}: vs the article's printed numbers")),
+            "reference": (plots.difference_plot, (case.name, rows, "reference",
+                                                  f"{case.name}: vs the NumPy reference (float64)")),
+            "cost": (plots.curves_plot, (case.name, plots.cost_curves(traces)))}
 
 
-def plot_blocks(case: Case, traces, rows, store=None) -> list:
-    images = []
-    a = drawn(store, plots.difference_plot, case.name, rows, "article", f"{case.name}: vs the article's printed numbers")
-    if a:
-        images.append(Image(a, f"{case.name}: log10 |difference| from the article's printed numbers, per "
-                               "quantity and backend", f"{case.name}-article.png"))
-    r = drawn(store, plots.difference_plot, case.name, rows, "reference", f"{case.name}: vs the NumPy reference (float64)")
-    if r:
-        images.append(Image(r, f"{case.name}: log10 |difference| from the NumPy reference, per trace key and "
-                               "backend", f"{case.name}-reference.png"))
+def _draw(plot, args) -> bytes:
+    return plot(*args) or b""
+
+
+def draw_plots(results, store=None) -> dict:
+    """{(case index, plot name): PNG bytes or None} of every case: from the store where it drew the same plot
+    of the same numbers before (``reports/cache.py``), the rest drawn by two processes side by side
+    (matplotlib takes about 0.17 s a plot; there are two or three per case)."""
+    jobs = {(i, name): job for i, (case, traces, rows) in enumerate(results)
+            for name, job in plot_jobs(case, ran(traces), rows).items()}
+    out, todo = {}, {}
+    for k, (plot, args) in jobs.items():
+        data = store.recall("plots", (plot.__name__, args)) if store is not None else None
+        if data is not None:
+            out[k] = data
+        else:
+            todo[k] = (plot, args)
+    for k, data in _drawn(todo).items():
+        if store is not None:
+            plot, args = todo[k]
+            store.keep("plots", (plot.__name__, args), data)
+        out[k] = data
+    return {k: (data or None) for k, data in out.items()}
+
+
+def _drawn(todo: dict) -> dict:
+    """{key: bytes} of ``todo`` = {key: (plot, args)}: in two forked processes when there are several."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from .run import workers
+    n = min(workers(), len(todo))
+    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = {k: pool.submit(_draw, plot, args) for k, (plot, args) in todo.items()}
+                return {k: f.result() for k, f in futures.items()}
+        except Exception:               # a pool that cannot start or breaks: draw them here
+            pass
+    return {k: _draw(plot, args) for k, (plot, args) in todo.items()}
+
+
+def plot_blocks(case: Case, images: dict) -> list:
+    """The case's plots (``images``: {plot name: PNG bytes or None}, from :func:`draw_plots`)."""
+    shown = []
+    if images.get("article"):
+        shown.append(Image(images["article"], f"{case.name}: log10 |difference| from the article's printed numbers, "
+                                              "per quantity and backend", f"{case.name}-article.png"))
+    if images.get("reference"):
+        shown.append(Image(images["reference"], f"{case.name}: log10 |difference| from the NumPy reference, per "
+                                                "trace key and backend", f"{case.name}-reference.png"))
     blocks = []
-    if images:
+    if shown:
         blocks += [Heading(3, "How close: log10 |difference| per quantity and backend"),
                    Para([Text("Left of the grey bar: within tolerance. An exact 0 sits at the left edge; an "
                               "erratum (amber label) is meant to sit right of its bar.", "muted")]),
-                   Figures(images)]
-    c = drawn(store, plots.cost_plot, case.name, traces)
-    if c:
+                   Figures(shown)]
+    if images.get("cost"):
         blocks += [Heading(3, "Training: cost per epoch, every backend"),
-                   Figures([Image(c, f"{case.name}: cost per epoch of every backend, and its drift from NumPy",
-                                  f"{case.name}-cost.png")])]
+                   Figures([Image(images["cost"], f"{case.name}: cost per epoch of every backend, and its drift "
+                                                  "from NumPy", f"{case.name}-cost.png")])]
     return blocks
 
 
