@@ -197,6 +197,7 @@ def _env(copy: Path, mutant: str) -> dict:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONHASHSEED"] = "0"
     env["BACKPROP_PARITY_MUTANT"] = mutant    # test_mutants.py refuses to recurse
+    env["BACKPROP_PARITY_CACHE"] = "off"      # a mutant never reads (nor writes) reused results
     return env
 
 
