@@ -110,9 +110,10 @@ def cmd_check(args) -> int:
     progress.say(f"checking {len(cases)} case(s) on {', '.join(backends)} …")
     store = cache.from_args(args)
     results = run_cases(cases, backends, progress=progress, store=store)
-    cache.finish(store, args.quiet)
     from .text import print_results
     print_results(results, all_rows=args.all_rows, quiet=args.quiet)
+    sys.stdout.flush()
+    cache.finish(store, args.quiet)
     rows = [r for _, _, rs in results for r in rs]
     if args.json:
         write_json(rows, args.json)

@@ -61,9 +61,10 @@ def main(args) -> int:
         print(f"running {cases[0].name} on {', '.join(backends)} …", file=sys.stderr, flush=True)
     store = cache.from_args(args)
     case, traces, rows = run_cases(cases, backends, store=store)[0]
-    cache.finish(store, args.quiet)
     console = make_console()
     walkthrough(console, case, traces, rows, args.step)
+    sys.stdout.flush()
+    cache.finish(store, args.quiet)
     return 1 if any(r.passed is False for r in rows) else 0
 
 
