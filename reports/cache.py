@@ -171,6 +171,22 @@ def key(backend, case) -> str:
 
 # --------------------------------------------------------------------------- the store
 
+def _write(path: Path, data: bytes) -> None:
+    """``data`` into ``path``, whole or not at all (a temporary file renamed); a store that cannot be
+    written only costs time, so nothing is raised."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 @dataclasses.dataclass
 class Entry:
     """One backend's result on one case, as ``run.compute`` uses it."""
@@ -216,19 +232,11 @@ class Store:
         self.computed[backend.name] = self.computed.get(backend.name, 0) + 1
         if not self.enabled or not entry.traces or not all(isinstance(t, Trace) for t in entry.traces):
             return
-        path = self._file(backend, case)
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)     # whole or not at all
-        except Exception:             # a cache that cannot be written only costs time
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        except Exception:             # what cannot be pickled is not kept (it is still used in this run)
+            return
+        _write(self._file(backend, case), data)
 
     def remember(self, kind: str, inputs, make) -> bytes:
         """``make()`` (bytes: a rendered plot), kept under ``kind`` and keyed by ``inputs`` (hashed like a
@@ -261,18 +269,7 @@ class Store:
     def keep(self, kind: str, inputs, data: bytes) -> None:
         if not self.enabled:
             return
-        path = self._made_file(kind, inputs)
-        tmp = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except OSError:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        _write(self._made_file(kind, inputs), data)
 
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a

@@ -34,7 +34,7 @@ import numpy as np
 from backprop_parity.reference import registry
 from backprop_parity.reference.case import builtin_names, load
 
-MAX_WORKERS = 2                 # processes per core's worth of work, for splitting one backend's cases (tests)
+MAX_WORKERS = 2                 # processes one backend's cases may be split over (the tests' helpers): one per core
 MAX_FRAMEWORK_PROCESSES = 4     # framework worker processes started at once (each holds a framework in memory)
 
 
