@@ -8,7 +8,7 @@ Two styles, both loading the case's initial parameters exactly, float64 by defau
   ``optax.sgd`` + ``optax.apply_updates``, and training calls one ``jax.jit``-compiled
   update per epoch (batch) or per example, in data order (SGD);
 * ``keras_style`` — "keras": ``keras.Sequential`` of ``Dense`` and activation layers,
-  Keras losses, ``keras.optimizers.SGD``, ``compile`` + ``train_on_batch``, with Keras 3
+  Keras losses, ``keras.optimizers.SGD``, ``compile`` + ``fit(shuffle=False)``, with Keras 3
   running on its JAX backend (``KERAS_BACKEND=jax`` must be in the environment before
   keras is imported; one Keras backend per process).
 

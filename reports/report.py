@@ -269,7 +269,7 @@ def summary_blocks(results, styles, missing) -> list:
                  else Text(f"ERROR on {len(errors)} case(s)", "error") if errors else Text("ran"))
         recs.append({"backend/style": Text(label(b, s), "strong"), "state": state,
                      "comparisons hold": c["hold"], "failed": Text(str(c["failed"]), "error" if c["failed"] else ""),
-                     "no counterpart": c["none"], "time (s)": f"{times.get((b, s), 0.0):.2f}"})
+                     "no counterpart": c["none"], "time to compute (s)": f"{times.get((b, s), 0.0):.2f}"})
     blocks = [Heading(2, "Summary", "summary"), Table(pd.DataFrame(recs), cls="summary")]
     case_recs = []
     for case, traces, rows in results:
