@@ -74,17 +74,20 @@ for _b in registry.entries():
 
 
 def pytest_configure(config):
-    """One XLA compilation cache for the whole run (helpers.compilation_cache_env), made by the controlling
-    process before any pytest-xdist worker starts, so that every worker and every jax worker process they
-    start share it; removed at the end."""
+    """One XLA compilation cache for the whole run (helpers.compilation_cache_env, and
+    BACKPROP_PARITY_COMPILE_CACHE for every other jax worker a test starts), made by the controlling
+    process before any pytest-xdist worker starts, so that all of them share it; removed at the end."""
     if hasattr(config, "workerinput"):                     # an xdist worker: the controller made it
         return
     from .helpers import XLA_CACHE
-    if os.environ.get(XLA_CACHE, "").strip() or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return                                             # chosen by the caller (a folder, or off)
-    import tempfile
-    config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
-    os.environ[XLA_CACHE] = config._xla_cache
+    choice = os.environ.get(XLA_CACHE, "").strip()
+    if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return                                             # no shared cache: the caller said so
+    if not choice:
+        import tempfile
+        config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
+        os.environ[XLA_CACHE] = choice = config._xla_cache
+    os.environ["BACKPROP_PARITY_COMPILE_CACHE"] = os.path.abspath(os.path.expanduser(choice))
 
 
 def pytest_unconfigure(config):
@@ -93,6 +96,7 @@ def pytest_unconfigure(config):
         import shutil
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("BACKPROP_PARITY_XLA_CACHE", None)
+        os.environ.pop("BACKPROP_PARITY_COMPILE_CACHE", None)
 
 
 def pytest_report_header(config):

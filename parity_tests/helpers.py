@@ -19,8 +19,10 @@ program that two of them run is compiled once — the numbers are those of the s
 ``BACKPROP_PARITY_XLA_CACHE`` chooses it: unset, a temporary folder for the run (made by conftest's
 ``pytest_configure`` before any pytest-xdist worker starts, so all of them share it); a path, a folder
 kept across sessions (programs compiled by an earlier run are loaded, not compiled); ``off``, none.
-A ``JAX_COMPILATION_CACHE_DIR`` already in the environment is left as it is. Processes other tests
-start themselves (``check`` twice in ``test_determinism`` …) do not get it.
+A ``JAX_COMPILATION_CACHE_DIR`` already in the environment is left as it is. Every other jax worker a
+test starts (``check`` in ``test_determinism``, ``explain`` in ``test_explain`` …) uses the same folder
+through ``BACKPROP_PARITY_COMPILE_CACHE``, which conftest sets (``jax_impl`` reads it, as it does the
+command line's store): compiled programs only, never results.
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ def compilation_cache_env() -> dict:
     else:
         path = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)
-    env = {"JAX_COMPILATION_CACHE_DIR": path, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    env = {"JAX_COMPILATION_CACHE_DIR": os.path.join(path, "jax"),      # where jax_impl puts it too
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
     return env
 

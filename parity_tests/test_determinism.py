@@ -5,6 +5,9 @@ PYTHONHASHSEED (dict/set order of anything hashed by string) and in the number o
 threads, and compares the two JSON files byte for byte: every expected, actual, difference and
 tolerance, printed with Python's shortest round-trip repr, must be identical.
 
+Every jax worker of the run uses the session's XLA compilation cache (conftest): the second run loads
+the programs the first one compiled, so a loaded program must give the bits a fresh compile gave.
+
 The reference runs every built-in case. Every framework backend of the registry (when importable;
 required in CI through BACKPROP_PARITY_REQUIRE) runs a representative subset — the bias trick with gradient
 checking and probes, the columns layout with cross-entropy over 20 epochs, per-sample SGD with a frozen bias, the
