@@ -36,7 +36,7 @@ def _compilation_cache() -> None:
     import os
     folder = os.environ.get("BACKPROP_PARITY_COMPILE_CACHE", "").strip()
     if folder and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        jax.config.update("jax_compilation_cache_dir", os.path.join(folder, "jax"))
+        jax.config.update("jax_compilation_cache_dir", folder)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 

@@ -167,7 +167,7 @@ def compilation_cache_env() -> dict:
     else:
         path = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)
-    env = {"JAX_COMPILATION_CACHE_DIR": os.path.join(path, "jax"),      # where jax_impl puts it too
+    env = {"JAX_COMPILATION_CACHE_DIR": path,           # the folder jax_impl takes from BACKPROP_PARITY_COMPILE_CACHE
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
     return env
