@@ -75,6 +75,9 @@ BROKEN = [
     ('of = "Z[1][0, 0]"', 'of = "Q[1]"', "quantity[0] (z1).of: unknown name 'Q'"),
     ('of = "Z[1][0, 0]"', 'of = "Z[1][0, 0"', "quantity[0] (z1).of: cannot parse"),
     ('printed = "0.7"', 'printed = "seven"', "quantity[0] (z1).printed: 'seven' is not a number"),
+    ('printed = "0.7"', 'printed = 0.520', 'quantity[0] (z1).printed: 0.52 is a TOML number, which loses the printed '
+                                           'digits (0.520 reads as 0.52): write it as text'),
+    ('printed = "0.7"', 'printed = [["0.7", 0.1]]', 'write it as text, exactly as printed, e.g. "0.1"'),
     ('printed = "0.7"', 'printed = ["0.7", "0.1"]', "quantity[0] (z1).printed: 2 numbers printed"),
     ('printed = "0.7"', 'printed = [["0.7", "0.1"], ["0.2"]]', "quantity[0] (z1).printed: ragged"),
     ('printed = "0.7"', 'printed = "0.7"\ntolerance = 0.1', "tolerance_reason: a tolerance other than the printed precision needs a written reason"),

@@ -224,5 +224,7 @@ def test_float32_check_holds_or_says_why_not():
     assert not [r for r in rows if r.passed is False], [r.quantity for r in rows if r.passed is False]
     skipped = [r for r in rows if r.passed is None]
     assert skipped and all(r.status == "undecidable in float32" for r in skipped)
-    for r in skipped:   # centered differences, or an erratum smaller than float32 can resolve
-        assert "gradcheck" in r.expression or "gradcheck" in str(r.printed) or r.erratum, r.quantity
+    quantities = {(c.name, q.id): q for c, _, _ in results for q in c.quantities}
+    for r in skipped:   # centered differences, or an erratum / a rounding slip smaller than float32 can resolve
+        q = quantities[(r.case, r.quantity)]
+        assert "gradcheck" in r.expression or "gradcheck" in str(r.printed) or r.erratum or q.rounding, r.quantity

@@ -48,7 +48,7 @@ DATA_FIELDS = {"X", "y"}
 TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias"}
 GRADCHECK_FIELDS = {"h", "probe"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
-                   "tolerance_reason", "erratum", "differs", "check", "threshold", "note"}
+                   "tolerance_reason", "erratum", "rounding", "differs", "check", "threshold", "note"}
 REMARK_FIELDS = {"section", "text"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
 RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
@@ -95,11 +95,20 @@ class Printed:
     value: float
     tolerance: float          # one unit of the last printed digit; 0 for an exact integer
 
+    @property
+    def half(self) -> float:
+        """½ unit of the last printed digit: how far a correctly rounded print can be from the value."""
+        return self.tolerance / 2
+
     @classmethod
     def parse(cls, raw: Any) -> "Printed":
         if isinstance(raw, bool):
             raise ValueError(f"expected a number written as text, got {raw!r}")
-        if isinstance(raw, (int, float)):
+        if isinstance(raw, float):
+            # TOML keeps no digits of a float: 0.520 arrives as 0.52 and would be held to 1e-2, not 1e-3
+            raise ValueError(f"{raw!r} is a TOML number, which loses the printed digits (0.520 reads as 0.52): "
+                             f"write it as text, exactly as printed, e.g. \"{raw!r}\"")
+        if isinstance(raw, int):                 # an integer keeps every digit: exact
             text = repr(raw)
         elif isinstance(raw, str):
             text = raw
@@ -154,6 +163,7 @@ class Quantity:
     tolerance: float | None = None
     tolerance_reason: str | None = None
     erratum: str | None = None
+    rounding: str | None = None    # why the print is within one unit of its last digit but not within ½
     differs: dict = field(default_factory=dict)
     check: str = "value"
     threshold: float | None = None
@@ -600,6 +610,11 @@ class _Loader:
                 item.tolerance_reason = self.string(f"{where}.tolerance_reason", q["tolerance_reason"])
             if "erratum" in q:
                 item.erratum = self.string(f"{where}.erratum", q["erratum"])
+            if "rounding" in q:
+                item.rounding = self.string(f"{where}.rounding", q["rounding"])
+                if "printed" not in q or "tolerance" in q or "erratum" in q:
+                    self.fail(f"{where}.rounding", "a reason why printed digits are not correctly rounded: only "
+                                                   "with 'printed', without 'tolerance' or 'erratum'")
             if "differs" in q:
                 d = self.table(f"{where}.differs", q["differs"], set(registry.names()))
                 item.differs = {k: self.string(f"{where}.differs.{k}", v) for k, v in d.items()}

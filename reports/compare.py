@@ -206,6 +206,7 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         return row
     row.actual = to_list(actual)
 
+    half = None                                  # ½ unit per printed element: a correctly rounded print
     if q.printed is not None:
         expected, tol = printed_array(q.printed)
         row.printed = _texts(q.printed)
@@ -213,12 +214,16 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
             tol = np.full(expected.shape, q.tolerance)
             row.tolerance_reason = q.tolerance_reason
         else:
-            row.tolerance_reason = "printed precision: one unit of the last printed digit (exact for integers)"
+            half = tol / 2
+            row.tolerance_reason = ("printed precision: ½ unit of the last printed digit, what a correctly rounded "
+                                    "print allows (within one unit but not ½: 'not correctly rounded'; exact for "
+                                    "integers)")
         if np.dtype(case_dtype(case)) == np.float32 and expected.size:
             # float32 carries ~7 significant digits: printed digits beyond that cannot be held.
             floor = tolerances.REL_FLOAT32 * float(np.max(np.abs(expected)))
             if np.any(tol < floor):
                 tol = np.maximum(tol, floor)
+                half = None if half is None else np.maximum(half, floor)
                 row.tolerance_reason += (f"; float32 run: at least {tolerances.REL_FLOAT32:g} × the largest "
                                          f"|value| ({floor:.1e}), since float32 holds ~7 significant digits")
                 row.float32_floor = floor
@@ -255,7 +260,8 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
     row.n_elements = int(actual.size)
     row.max_abs_diff = float(np.max(diff)) if np.all(np.isfinite(diff)) else math.inf
     row.max_rel_diff = float(np.max(rel))
-    row.tolerance = float(tol.flat[0]) if np.all(tol == tol.flat[0]) else to_list(tol)
+    shown = tol if half is None else half
+    row.tolerance = float(shown.flat[0]) if np.all(shown == shown.flat[0]) else to_list(shown)
     if np.dtype(case_dtype(case)) == np.float32 and "gradcheck." in (q.of + (q.formula or "")):
         noise = 64 * tolerances.EPS32 * max(abs(float(trace.values.get("J", 1.0))), 1.0) / case.hyper.h
         row.passed, row.status = None, "undecidable in float32"
@@ -270,8 +276,10 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
                                 + (q.tolerance_reason or "the printed values come from an unseeded run"))
         row.tolerance = None
     else:
-        holds = bool(np.all(_within(diff, tol)))
+        holds = bool(np.all(_within(diff, tol)))            # within one unit (the tolerance given, if any)
     expect_mismatch = q.erratum is not None or trace.backend in q.differs
+    if half is not None and holds and not expect_mismatch and q.check != "side":
+        return _rounding_verdict(row, q, expected, actual, diff, half)
     if trace.backend in q.differs:
         row.reason = q.differs[trace.backend]
     if expect_mismatch and row.float32_floor and float(np.max(diff)) <= 10 * row.float32_floor:
@@ -287,6 +295,44 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         row.passed = holds
         row.status = "match" if holds else "MISMATCH"
     return row
+
+
+def _rounding_verdict(row: Comparison, q, expected, actual, diff, half) -> Comparison:
+    """Every printed element is within one unit of its last digit: ``match`` when each is within ½ unit
+    (a correctly rounded print), else ``not correctly rounded`` — a pass only where the case says why."""
+    loose = ~_within(diff, half)
+    if not np.any(loose):
+        if q.rounding is not None and row.float32_floor is not None:
+            row.passed, row.status = None, "undecidable in float32"
+            row.reason = (f"the case says the print is not correctly rounded ({q.rounding}); float32 resolution "
+                          f"({row.float32_floor:.1e}) is coarser than ½ unit of those digits: run in float64 to decide")
+        elif q.rounding is not None:
+            row.passed, row.status = False, "rounding NOT reproduced (now correctly rounded)"
+            row.reason = f"the case says the print is not correctly rounded ({q.rounding}), but every element is now within ½ unit"
+        else:
+            row.passed, row.status = True, "match"
+        return row
+    texts = [p for p in np.ravel(np.asarray(row.printed, dtype=object))] if isinstance(row.printed, list) else [row.printed]
+    k = int(np.argmax(np.where(loose, diff / np.where(half > 0, half, 1.0), -1.0)))
+    example = (f"printed {texts[k]}, computed {float(np.ravel(actual)[k]):.{_digits(float(np.ravel(half)[k]))}f}: "
+               f"{float(np.ravel(diff)[k]) / (2 * float(np.ravel(half)[k])):.2f} units of its last digit")
+    count = f"{int(np.sum(loose))} of {loose.size} printed numbers" if loose.size > 1 else "the printed number"
+    row.status = "not correctly rounded"
+    if q.rounding is not None:
+        row.passed = True
+        row.reason = f"{q.rounding} ({count} within one unit of the last digit, not ½; {example})"
+    else:
+        row.passed = False
+        row.reason = (f"{count} within one unit of the last digit but not within ½ ({example}): not the correctly "
+                      f"rounded value; if the text rounds this way, say why in the case with rounding = \"…\"")
+    return row
+
+
+def _digits(half: float) -> int:
+    """Decimals that show two digits past the printed last digit (½ unit = ``half``)."""
+    if half <= 0:
+        return 0
+    return max(0, min(20, int(math.ceil(-math.log10(2 * half))) + 2))
 
 
 def _evaluates(case: Case, text: str, trace) -> bool:

@@ -210,6 +210,8 @@ def bracket(lines: list[str]) -> list[str]:
 def _verdict(row) -> Text:
     if row.passed is not None and row.max_abs_diff == 0 and row.source == "reference":
         return Text("exact", style="green")
+    if row.passed and row.status == "not correctly rounded":
+        return Text(row.status, style="yellow")
     return Text(row.status, style=VERDICT_COLOUR[row.passed])
 
 
@@ -259,9 +261,14 @@ def _print_article(console, q, rows_q) -> None:
         console.print(Text(f"    formula: {q.formula}  (evaluated on each backend's own numbers)"))
     if q.erratum:
         console.print(Text(f"    erratum: {q.erratum}", style="yellow"))
+    if q.rounding:
+        console.print(Text(f"    not correctly rounded: {q.rounding}", style="yellow"))
     for b, why in q.differs.items():
         console.print(Text(f"    {b} differs by convention: {why}", style="yellow"))
     console.print(Padding(_article_table(q, rows_q), (0, 0, 0, 4)))
+    rounding = {r.reason for r in rows_q if r.status == "not correctly rounded" and r.reason}
+    for why in sorted(rounding):
+        console.print(Text(f"    {why}", style="yellow" if q.rounding else "bold red"))
     for r in rows_q:
         if r.passed is False and r.actual is not None:             # a failure: show what that backend computed
             console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))

@@ -59,7 +59,8 @@ class Verdict:
             return "none"
         if not self.passed:
             return "bad"
-        return "erratum" if ("erratum" in self.status or "convention" in self.status) else "ok"
+        return "erratum" if ("erratum" in self.status or "convention" in self.status
+                             or self.status == "not correctly rounded") else "ok"
 
 
 @dataclass

@@ -144,7 +144,8 @@ def backends_text() -> str:
 def counts(rows) -> dict:
     return {"hold": sum(r.passed is True for r in rows), "failed": sum(r.passed is False for r in rows),
             "none": sum(r.passed is None for r in rows),
-            "errata": sum(1 for r in rows if r.passed and "confirmed" in (r.status or ""))}
+            "errata": sum(1 for r in rows if r.passed and "confirmed" in (r.status or "")),
+            "rounding": sum(1 for r in rows if r.passed and r.status == "not correctly rounded")}
 
 
 def printed_cost(case: Case):
@@ -254,7 +255,10 @@ def status_banners(all_rows, missing, styles, errors) -> list:
     elif not missing:
         out.append(Banner("ok", [[Text(f"All {c['hold']} comparisons hold", "strong"),
                                   f" — {c['errata']} article errata and conventions confirmed as "
-                                  f"differences; {c['none']} without counterpart (reported, not counted)."]]))
+                                  f"differences; "
+                                  + (f"{c['rounding']} printed numbers not correctly rounded (within one unit of "
+                                     f"their last digit, not ½; each case says why); " if c['rounding'] else "")
+                                  + f"{c['none']} without counterpart (reported, not counted)."]]))
     return out
 
 
@@ -530,7 +534,9 @@ def quantity_blocks(case: Case, traces, rows) -> list:
     df = pd.DataFrame(recs, index=pd.MultiIndex.from_tuples(index))
     df.columns.name = "source"
     return [Heading(3, "Quantities: the article vs every backend"),
-            Para([Text("Each printed number is held to one unit of its last printed digit; a formula "
+            Para([Text("Each printed number matches when it is within ½ unit of its last printed digit (a correctly "
+                       "rounded print); within one unit but not ½ it is 'not correctly rounded', a failure unless the "
+                       "case says why; a formula "
                        "quantity is the article's formula evaluated on the backend's own numbers. An erratum "
                        "passes when the mismatch is real.", "muted")]),
             Table(df, index=True, cls="quantities", labels=labels, notes=notes)]

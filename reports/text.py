@@ -7,6 +7,7 @@ import os
 from collections import defaultdict
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -48,6 +49,11 @@ def make_console() -> Console:
 
 
 VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}
+ROUNDING = "not correctly rounded"          # a pass only with the case's reason: shown, never silent
+
+
+def _style(row) -> str:
+    return "yellow" if row.passed and row.status == ROUNDING else VERDICT_STYLE[row.passed]
 
 
 def verdict(row) -> str:
@@ -60,9 +66,11 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
     for case, traces, rows in results:
         for r in rows:
             totals["passed" if r.passed else "failed" if r.passed is False else "no counterpart"] += 1
+            if r.passed and r.status == ROUNDING:
+                totals["rounding"] += 1
         if quiet and not any(r.passed is False for r in rows):
             continue
-        t = Table(title=f"{case.name} — {case.title}", title_justify="left", expand=False)
+        t = Table(title=escape(f"{case.name} — {case.title}"), title_justify="left", expand=False)
         for col in ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"):
             t.add_column(col, overflow="fold")
         ref_groups = defaultdict(list)
@@ -72,9 +80,9 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 continue
             if quiet and r.passed is not False:
                 continue
-            t.add_row(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]",
-                      f"{r.backend}/{r.style}", short(r.printed), fmt(r.max_abs_diff), fmt(r.tolerance),
-                      f"[{VERDICT_STYLE[r.passed]}]{verdict(r)}[/]", short(r.erratum or r.reason or "", 60))
+            t.add_row(escape(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]"),
+                      f"{r.backend}/{r.style}", escape(short(r.printed)), fmt(r.max_abs_diff), fmt(r.tolerance),
+                      f"[{_style(r)}]{escape(verdict(r))}[/]", escape(short(r.erratum or r.reason or "", 60)))
         for (backend, style), group in ref_groups.items():
             bad = [r for r in group if r.passed is False]
             compared = [r for r in group if r.passed is not None]
@@ -85,8 +93,8 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 t.add_row("[reference parity]", f"{backend}/{style}", summary, "max rel " + fmt(worst), "float64 bounds",
                           f"[{VERDICT_STYLE[not bad]}]{'match' if not bad else f'{len(bad)} FAILED'}[/]", "")
             for r in bad:
-                t.add_row(f"{r.quantity} [reference]", f"{backend}/{style}", "", fmt(r.max_abs_diff),
-                          fmt(r.tolerance), f"[bold red]{r.status}[/]", short(r.reason or "", 60))
+                t.add_row(escape(f"{r.quantity} [reference]"), f"{backend}/{style}", "", fmt(r.max_abs_diff),
+                          fmt(r.tolerance), f"[bold red]{escape(r.status)}[/]", escape(short(r.reason or "", 60)))
         console.print(t)
     not_compared = defaultdict(int)
     for _, _, rows in results:
@@ -94,5 +102,7 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             if r.passed is None:
                 not_compared[r.status] += 1
     extra = ", ".join(f"{n} {status}" for status, n in sorted(not_compared.items()))
-    console.print(f"{totals['passed']} comparisons hold, {totals['failed']} failed"
-                  + (f"; not compared (reported, not counted): {extra}" if extra else ""))
+    rounding = (f" ({totals['rounding']} of them printed numbers not correctly rounded, each with its case's reason)"
+                if totals["rounding"] else "")
+    console.print(f"{totals['passed']} comparisons hold{rounding}, {totals['failed']} failed"
+                  + (f"; not compared (reported, not counted): {extra}" if extra else ""), markup=False)
