@@ -186,3 +186,48 @@ def environment(values: dict):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# --------------------------------------------------------------------------- per-element bounds, tested by injection
+
+INJECTED = 1e-9        # a relative error in one entry: below any per-array bound of a large matrix, far above rounding
+
+
+def injection_escapes(backend: str, style: str) -> tuple[int, list[str]]:
+    """Multiply each nonzero entry of every element-bounded quantity of ``backend/style`` (every built-in
+    case, its own trace) by 1 + INJECTED, one entry at a time, and compare that quantity with the
+    reference by the path ``check`` takes (``compare.reference_row``). Returns (injections made, the ones
+    that still passed). Quantities bounded per element are those ``tolerances.element_scales`` covers:
+    the whole step (Z, A, g', ∂J/∂ŷ, δ, δ·Wᵀ, gradients, J, the first batch update)."""
+    import dataclasses
+
+    import numpy as np
+
+    from backprop_parity.reports import backends as B
+    from backprop_parity.reports import compare
+    runs = computed([backend])
+    made, escaped = 0, []
+    for name in CASES:
+        i = _INDEX[name]
+        c = case(name)
+        if c.net is None:
+            continue
+        effective = runs[backend].effective[i]
+        ref = effective[0] if effective is not None else reference_trace(name)
+        scales = compare._scales(c, ref)
+        for t in runs[backend].traces[i]:
+            if not isinstance(t, B.Trace) or t.style != style:
+                continue
+            for key in scales:
+                if key not in t.values or key not in ref.values or key == f"A[{c.net.first_layer - 1}]":
+                    continue
+                value = np.asarray(t.values[key], dtype=float)
+                assert compare.reference_row(c, t, ref, key, scales).passed, f"{name} {key} fails unmutated"
+                for j in np.flatnonzero(value):
+                    mutated = value.copy()
+                    mutated.flat[j] *= 1 + INJECTED
+                    row = compare.reference_row(c, dataclasses.replace(t, values={key: mutated}), ref, key, scales)
+                    made += 1
+                    if row.passed is not False:
+                        escaped.append(f"{name} {key}[{np.unravel_index(j, value.shape)}] = {value.flat[j]:.3e}")
+    return made, escaped

@@ -256,7 +256,9 @@ def case_documents(draw, runnable: bool = False):
                 q["printed"] = draw(st.one_of(numbers, st.lists(numbers, min_size=1, max_size=3),
                                               st.lists(st.lists(numbers, min_size=1, max_size=2), min_size=1,
                                                        max_size=2)))
-        for k, strat in (("erratum", st.text(max_size=10)), ("differs", st.just({REF: "x"})),
+        hostile = st.sampled_from(["[/bold]", "[red]x", "<script>x</script>", "[/]", "a|b*c_`d`", "\\[x]"])
+        for k, strat in (("erratum", st.one_of(st.text(max_size=10), hostile)), ("differs", st.just({REF: "x"})),
+                         ("rounding", st.one_of(st.text(max_size=10), hostile)), ("note", hostile),
                          ("check", st.just("side")), ("tolerance", st.floats(0, 1))):
             if draw(st.sampled_from([False] * 7 + [True])):
                 q[k] = draw(strat)
@@ -455,3 +457,22 @@ def test_check_fuzz_reached_every_exit_code():
     if sum(STATS.values()) < 100:
         pytest.skip("run with test_check_on_generated_cases")
     assert all(STATS[k] > 0 for k in "012"), STATS
+
+
+@fuzz(300)
+@given(st.one_of(st.text(max_size=60), st.sampled_from(["[/bold]", "[bold]x[/bold]", "<script>alert(1)</script>",
+                                                         "a | b", "\\[x\\]", "&lt;", "[link=x]y[/link]"])))
+def test_user_text_is_shown_literally(text):
+    """Any text from a case file reads literally: in the terminal (rich markup escaped, no MarkupError) and in
+    Markdown (HTML as entities, so no renderer runs a tag; table pipes escaped)."""
+    from rich.console import Console
+
+    from backprop_parity.reports.render import md_escape
+    from backprop_parity.reports.text import literal
+    console = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False, soft_wrap=True)
+    console.print(literal(text), end="")
+    if not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text):     # control characters: issue 16
+        assert console.file.getvalue() == text
+    md = md_escape(text)
+    assert "<" not in md and ">" not in md
+    assert all(md[i - 1] == "\\" for i, c in enumerate(md) if c == "|")

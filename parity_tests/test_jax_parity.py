@@ -302,3 +302,10 @@ def test_missing_jax_fails_when_required(monkeypatch):
     with pytest.raises(pytest.skip.Exception):
         require_jax(fake)
     require_jax({BACKEND: R.BackendRun(BACKEND, [[]], [None])})      # nothing NOT RUN: carries on
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_one_wrong_entry_fails_at_its_own_bound(jax_runs, style):
+    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails."""
+    made, escaped = helpers.injection_escapes("jax", style)
+    assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"

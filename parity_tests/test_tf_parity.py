@@ -467,3 +467,10 @@ def test_check_command_runs_both_tf_styles(tf_backend, tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert code == 0
     assert {r["style"] for r in rows if r["backend"] == "tf"} == set(STYLES)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_one_wrong_entry_fails_at_its_own_bound(tf_backend, style):
+    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails."""
+    made, escaped = H.injection_escapes("tf", style)
+    assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"

@@ -20,6 +20,7 @@ from backprop_parity.reference.network import train as reference_train
 from backprop_parity.reports import tolerances
 from backprop_parity.reports.backends import STYLE_NAMES
 
+from . import helpers
 from .helpers import CASES, assert_row, case, describe, reference_trace, rows, traces
 
 STYLES = STYLE_NAMES["torch"]
@@ -188,3 +189,10 @@ def test_every_step_is_marked(torch_backend, module):
     src = (Path(torch_impl.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
     marked = set(re.findall(r"# \[step:([a-z0-9-]+)\]", src))
     assert marked == STEPS, (STEPS - marked, marked - STEPS)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_one_wrong_entry_fails_at_its_own_bound(torch_backend, style):
+    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails."""
+    made, escaped = helpers.injection_escapes("torch", style)
+    assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"

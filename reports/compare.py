@@ -52,6 +52,7 @@ class Comparison:
     printed: Any = None          # the article's text, where there is one
     expression: str = ""
     float32_floor: float | None = None
+    bound_ratio: float | None = None     # largest |diff| / bound over the elements (1 = at the bound)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}     # no copies: every field is written out
@@ -362,43 +363,70 @@ def case_dtype(case: Case):
 
 
 def reference_comparisons(case: Case, trace, ref) -> list[Comparison]:
-    """Every number of the reference's trace against this backend's."""
-    rows = []
-    for key, ref_value in ref.values.items():
-        row = Comparison(case.name, key, key, trace.backend, trace.style, "reference", expression=key)
-        if key in trace.missing:
-            row.status, row.reason = "no counterpart", trace.missing[key]
-            rows.append(row)
-            continue
-        if key not in trace.values:
-            row.status, row.passed = "MISSING", False
-            row.reason = f"{trace.backend}/{trace.style} produced no {key} and gave no reason"
-            rows.append(row)
-            continue
-        expected = np.asarray(ref_value, dtype=float)
-        actual = np.asarray(trace.values[key], dtype=float)
-        row.expected, row.actual = to_list(expected), to_list(actual)
-        if actual.shape != expected.shape:
-            row.status, row.passed = "SHAPE", False
-            row.reason = f"shape {actual.shape}, reference {expected.shape}"
-            rows.append(row)
-            continue
-        if actual.size == 0:
-            row.status, row.passed, row.reason = "empty", False, "comparison over zero elements"
-            rows.append(row)
-            continue
-        tol, why = tolerances.reference_tolerance(key, ref_value, ref.values, case)
-        diff, rel = _diffs(actual, expected)
-        row.n_elements = int(actual.size)
-        finite = np.isfinite(expected) & np.isfinite(actual)
-        same_nonfinite = np.all((finite) | (np.isnan(expected) & np.isnan(actual)) | (expected == actual))
-        row.max_abs_diff = float(np.max(np.where(finite, diff, 0.0))) if same_nonfinite else math.inf
-        row.max_rel_diff = float(np.max(np.where(finite, rel, 0.0))) if same_nonfinite else math.inf
-        row.tolerance, row.tolerance_reason = tol, why
-        row.passed = bool(same_nonfinite and row.max_abs_diff <= tol)
-        row.status = "match" if row.passed else "MISMATCH"
-        rows.append(row)
-    return rows
+    """Every number of the reference's trace against this backend's, each element at its own bound."""
+    scales = _scales(case, ref)
+    return [reference_row(case, trace, ref, key, scales) for key in ref.values]
+
+
+def reference_row(case: Case, trace, ref, key: str, scales: dict | None = None) -> Comparison:
+    """One key of the reference's trace against this backend's (``scales``: the reference's element scales)."""
+    scales = _scales(case, ref) if scales is None else scales
+    row = Comparison(case.name, key, key, trace.backend, trace.style, "reference", expression=key)
+    if key in trace.missing:
+        row.status, row.reason = "no counterpart", trace.missing[key]
+        return row
+    if key not in trace.values:
+        row.status, row.passed = "MISSING", False
+        row.reason = f"{trace.backend}/{trace.style} produced no {key} and gave no reason"
+        return row
+    ref_value = ref.values[key]
+    expected = np.asarray(ref_value, dtype=float)
+    actual = np.asarray(trace.values[key], dtype=float)
+    row.expected, row.actual = to_list(expected), to_list(actual)
+    if actual.shape != expected.shape:
+        row.status, row.passed = "SHAPE", False
+        row.reason = f"shape {actual.shape}, reference {expected.shape}"
+        return row
+    if actual.size == 0:
+        row.status, row.passed, row.reason = "empty", False, "comparison over zero elements"
+        return row
+    tol, why = tolerances.reference_tolerance(key, ref_value, ref.values, case, scales)
+    diff, rel = _diffs(actual, expected)
+    row.n_elements = int(actual.size)
+    finite = np.isfinite(expected) & np.isfinite(actual)
+    same_nonfinite = np.all((finite) | (np.isnan(expected) & np.isnan(actual)) | (expected == actual))
+    row.max_abs_diff = float(np.max(np.where(finite, diff, 0.0))) if same_nonfinite else math.inf
+    row.max_rel_diff = float(np.max(np.where(finite, rel, 0.0))) if same_nonfinite else math.inf
+    tol_array = np.broadcast_to(np.asarray(tol, dtype=float), expected.shape)
+    row.tolerance = float(tol) if np.ndim(tol) == 0 else to_list(tol_array)
+    row.tolerance_reason = why
+    row.bound_ratio = _bound_ratio(np.where(finite, diff, 0.0), tol_array) if same_nonfinite else math.inf
+    row.passed = bool(same_nonfinite and np.all(np.where(finite, diff <= tol_array, True)))
+    row.status = "match" if row.passed else "MISMATCH"
+    return row
+
+
+_SCALES: dict = {}
+
+
+def _scales(case: Case, ref) -> dict:
+    """``tolerances.element_scales`` of the reference's trace, once per trace (every backend reuses it)."""
+    key = id(ref.values)
+    found = _SCALES.get(key)
+    if found is None or found[0] is not ref.values:
+        if len(_SCALES) > 64:
+            _SCALES.clear()
+        found = _SCALES[key] = (ref.values, tolerances.element_scales(ref.values, case.net, case.hyper))
+    return found[1]
+
+
+def _bound_ratio(diff: np.ndarray, tol: np.ndarray) -> float:
+    """The largest diff / bound over the elements: how much of its tolerance the worst element uses."""
+    if not diff.size or not np.any(diff > 0):
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(diff > 0, np.where(tol > 0, diff / tol, np.inf), 0.0)
+    return float(np.max(r))
 
 
 def gradcheck_comparison(case: Case, trace) -> Comparison | None:

@@ -315,6 +315,9 @@ def header(console, case, traces) -> None:
 
 def walkthrough(console, case, traces, rows, only_step: str | None = None) -> None:
     header(console, case, traces)
+    for r in rows:
+        if r.status == "hint":
+            console.print(Text(f"hint: {r.reason}", style="bold yellow"))
     ref_name = registry.reference().name
     ref = next((t for t in traces if isinstance(t, Trace) and t.backend == ref_name), None)
     article_rows: dict = {}

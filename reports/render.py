@@ -347,8 +347,9 @@ def to_html(title: str, blocks: list) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 def md_escape(text: str) -> str:
-    text = str(text).replace("\\", "\\\\")
-    return re.sub(r"([|*_`<>\[\]])", r"\\\1", text)
+    """User text as literal Markdown: HTML as entities (no renderer runs a tag), Markdown's marks escaped."""
+    text = html.escape(str(text), quote=False).replace("\\", "\\\\")
+    return re.sub(r"([|*_`\[\]])", r"\\\1", text)
 
 
 def _code_span(text: str) -> str:

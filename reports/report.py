@@ -143,7 +143,7 @@ def backends_text() -> str:
 
 def counts(rows) -> dict:
     return {"hold": sum(r.passed is True for r in rows), "failed": sum(r.passed is False for r in rows),
-            "none": sum(r.passed is None for r in rows),
+            "none": sum(r.passed is None and r.status != "hint" for r in rows),
             "errata": sum(1 for r in rows if r.passed and "confirmed" in (r.status or "")),
             "rounding": sum(1 for r in rows if r.passed and r.status == "not correctly rounded")}
 
@@ -315,6 +315,8 @@ def _over(r) -> float:
     """How far past its tolerance a failed comparison is (for picking the worst of a group)."""
     if r.max_abs_diff is None:
         return math.inf
+    if r.bound_ratio is not None:
+        return r.bound_ratio
     tol = r.tolerance if isinstance(r.tolerance, float) else None
     return r.max_abs_diff / tol if tol else r.max_abs_diff
 
@@ -373,6 +375,9 @@ def case_section(case: Case, traces, rows, images: dict) -> Section:
     if problems:
         blocks.append(Banner("error", [[Text(f"{label(t.backend, t.style)} {t.status}", "error"),
                                         f": {t.reason}"] for t in problems]))
+    hints = [r for r in rows if r.status == "hint"]
+    if hints:
+        blocks.append(Banner("warn", [[Text("hint: ", "strong"), r.reason] for r in hints]))
     verdict = Verdict("all comparisons hold" if not c["failed"] else f"{c['failed']} FAILED",
                       not c["failed"])
     blocks.append(Para([verdict, f"  {c['hold']} comparisons hold · {c['failed']} failed · "
@@ -655,8 +660,7 @@ def reference_blocks(case: Case, rows) -> list:
     bad = [r for r in ref_rows if r.passed is False]
     compared = [r for r in ref_rows if r.passed is not None]
     exact = sum(1 for r in compared if r.max_abs_diff == 0)
-    ratios = [(r.max_abs_diff / r.tolerance, r) for r in compared
-              if r.max_abs_diff and isinstance(r.tolerance, float) and r.tolerance > 0]
+    ratios = [(r.bound_ratio, r) for r in compared if r.bound_ratio]
     closest = max(ratios, key=lambda x: x[0], default=None)
     summary = (f"{len(compared)} tensors compared with the NumPy reference: "
                + (f"{len(bad)} FAILED" if bad else "all within float64 bounds")

@@ -108,14 +108,19 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
     remote = [b for b in todo if b != ref and missing[b]]
     futures = {}
     pool = ThreadPoolExecutor(max_workers=min(MAX_FRAMEWORK_PROCESSES, len(remote))) if remote else None
+    from .worker import Cancel, run_in_worker
+    cancel = Cancel()
     try:
-        from .worker import run_in_worker
         for b in remote:
             futures[b] = pool.submit(run_in_worker, registry.get(b), [cases[i] for i in missing[b]],
                                      lambda k, b=b: tracker.callback(b)(missing[b][k]),
-                                     env=store.worker_env() if store is not None else None)
+                                     env=store.worker_env() if store is not None else None, cancel=cancel)
         if ref in todo:
             runs[ref] = _here(ref, cases, tracker, reused[ref], store)
+            mistake = case_file_mistake(cases, runs[ref])
+            if mistake is not None:        # the case file names what no backend has: say so now, not after all ran
+                cancel()
+                raise mistake
         while futures and not all(f.done() for f in futures.values()):
             tracker.pump(0.05)
         tracker.pump(0)
@@ -139,6 +144,24 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
         if b != ref:
             _effective_references(runs[b], ref, store)
     return runs
+
+
+def case_file_mistake(cases, ref_run: BackendRun):
+    """The first CaseError an expression of a case raises on the reference's trace (an unknown name, an
+    index out of range …), found before any framework's numbers are awaited; None when every one evaluates."""
+    from . import backends as B
+    from .compare import article_comparison
+    from backprop_parity.reference.case import CaseError
+    for case, traces in zip(cases, ref_run.traces):
+        trace = next((t for t in traces if isinstance(t, B.Trace)), None)
+        if trace is None:
+            continue
+        for q in case.quantities:
+            try:
+                article_comparison(case, q, trace, trace)
+            except CaseError as exc:
+                return exc
+    return None
 
 
 def _reused(store, name: str, cases) -> dict:
@@ -249,7 +272,13 @@ def case_result(case, i: int, runs: dict, backends: list[str], ref: str | None =
     ref_trace = next((t for t in runs[ref].traces[i] if isinstance(t, B.Trace)), None) if ref in runs else None
     effective = {b: runs[b].effective[i] for b in backends
                  if b != ref and b in runs and runs[b].effective[i] is not None}
-    return case, traces, compare_case(case, traces, ref_trace, effective)
+    rows = compare_case(case, traces, ref_trace, effective)
+    if ref_trace is not None and any(r.source == "article" and r.status == "MISMATCH" for r in rows):
+        from .hints import transposed
+        hint = transposed(case, [r for r in rows if r.backend == ref] or compare_case(case, [ref_trace]), ref)
+        if hint is not None:
+            rows.append(hint)
+    return case, traces, rows
 
 
 class _Tracker:

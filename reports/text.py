@@ -7,8 +7,8 @@ import os
 from collections import defaultdict
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 def fmt(x, digits=2) -> str:
@@ -52,6 +52,11 @@ VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}
 ROUNDING = "not correctly rounded"          # a pass only with the case's reason: shown, never silent
 
 
+def literal(text: str, style: str = "") -> Text:
+    """Text from a case file or a backend, shown as it is: never read as rich markup ("[/bold]" is text)."""
+    return Text(str(text), style=style)
+
+
 def _style(row) -> str:
     return "yellow" if row.passed and row.status == ROUNDING else VERDICT_STYLE[row.passed]
 
@@ -65,12 +70,13 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
     totals = defaultdict(int)
     for case, traces, rows in results:
         for r in rows:
-            totals["passed" if r.passed else "failed" if r.passed is False else "no counterpart"] += 1
+            totals["passed" if r.passed else "failed" if r.passed is False else "hint" if r.status == "hint"
+                   else "no counterpart"] += 1
             if r.passed and r.status == ROUNDING:
                 totals["rounding"] += 1
-        if quiet and not any(r.passed is False for r in rows):
+        if quiet and not any(r.passed is False or r.status == "hint" for r in rows):
             continue
-        t = Table(title=escape(f"{case.name} — {case.title}"), title_justify="left", expand=False)
+        t = Table(title=literal(f"{case.name} — {case.title}"), title_justify="left", expand=False)
         for col in ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"):
             t.add_column(col, overflow="fold")
         ref_groups = defaultdict(list)
@@ -78,11 +84,11 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             if r.source == "reference" and r.quantity != "*" and not all_rows:
                 ref_groups[(r.backend, r.style)].append(r)
                 continue
-            if quiet and r.passed is not False:
+            if r.status == "hint" or (quiet and r.passed is not False):
                 continue
-            t.add_row(escape(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]"),
-                      f"{r.backend}/{r.style}", escape(short(r.printed)), fmt(r.max_abs_diff), fmt(r.tolerance),
-                      f"[{_style(r)}]{escape(verdict(r))}[/]", escape(short(r.erratum or r.reason or "", 60)))
+            t.add_row(literal(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]"),
+                      f"{r.backend}/{r.style}", literal(short(r.printed)), fmt(r.max_abs_diff), fmt(r.tolerance),
+                      literal(verdict(r), _style(r)), literal(short(r.erratum or r.reason or "", 60)))
         for (backend, style), group in ref_groups.items():
             bad = [r for r in group if r.passed is False]
             compared = [r for r in group if r.passed is not None]
@@ -93,13 +99,16 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 t.add_row("[reference parity]", f"{backend}/{style}", summary, "max rel " + fmt(worst), "float64 bounds",
                           f"[{VERDICT_STYLE[not bad]}]{'match' if not bad else f'{len(bad)} FAILED'}[/]", "")
             for r in bad:
-                t.add_row(escape(f"{r.quantity} [reference]"), f"{backend}/{style}", "", fmt(r.max_abs_diff),
-                          fmt(r.tolerance), f"[bold red]{escape(r.status)}[/]", escape(short(r.reason or "", 60)))
+                t.add_row(literal(f"{r.quantity} [reference]"), f"{backend}/{style}", "", fmt(r.max_abs_diff),
+                          fmt(r.tolerance), literal(r.status, "bold red"), literal(short(r.reason or "", 60)))
         console.print(t)
+        for r in rows:
+            if r.status == "hint":
+                console.print(literal(f"hint: {r.reason}", "bold yellow"))
     not_compared = defaultdict(int)
     for _, _, rows in results:
         for r in rows:
-            if r.passed is None:
+            if r.passed is None and r.status != "hint":
                 not_compared[r.status] += 1
     extra = ", ".join(f"{n} {status}" for status, n in sorted(not_compared.items()))
     rounding = (f" ({totals['rounding']} of them printed numbers not correctly rounded, each with its case's reason)"

@@ -1,34 +1,32 @@
-"""How close two backends' float64 numbers must be — and why.
+"""How close two backends' numbers must be — and why, element by element.
 
-Article numbers are held at their printed precision (reference/case.py:
-one unit of the last printed digit). This module is about the other kind of
-comparison: a framework's number against the NumPy reference's, computed from
-the same inputs in the same precision.
+Article numbers are held at their printed precision (reports/compare.py: ½ unit
+of the last printed digit). This module is about the other kind of comparison:
+a framework's number against the NumPy reference's, computed from the same
+inputs in the same precision.
 
-float64 has a unit roundoff of 1.1e-16. The backends evaluate the same
-formulas with different kernels (BLAS, fused operations, oneDNN, a different
-tanh/exp), so each operation may differ by a few ulps, and the differences add
-up through the depth of the network. For these small networks a bound of
-``1e-12`` relative to the magnitude of the quantity leaves at least two orders of
-magnitude of margin over what we measure (see ``backprop-parity check --json``
-for the measured max_rel_diff) while still catching any real difference — a
-wrong sign, a missing 1/n or an off-by-one layer changes numbers at 1e-3 or more.
+float64 has a unit roundoff of 1.1e-16. The backends evaluate the same formulas
+with different kernels (BLAS, fused operations, oneDNN, a different tanh/exp), so
+each operation may differ by a few ulps — of the magnitudes it combines, not of
+its result. Every element of the network's step (Z, A, g'(Z), ∂J/∂ŷ, δ, δ·Wᵀ,
+∂J/∂W, ∂J/∂b, J, the first update) is therefore held to its own bound: a factor
+(``element_bound``: 1e-13 in float64) times its rounding scale S, the magnitudes
+it was computed from (``element_scales``). A sum whose terms cancel (∂J/∂b = Σδ
+can be 1e-3 while Σ|δ| is 0.4; in Courtial's one-car network Z[4] is 3.4e-4
+while |A|·|W| is 9.1e-3) keeps the scale of its terms; a small entry next to a
+large one keeps its own. Measured on every built-in case and backend, float64
+differences stay below 0.78·eps·S, so 1e-13·S leaves a margin of 580 while a
+1e-9 relative error in any single entry of a built-in case fails
+(parity_tests/test_element_bounds.py).
 
-Two families need a wider, computed bound, stated here:
+Quantities after many updates, and gradient checking, keep one bound each:
 
-* centered differences (gradient checking) divide a difference of two costs by
-  2h. A rounding difference of a few ulps in J becomes ulp(J)/h in the
-  numerical gradient: with h = 1e-4 that is 1e4 times larger than the
-  rounding of J itself.
+* centered differences divide a difference of two costs by 2h: the rounding of J
+  (scale S(J)) becomes S(J)·eps/h in every element alike — with h = 1e-4, 1e4
+  times the rounding of J itself; a relative change of an entry smaller than
+  that cannot be told from rounding.
 * long training (many epochs of per-sample SGD) feeds each rounding difference
   into the next step; the bound grows with the number of updates.
-* a gradient is a sum over examples: its rounding is bounded by eps·Σ|terms|,
-  not eps·|sum|. When the terms cancel (∂J/∂b = Σδ can be 1e-3 while Σ|δ| is
-  0.4), the bound follows the size of the terms (``summand_scale``). So does
-  Z = A·W (+ b), a sum over the inputs: in Courtial's one-car network Z[4] is
-  3.4e-4 while |A|·|W| is 9.1e-3 — float32 kernels that sum in another order
-  (oneDNN's, on some CPUs) differ by 7e-9 there: 2e-5 of Z, 8e-7 of the terms.
-  A = g(Z) carries that rounding times |g'(Z)|.
 """
 
 from __future__ import annotations
@@ -37,6 +35,9 @@ import math
 import re
 
 import numpy as np
+
+from backprop_parity.reference import layout as L
+from backprop_parity.reference.activations import FROM_A
 
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -49,81 +50,44 @@ def rel_bound(dtype) -> float:
     return REL_FLOAT32 if np.dtype(dtype) == np.float32 else REL_FLOAT64
 
 
-def summand_scale(key: str, ref_trace: dict, net) -> float:
-    """The size of the terms a sum adds: Σ|δ| for ∂J/∂b, |A|ᵀ·|δ| for ∂J/∂W, |A|·|W| (+|b|) for Z, |g'(Z)|·that for A (largest entry).
-
-    The rounding error of a sum is bounded by eps·Σ|terms|, not by eps·|sum|: when a gradient's terms
-    cancel (∂J/∂b = Σδ can be 1e-3 while Σ|δ| is 0.4), the bound must follow the terms.
-    """
-    if key == "yhat" and net is not None:          # ŷ is the last A
-        key = f"A[{net.first_layer + net.depth - 1}]"
-    z = re.fullmatch(r"([ZA])\[(\d+)\]", key)
-    if z and net is not None:
-        n = int(z.group(2))
-        terms = _affine_terms(n, ref_trace, net)
-        if terms is None:
-            return 0.0
-        if z.group(1) == "A":                      # A = g(Z) carries Z's rounding, times |g'(Z)|
-            Z = ref_trace.get(f"Z[{n}]")
-            if Z is None or np.shape(Z) != np.shape(terms):
-                return 0.0
-            with np.errstate(all="ignore"):
-                terms = np.abs(net.activations[n - net.first_layer].g_prime(np.asarray(Z, dtype=np.float64))) * terms
-        return float(np.max(terms)) if np.size(terms) else 0.0
-    m = re.fullmatch(r"grad\.([Wb])\[(\d+)\]", key)
-    if not m or net is None:
-        return 0.0
-    l = int(m.group(2)) - net.first_weight + net.first_layer
-    delta = ref_trace.get(f"delta[{l}]")
-    A_in = ref_trace.get(f"A_aug[{l - 1}]" if net.trick else f"A[{l - 1}]")
-    if delta is None or (m.group(1) == "W" and A_in is None):
-        return 0.0
-    if m.group(1) == "b":
-        terms = np.sum(np.abs(delta), axis=net.example_axis)
-    else:
-        terms = np.abs(A_in).T @ np.abs(delta) if net.layout == "rows" else np.abs(delta) @ np.abs(A_in).T
-    return float(np.max(terms)) if np.size(terms) else 0.0
+def element_bound(dtype) -> float:
+    """The factor on an element's rounding scale (``element_scales``). The scale already carries every
+    magnitude the element was computed from, so no cancellation can shrink it, and the factor only
+    counts operations: float64 measured at most 0.78·eps·S on every built-in case and backend; 1e-13 is
+    450 eps — a sum of 450 terms at its worst-case bound, far longer ones at their typical √n·eps.
+    float32 keeps REL_FLOAT32 (84 eps32)."""
+    return REL_FLOAT32 if np.dtype(dtype) == np.float32 else ELEMENT_FLOAT64
 
 
-def _affine_terms(n: int, ref_trace: dict, net):
-    """The size of the terms Z(n) = A(n−1)·W (+ b) sums, per entry: |A|·|W| (+ |b|); None when unknown."""
-    l = n - net.first_layer
-    if not 0 <= l < net.depth:
-        return None
-    number = net.first_weight + l
-    A_in = ref_trace.get(f"A_aug[{n - 1}]" if net.trick else f"A[{n - 1}]")
-    W = ref_trace.get(f"W[{number}]")
-    if A_in is None or W is None:
-        return None
-    try:
-        terms = np.abs(A_in) @ np.abs(W) if net.layout == "rows" else np.abs(W) @ np.abs(A_in)
-        b = ref_trace.get(f"b[{number}]")
-        if b is not None and net.bias == "vectors":
-            terms = terms + np.abs(b)
-    except ValueError:
-        return None
-    return terms
+ELEMENT_FLOAT64 = 1e-13
 
 
-def reference_tolerance(key: str, ref_value, ref_trace: dict, case) -> tuple[float, str]:
-    """(absolute tolerance, reason) for comparing a backend's ``key`` with the reference's."""
+def reference_tolerance(key: str, ref_value, ref_trace: dict, case, scales: dict | None = None):
+    """(absolute tolerance, reason) for comparing a backend's ``key`` with the reference's: an array, one
+    bound per element, where ``scales`` (``element_scales`` of the reference's trace) covers the key;
+    else one number for the whole quantity."""
     hyper, net = case.hyper, case.net
     dtype = net.dtype if net is not None else np.float64
     n_examples = case.X.shape[net.example_axis] if net is not None and case.X is not None else 1
     eps = EPS32 if np.dtype(dtype) == np.float32 else EPS64
     rel = rel_bound(dtype)
     scale = float(np.max(np.abs(ref_value))) if np.size(ref_value) else 0.0
-    terms = summand_scale(key, ref_trace, net)
-    if terms > scale:
-        return rel * terms, (f"{rel:g} relative to the size of the summed terms ({terms:.2e}; the sum itself "
-                             f"is {scale:.2e}: its terms cancel, and rounding follows the terms)")
+    S = (scales or {}).get(key)
     is_input = key.startswith("A[") and ref_value is ref_trace.get("X")     # A at first_layer − 1 is X
+    if S is not None and np.shape(S) == np.shape(ref_value) and not is_input:
+        factor = element_bound(dtype)
+        tol = factor * np.broadcast_to(np.asarray(S, dtype=np.float64), np.shape(ref_value))
+        return tol, (f"{factor:g} × each element's rounding scale: the magnitudes it is computed from "
+                     f"(|A|·|W| + |b| for Z, |A|ᵀ·|δ| for ∂J/∂W, |δ|·|Wᵀ| for δ·Wᵀ, …; largest "
+                     f"{float(np.max(S)) if np.size(S) else 0.0:.2e}), element by element")
     if key in ("X", "y", "n_params") or key.startswith(("W[", "b[")) or is_input:
         return 0.0, "input loaded by every backend: must be identical"
     if key.startswith("gradcheck."):
         J = abs(float(ref_trace.get("J", 1.0)))
         n = max(1, int(ref_trace.get("n_params", 1)))
-        noise = 64 * eps * max(J, 1.0) / hyper.h          # rounding of (J+ − J−) / 2h
+        S_J = (scales or {}).get("J")
+        J_scale = float(S_J) if S_J is not None and np.size(S_J) == 1 else max(J, 1.0)
+        noise = 64 * eps * J_scale / hyper.h          # rounding of (J+ − J−) / 2h: J's rounding scale over h
         if key == "gradcheck.rel_error":
             norm = float(np.linalg.norm(np.concatenate([np.ravel(v) for k, v in ref_trace.items()
                                                         if k.startswith("grad.")]) * 2)) or 1.0
@@ -134,10 +98,135 @@ def reference_tolerance(key: str, ref_value, ref_trace: dict, case) -> tuple[flo
             return rel * max(scale, 1e-300), f"{rel:g} relative (a cost, like J)"
         if key.endswith(("A_plus", "A_minus")):
             return rel * max(scale, 1e-300), f"{rel:g} relative (a forward pass)"
-        return noise, f"centered differences: 64·eps·max(|J|,1)/h = {noise:.1e} (rounding of J amplified by 1/h)"
+        return noise, (f"centered differences: 64·eps·S(J)/h = {noise:.1e}, the same for every element (each divides "
+                       f"the rounding of J, scale S(J) = {J_scale:.2e}, by the same 2h)")
     if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.")):
         steps = max(1, hyper.epochs) * (1 if hyper.rule == "batch" else n_examples)
         tol = rel * math.sqrt(steps) * max(scale, 1e-300)
         return tol, (f"{rel:g} relative × √(updates = {steps}): rounding differences carried "
                      f"through {hyper.epochs} epochs of training")
     return rel * max(scale, 1e-300), f"{rel:g} relative to the largest |value| (float rounding, a few ulps per op)"
+
+
+# --------------------------------------------------------------------------- per-element rounding scales
+#
+# Each number a backend computes carries rounding of a few ulps of the magnitudes it was computed from,
+# not of its own size: Z = A·W adds terms |A|·|W|, a gradient sums |A|ᵀ·|δ|, and a difference of nearly
+# equal numbers (1 − σ(Z) at saturation, y − ŷ for a near-perfect prediction) keeps the absolute rounding
+# of its operands. ``element_scales`` walks the reference's trace once, forward then backward, and gives
+# every element the magnitude its rounding is measured against — first-order error propagation with
+# |·| in place of every value: S(Z) = S(A)·|W| + |b|, S(A) = |A| + |g'(Z)|·S(Z), S(δ·Wᵀ) = S(δ)·|Wᵀ|,
+# S(u ⊙ v) = S(u)·|v| + |u|·S(v), S(Aᵀδ) = S(A)ᵀ·S(δ), and for an element-wise f (g', ∂J/∂ŷ, the loss
+# terms) |f(x)| + its change when x moves by its own scale S(x), measured by a centered difference.
+# A bound is then REL × S element by element, so a wrong small entry cannot hide behind a large one.
+
+_STEP = 2.0 ** -20        # centered difference for an element-wise map's sensitivity: |f'(x)|·S(x) to ~1e-6
+
+
+def _sensitivity(f, x, s):
+    """|f(x)| + |f(x + δs) − f(x − δs)| / 2δ: the value and how far it moves when x moves by its scale s."""
+    with np.errstate(all="ignore"):
+        moved = np.abs(f(x + _STEP * s) - f(x - _STEP * s)) / (2 * _STEP)
+        out = np.abs(f(x)) + moved
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def element_scales(trace: dict, net, hyper) -> dict:
+    """{key: array} — the magnitude each element of the reference's trace is rounded against (above).
+    Keys it does not cover (training after the first step, gradient checking) are left to
+    :func:`reference_tolerance`'s per-quantity rules."""
+    S: dict = {}
+    if net is None or "X" not in trace:
+        return S
+    f = np.float64
+    rows = net.layout == "rows"
+
+    def mm(a, b):
+        return a @ b
+
+    S_prev = np.abs(np.asarray(trace["X"], f))
+    S[f"A[{net.first_layer - 1}]"] = S_prev
+    S_in_by_layer, S_Z, S_deriv = [], [], []
+    try:
+        for l in range(net.depth):
+            n = net.layer_number(l)
+            W = np.abs(np.asarray(trace[f"W[{net.first_weight + l}]"], f))
+            S_in = L.with_ones(S_prev, net.layout) if net.trick else S_prev
+            z = mm(S_in, W) if rows else mm(W, S_in)
+            b = trace.get(f"b[{net.first_weight + l}]")
+            if b is not None and net.bias == "vectors":
+                z = z + np.abs(np.asarray(b, f))
+            Z, A = np.asarray(trace[f"Z[{n}]"], f), np.asarray(trace[f"A[{n}]"], f)
+            act = net.activations[l]
+            with np.errstate(all="ignore"):
+                a = np.abs(A) + np.abs(act.g_prime(Z, A)) * z
+            if act.name in FROM_A:            # g'(Z) written with A = g(Z): it inherits A's rounding
+                d = _sensitivity(lambda v: act.g_prime(Z, v), A, a)
+            else:
+                d = _sensitivity(act.g_prime, Z, z)
+            S[f"Z[{n}]"], S[f"A[{n}]"], S[f"deriv[{n}]"] = z, a, d
+            if net.trick:
+                S[f"A_aug[{n - 1}]"] = S_in
+            S_in_by_layer.append(S_in)
+            S_Z.append(z)
+            S_deriv.append(d)
+            S_prev = a
+        last = net.depth - 1
+        S["yhat"] = S_prev
+        if "y" not in trace:
+            return S
+        y, yhat = np.asarray(trace["y"], f), np.asarray(trace["yhat"], f)
+        S["error"] = np.abs(y) + S_prev
+        loss = net.loss
+        dJ = _sensitivity(lambda v: loss.dJ_dyhat(y, v), yhat, S_prev)
+        S["dJ_dyhat"] = dJ
+        terms = _sensitivity(lambda v: loss.terms(y, v), yhat, S_prev)
+        other = 1 - net.example_axis
+        S["J_each"] = np.sum(terms, axis=other) if loss.reduce == "sum" else np.mean(terms, axis=other)
+        J = np.sum(terms) if loss.reduce == "sum" else np.mean(terms)
+        if hyper.l2:
+            J = J + 0.5 * hyper.l2 * sum(float(np.sum(np.asarray(v, f) ** 2)) for k, v in trace.items()
+                                         if re.fullmatch(r"[Wb]\[\d+\]", k))
+        S["J"] = np.asarray(J)
+        deltas = [None] * net.depth
+        dJ_v = np.asarray(trace["dJ_dyhat"], f)
+        deriv_last = np.abs(np.asarray(trace[f"deriv[{net.layer_number(last)}]"], f))
+        deltas[last] = dJ * deriv_last + np.abs(dJ_v) * S_deriv[last]
+        for l in range(last, 0, -1):
+            n = net.layer_number(l)
+            W = np.abs(np.asarray(trace[f"W[{net.first_weight + l}]"], f))
+            dA_in = mm(deltas[l], W.T) if rows else mm(W.T, deltas[l])
+            S[f"dA[{n - 1}]"] = dA_in
+            dA = L.drop_ones(dA_in, net.layout) if net.trick else dA_in
+            dA_v = np.abs(np.asarray(trace.get(f"dA[{n - 1}]", dA_in), f))
+            dA_v = L.drop_ones(dA_v, net.layout) if net.trick else dA_v
+            deriv = np.abs(np.asarray(trace[f"deriv[{n - 1}]"], f))
+            deltas[l - 1] = dA * deriv + dA_v * S_deriv[l - 1]
+            if net.trick and f"deriv_aug[{n - 1}]" in trace:
+                d_aug = L.with_ones(S_deriv[l - 1], net.layout)
+                S[f"deriv_aug[{n - 1}]"] = d_aug
+                S[f"delta_aug[{n - 1}]"] = (dA_in * np.abs(np.asarray(trace[f"deriv_aug[{n - 1}]"], f))
+                                            + np.abs(np.asarray(trace[f"dA[{n - 1}]"], f)) * d_aug)
+        for l in range(net.depth):
+            n = net.layer_number(l)
+            S[f"delta[{n}]"] = deltas[l]
+            k = net.first_weight + l
+            g = mm(S_in_by_layer[l].T, deltas[l]) if rows else mm(deltas[l], S_in_by_layer[l].T)
+            b = np.sum(deltas[l], axis=net.example_axis, keepdims=True)
+            if hyper.l2:
+                g = g + hyper.l2 * np.abs(np.asarray(trace[f"W[{k}]"], f))
+                b = b + hyper.l2 * np.abs(np.asarray(trace.get(f"b[{k}]", 0.0), f))
+            S[f"grad.W[{k}]"] = g
+            if f"grad.b[{k}]" in trace:
+                S[f"grad.b[{k}]"] = b.reshape(np.shape(trace[f"grad.b[{k}]"]))
+        if hyper.rule == "batch":               # one step on the whole batch: W_new = W − α·s·∂J/∂W
+            rate = hyper.learning_rate * hyper.scale(int(np.shape(trace["X"])[net.example_axis]))
+            for k in list(S):
+                m = re.fullmatch(r"grad\.([Wb])\[(\d+)\]", k)
+                if m and f"{m.group(1)}[{m.group(2)}]" in trace:
+                    S[f"{m.group(1)}_new[{m.group(2)}]"] = (np.abs(np.asarray(trace[f"{m.group(1)}[{m.group(2)}]"], f))
+                                                           + rate * S[k])
+    except (KeyError, ValueError):        # a trace without every key of the walk: those keys keep the per-quantity rules
+        pass
+    return S
+

@@ -23,6 +23,7 @@ that dies keeps what it sent: the cases it did not finish become ERROR rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -49,9 +50,36 @@ class WorkerResult:
     failure: str | None = None                       # why the worker ended early (ERROR), else None
 
 
-def run_in_worker(backend, cases: list, on_case=None, stderr=None, env: dict | None = None) -> WorkerResult:
+class Cancel:
+    """Stops the worker processes it is given (``run_in_worker(cancel=…)``): those running are killed,
+    those not started yet never start. Their results then say they were stopped."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._procs: list = []
+        self.cancelled = False
+
+    def adopt(self, proc) -> bool:
+        """Track ``proc``; False (and ``proc`` killed) when cancelled already."""
+        with self._lock:
+            self._procs.append(proc)
+            if self.cancelled:
+                proc.kill()
+            return not self.cancelled
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            for p in self._procs:
+                with contextlib.suppress(OSError):
+                    p.kill()
+
+
+def run_in_worker(backend, cases: list, on_case=None, stderr=None, env: dict | None = None,
+                  cancel: Cancel | None = None) -> WorkerResult:
     """Run every case on ``backend`` (a registry Backend) in a new process; ``on_case(i)`` after each case;
-    ``env``: variables added to the worker's environment (the backend's own ``env`` wins).
+    ``env``: variables added to the worker's environment (the backend's own ``env`` wins); ``cancel``: a
+    :class:`Cancel` that may stop the process early.
 
     Never raises for what happens in the worker: a crash is a ``failure`` with the exit status and the
     last lines of its standard error (which is relayed to ``stderr``, default sys.stderr, as it comes).
@@ -65,6 +93,8 @@ def run_in_worker(backend, cases: list, on_case=None, stderr=None, env: dict | N
     except OSError as exc:
         result.failure = f"the worker process could not start: {exc}"
         return result
+    if cancel is not None:
+        cancel.adopt(proc)
     relay = threading.Thread(target=_relay, args=(proc.stderr, stderr, tail), daemon=True)
     relay.start()
     feeder = threading.Thread(target=_feed, args=(proc.stdin, backend, cases), daemon=True)
