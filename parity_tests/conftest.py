@@ -111,7 +111,8 @@ from backprop_parity.reference.registry import Backend, Style
 BACKEND = Backend(name="fake", package={package!r}, title="A fake backend",
                   styles=(Style("first", "first", "the first style", "#117733", "s"),
                           Style("second", "second", "the second style", "#882255", "D")),
-                  distributions=(), env={{"BACKPROP_PARITY_FAKE_ENV": "set"}})
+                  distributions=(), env={{"BACKPROP_PARITY_FAKE_ENV": "set"}},
+                  sealed=False)   # a test double: it relabels the reference's numbers on purpose
 """
 
 FAKE_BACKEND_HEAD = """

@@ -133,8 +133,8 @@ def describe(row) -> str:
 
 def assert_row(row) -> None:
     assert row.passed is not False, describe(row)
-    if row.passed is None:
-        assert row.status == "no counterpart" and row.reason, describe(row)
+    if row.passed is None:        # reported, not counted: no counterpart, or a gradient check rounding cannot decide
+        assert row.status in ("no counterpart", "undecidable: rounding") and row.reason, describe(row)
     else:
         assert row.n_elements > 0, "comparison over zero elements: " + describe(row)
 
@@ -191,14 +191,18 @@ def environment(values: dict):
 # --------------------------------------------------------------------------- per-element bounds, tested by injection
 
 INJECTED = 1e-9        # a relative error in one entry: below any per-array bound of a large matrix, far above rounding
+CANCELLED = 1e4        # an entry 1e4 times smaller than the magnitudes it is computed from (1 − ŷ at ŷ ≈ 1)
 
 
-def injection_escapes(backend: str, style: str) -> tuple[int, list[str]]:
+def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
     """Multiply each nonzero entry of every element-bounded quantity of ``backend/style`` (every built-in
     case, its own trace) by 1 + INJECTED, one entry at a time, and compare that quantity with the
     reference by the path ``check`` takes (``compare.reference_row``). Returns (injections made, the ones
-    that still passed). Quantities bounded per element are those ``tolerances.element_scales`` covers:
-    the whole step (Z, A, g', ∂J/∂ŷ, δ, δ·Wᵀ, gradients, J, the first batch update)."""
+    that still passed, the cases of the entries not held to it). Quantities bounded per element are those
+    ``tolerances.element_scales`` covers: the whole step (Z, A, g', ∂J/∂ŷ, δ, δ·Wᵀ, gradients, J, the first
+    batch update). Not held to it: an entry CANCELLED times smaller than its rounding scale — a difference
+    of numbers near 1, where 1e-9 of the entry is below 1e-13 of what it was computed from, so two correct
+    float64 computations differ by more (torch's δ of σ(20) with a BCE cost differs from the exact one by 3.6e-8)."""
     import dataclasses
 
     import numpy as np
@@ -206,7 +210,7 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str]]:
     from backprop_parity.reports import backends as B
     from backprop_parity.reports import compare
     runs = computed([backend])
-    made, escaped = 0, []
+    made, escaped, cancelled = 0, [], set()
     for name in CASES:
         i = _INDEX[name]
         c = case(name)
@@ -222,12 +226,18 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str]]:
                 if key not in t.values or key not in ref.values or key == f"A[{c.net.first_layer - 1}]":
                     continue
                 value = np.asarray(t.values[key], dtype=float)
-                assert compare.reference_row(c, t, ref, key, scales).passed, f"{name} {key} fails unmutated"
+                plain = compare._declared_difference(c, key, t, compare.reference_row(c, t, ref, key, scales))
+                if plain.status == "convention confirmed":
+                    continue                  # the case says this framework gives another number here
+                assert plain.passed, f"{name} {key} fails unmutated"
                 for j in np.flatnonzero(value):
+                    if scales[key].flat[j] > CANCELLED * abs(value.flat[j]):
+                        cancelled.add(name)
+                        continue
                     mutated = value.copy()
                     mutated.flat[j] *= 1 + INJECTED
                     row = compare.reference_row(c, dataclasses.replace(t, values={key: mutated}), ref, key, scales)
                     made += 1
                     if row.passed is not False:
-                        escaped.append(f"{name} {key}[{np.unravel_index(j, value.shape)}] = {value.flat[j]:.3e}")
-    return made, escaped
+                        escaped.append(f"{name} {key}{list(np.unravel_index(j, value.shape))} = {value.flat[j]:.3e}")
+    return made, escaped, cancelled

@@ -200,7 +200,7 @@ def test_mapping_is_reported(jax_runs, case_name, style):
 
 # --------------------------------------------------------------------------- the asserted differences
 
-DIFFERS = [(c, q.id, s) for c in CASES for q in load(c).quantities if BACKEND in q.differs for s in STYLES]
+DIFFERS = [(c, q.id, s) for c in CASES for q in load(c).quantities for s in STYLES if q.differs_for(BACKEND, s)]
 
 
 def test_some_jax_difference_is_asserted():
@@ -212,7 +212,8 @@ def test_jax_difference_is_real(jax_runs, case_name, qid, style):
     """A `differs = { jax = … }` entry is a claim: the row must really mismatch (convention confirmed)."""
     for row in style_rows(case_name, style, "article", qid):
         assert row.status == "convention confirmed", describe(row)
-        assert row.reason and row.reason == [q for q in load(case_name).quantities if q.id == qid][0].differs[BACKEND]
+        assert row.reason and row.reason == [q for q in load(case_name).quantities
+                                             if q.id == qid][0].differs_for(BACKEND, style)
 
 
 # --------------------------------------------------------------------------- nothing passes by default
@@ -306,6 +307,8 @@ def test_missing_jax_fails_when_required(monkeypatch):
 
 @pytest.mark.parametrize("style", STYLES)
 def test_one_wrong_entry_fails_at_its_own_bound(jax_runs, style):
-    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails."""
-    made, escaped = helpers.injection_escapes("jax", style)
+    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails (but
+    where cancellation leaves the entry below float64's reach: only in the saturated cross-entropy case)."""
+    made, escaped, cancelled = helpers.injection_escapes("jax", style)
     assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"
+    assert cancelled <= {"robust-bce-saturated"}, cancelled

@@ -37,10 +37,17 @@ def test_article_number(name, quantity):
 
 @pytest.mark.parametrize("name", [n for n in CASES if case(n).net is not None and case(n).y is not None])
 def test_gradient_check_every_case(name):
-    """Backprop agrees with centered differences (relative error below 1e-7 in float64)."""
+    """Backprop agrees with centered differences (relative error below 1e-7 in float64) — except where the
+    rounding of J alone exceeds that, which the row says (one built-in case: a cost of 1e-9 from ŷ ≈ 1)."""
     (row,) = [r for r in rows(name, REF) if r.source == "gradcheck"]
+    if name in GRADCHECK_UNDECIDABLE:
+        assert row.passed is None and row.status == "undecidable: rounding" and "1.4e-01" in row.reason, row
+        return
     assert row.passed, row
     assert row.actual < 1e-7
+
+
+GRADCHECK_UNDECIDABLE = {"robust-bce-saturated"}
 
 
 def test_every_case_has_quantities_and_every_row_compares_something():
@@ -223,7 +230,9 @@ def test_float32_check_holds_or_says_why_not():
     rows = [r for _, _, rs in results for r in rs]
     assert not [r for r in rows if r.passed is False], [r.quantity for r in rows if r.passed is False]
     skipped = [r for r in rows if r.passed is None]
-    assert skipped and all(r.status == "undecidable in float32" for r in skipped)
+    assert skipped and all(r.status == "undecidable in float32" or (r.status == "undecidable: rounding"
+                                                                  and r.source == "gradcheck") for r in skipped)
+    skipped = [r for r in skipped if r.source != "gradcheck"]
     quantities = {(c.name, q.id): q for c, _, _ in results for q in c.quantities}
     for r in skipped:   # centered differences, or an erratum / a rounding slip smaller than float32 can resolve
         q = quantities[(r.case, r.quantity)]

@@ -201,22 +201,24 @@ def test_saturated_tanh_network_has_exact_zero_deltas_and_no_nan():
 
 
 def test_bce_at_exact_zero_and_one():
-    """No clipping: an exact prediction costs 0 and its ∂J/∂ŷ is 0/0 = nan; a confident wrong one costs +inf."""
+    """No clipping: an exact prediction costs 0 and its ∂J/∂ŷ is −y/ŷ + (1 − y)/(1 − ŷ), finite (−1 at ŷ = y = 1,
+    +1 at ŷ = y = 0, over N), where the one-fraction form is 0/0; a confident wrong one costs +inf."""
     bce = losses.make("bce")
     y = np.array([[1.0, 0.0]])
     assert bce.J(y, np.array([[1.0, 0.0]])) == 0.0
     assert bce.J(y, np.array([[0.0, 1.0]])) == np.inf
     g = bce.dJ_dyhat(y, np.array([[1.0, 0.0]]))
-    assert np.isnan(g).all()
+    assert (g == [[-0.5, 0.5]]).all()
     g = bce.dJ_dyhat(y, np.array([[0.0, 1.0]]))
     assert (g == [[-np.inf, np.inf]]).all()
 
 
 def test_bce_network_saturated_output_is_reported_not_raised():
-    """ŷ = σ(40) rounds to 1: J and δ become inf/nan; the trace says so instead of raising."""
+    """ŷ = σ(40) rounds to 1 with y = 0: J is +inf (reported, not raised), and δ = ∂J/∂Z = ŷ − y = 1 stays finite
+    and exact (sigmoid + BCE in one piece), and so does the gradient."""
     net = Net(sizes=(1, 1), activations=(activations.make("sigmoid"),), loss=losses.make("bce"), bias="none")
     with np.errstate(all="ignore"):
         t = trace_values(net, {"W1": np.array([[40.0]])}, np.array([[1.0]]), np.array([[0.0]]), Hyper())
     assert t["yhat"].tolist() == [[1.0]]
     assert t["J"] == np.inf
-    assert not np.isfinite(t["delta[1]"]).any()
+    assert t["delta[1]"].tolist() == [[1.0]] and t["grad.W[1]"].tolist() == [[1.0]]

@@ -152,6 +152,13 @@ def call_label(call: str, act: Activation, keywords: dict) -> str:
     return f"{call}({inner})" if inner else call
 
 
+def at_zero(act: Activation) -> float:
+    """g'(0) as the case sets it (``at_zero``, else the default above): a convention, read, not computed."""
+    if "at_zero" in act.params:
+        return float(act.params["at_zero"])
+    return float(act.params["slope"]) if act.name == "leaky_relu" else float(DEFAULTS.get(act.name, {}).get("at_zero", 0.0))
+
+
 def at_zero_differences(net, Zs, framework_at_zero: Callable, by: str, whose: str) -> list[str]:
     """One line per activation whose g'(0) in the case (``at_zero``, or the default above) differs from a
     framework's, ``framework_at_zero(act)`` (measured), with how many entries of Z are exactly 0, where the
@@ -161,7 +168,7 @@ def at_zero_differences(net, Zs, framework_at_zero: Callable, by: str, whose: st
     for l, act in enumerate(net.activations):
         if "at_zero" not in FUNCTIONS[act.name][2]:
             continue
-        wanted = float(act.g_prime(np.zeros(1))[0])
+        wanted = at_zero(act)
         got = framework_at_zero(act)
         if wanted != got:
             entry = groups.setdefault((act.label, wanted, got), [[], 0])

@@ -174,6 +174,10 @@ class Quantity:
     def where(self) -> str:
         return f"quantity[{self.index}] ({self.id})"
 
+    def differs_for(self, backend: str, style: str) -> str | None:
+        """Why ``backend/style`` gives another number (a ``differs`` key "backend/style", else "backend")."""
+        return self.differs.get(f"{backend}/{style}", self.differs.get(backend))
+
 
 @dataclass
 class Case:
@@ -634,7 +638,8 @@ class _Loader:
                     self.fail(f"{where}.rounding", "a reason why printed digits are not correctly rounded: only "
                                                    "with 'printed', without 'tolerance' or 'erratum'")
             if "differs" in q:
-                d = self.table(f"{where}.differs", q["differs"], set(registry.names()))
+                styles = {f"{b.name}/{st}" for b in registry.entries() for st in b.style_names}
+                d = self.table(f"{where}.differs", q["differs"], set(registry.names()) | styles)
                 item.differs = {k: self.string(f"{where}.differs.{k}", v) for k, v in d.items()}
             if "check" in q:
                 item.check = self.string(f"{where}.check", q["check"], ["value", "side"])

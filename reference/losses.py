@@ -11,12 +11,13 @@ torch's ``reduction='mean'`` and Keras do.
 * ``mse``           J = (1/N) Σ (y − ŷ)²   Zhou chapter, "Loss"          ∂J/∂ŷ = −2(y − ŷ)/N
 * ``squared_error`` J = Σ (y − ŷ)²         Zhou chapter, SGD per sample  ∂J/∂ŷ = −2(y − ŷ)
 * ``bce``           J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]   deeplearning.ai notes,
-                                            logistic regression       ∂J/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ)) / N
+                                            logistic regression       ∂J/∂ŷ = (−y/ŷ + (1 − y)/(1 − ŷ)) / N
+                    after a sigmoid, δ = ∂J/∂Z = (ŷ − y)/N in one piece (``bce_sigmoid_delta``)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -56,19 +57,32 @@ def bce_terms(y, yhat):
 
 
 def bce_grad(y, yhat):
+    # −y/ŷ + (1 − y)/(1 − ŷ), each term 0 where its coefficient is 0 (as xlogy's derivative): at ŷ = y = 1 this
+    # is −1, where the one-fraction form (ŷ − y)/(ŷ(1 − ŷ)) is 0/0.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (yhat - y) / (yhat * (1 - yhat)) / np.size(y)
+        return (np.where(y == 0, 0.0, -y / yhat) + np.where(y == 1, 0.0, (1 - y) / (1 - yhat))) / np.size(y)
+
+
+def bce_sigmoid_delta(y, Z):
+    # ∂J/∂Z of BCE after a sigmoid: (ŷ − y)/N (deeplearning.ai's dZ = A − Y, over m), with
+    # ŷ − y = (1 − y)·σ(Z) − y·σ(−Z): no 0/0 and no 1 − σ(Z) rounded to 0 at saturation (σ(40) = 1.0 in
+    # float64, yet ŷ − 1 = −σ(−40) = −4.2e-18).
+    from .activations import sigmoid
+    return ((1 - y) * sigmoid(Z) - y * sigmoid(-Z)) / np.size(y)
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A cost: its element terms, how they combine into J ("sum" or "mean"), and ∂J/∂ŷ."""
+    """A cost: its element terms, how they combine into J ("sum" or "mean"), and ∂J/∂ŷ; ``delta_after``:
+    for an output activation (by name), ∂J/∂Z written in one piece (y, Z) -> δ, where ∂J/∂ŷ ⊙ g'(Z) would
+    divide by what rounds to 0."""
 
     name: str
     formula: str
     terms: Callable
     reduce: str
     grad: Callable
+    delta_after: dict = field(default_factory=dict)
 
     def J(self, y, yhat):
         t = self.terms(y, yhat)
@@ -88,7 +102,8 @@ LOSSES: dict[str, Loss] = {
     "half_sse": Loss("half_sse", "J = Σ ½(y − ŷ)²", half_sse_terms, "sum", half_sse_grad),
     "mse": Loss("mse", "J = (1/N) Σ (y − ŷ)²", mse_terms, "mean", mse_grad),
     "squared_error": Loss("squared_error", "J = Σ (y − ŷ)²", squared_error_terms, "sum", squared_error_grad),
-    "bce": Loss("bce", "J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]", bce_terms, "mean", bce_grad),
+    "bce": Loss("bce", "J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]", bce_terms, "mean", bce_grad,
+                {"sigmoid": bce_sigmoid_delta}),
 }
 
 

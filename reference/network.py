@@ -63,7 +63,11 @@ def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) 
     dJ_dyhat = net.loss.dJ_dyhat(y, fwd.A[-1])
     delta = [None] * net.depth
     dA_in = [None] * net.depth
-    delta[last] = dJ_dyhat * deriv[last]                                     # [step:output-delta]
+    fused = net.loss.delta_after.get(net.activations[last].name)              # sigmoid + BCE: δ = (ŷ − y)/N
+    if fused is not None:
+        delta[last] = fused(y, fwd.Z[last])                                  # [step:output-delta] dZ = (A − Y)/m
+    else:
+        delta[last] = dJ_dyhat * deriv[last]                                 # [step:output-delta]
     for l in range(last, 0, -1):
         dA_in[l] = L.backprop_error(delta[l], params[net.W_name(l)], net.layout)   # [step:hidden-delta] δ·Wᵀ
         dA = L.drop_ones(dA_in[l], net.layout) if net.trick else dA_in[l]         # [step:hidden-delta] drop the bias unit

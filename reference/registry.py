@@ -78,6 +78,8 @@ class Backend:
     switches: tuple = ()            # prefixes of environment variables that change what the framework computes
                                     # ("TF_": TF_ENABLE_ONEDNN_OPTS …): part of a reused result's key (reports/cache.py)
     reference: bool = False         # the one backend every other is compared with
+    sealed: bool = True             # in its worker the reference's numerics raise (reference/provenance.py);
+                                    # only a test double that relabels the reference's numbers turns it off
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):

@@ -15,6 +15,7 @@ installed, a key a framework forgot — each is a failed row, not a quiet skip.
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass, fields
 from typing import Any
@@ -221,12 +222,16 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
                                     "integers)")
         if np.dtype(case_dtype(case)) == np.float32 and expected.size:
             # float32 carries ~7 significant digits: printed digits beyond that cannot be held.
-            floor = tolerances.REL_FLOAT32 * float(np.max(np.abs(expected)))
+            largest = float(np.max(np.abs(expected)))
+            scale = max(largest, _rounding_scale(case, trace, q.of))
+            floor = tolerances.REL_FLOAT32 * scale
             if np.any(tol < floor):
                 tol = np.maximum(tol, floor)
                 half = None if half is None else np.maximum(half, floor)
-                row.tolerance_reason += (f"; float32 run: at least {tolerances.REL_FLOAT32:g} × the largest "
-                                         f"|value| ({floor:.1e}), since float32 holds ~7 significant digits")
+                row.tolerance_reason += (f"; float32 run: at least {tolerances.REL_FLOAT32:g} × " + (
+                    f"the largest |value| ({floor:.1e}), since float32 holds ~7 significant digits" if scale == largest
+                    else f"the rounding scale of {q.of} ({scale:.1e}: the magnitudes it is computed from, "
+                         f"larger than the value) = {floor:.1e}"))
                 row.float32_floor = floor
     else:
         try:
@@ -278,11 +283,12 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         row.tolerance = None
     else:
         holds = bool(np.all(_within(diff, tol)))            # within one unit (the tolerance given, if any)
-    expect_mismatch = q.erratum is not None or trace.backend in q.differs
+    differs = q.differs_for(trace.backend, trace.style)
+    expect_mismatch = q.erratum is not None or differs is not None
     if half is not None and holds and not expect_mismatch and q.check != "side":
         return _rounding_verdict(row, q, expected, actual, diff, half)
-    if trace.backend in q.differs:
-        row.reason = q.differs[trace.backend]
+    if differs is not None:
+        row.reason = differs
     if expect_mismatch and row.float32_floor and float(np.max(diff)) <= 10 * row.float32_floor:
         row.passed, row.status = None, "undecidable in float32"
         row.reason = (f"the mismatch ({float(np.max(diff)):.1e}) is within float32 rounding; run in float64 "
@@ -363,9 +369,27 @@ def case_dtype(case: Case):
 
 
 def reference_comparisons(case: Case, trace, ref) -> list[Comparison]:
-    """Every number of the reference's trace against this backend's, each element at its own bound."""
+    """Every number of the reference's trace against this backend's, each element at its own bound (a
+    mismatch the case declares as this backend's convention is confirmed as such: ``_declared_difference``)."""
     scales = _scales(case, ref)
-    return [reference_row(case, trace, ref, key, scales) for key in ref.values]
+    rows = []
+    for key in ref.values:
+        row = reference_row(case, trace, ref, key, scales)
+        rows.append(_declared_difference(case, key, trace, row))
+    return rows
+
+
+def _declared_difference(case: Case, key: str, trace, row: Comparison) -> Comparison:
+    """A MISMATCH of ``key`` that the case declares: a quantity reading ``key`` says this backend/style
+    differs (a framework's convention at an edge) — the row is that convention, confirmed, with its reason.
+    (The quantity's own row asserts the difference; a key that still matches within rounding stays a match.)"""
+    if row.status != "MISMATCH":
+        return row
+    why = next((w for q in case.quantities if key in expr.names_used(q.of)
+                for w in [q.differs_for(trace.backend, trace.style)] if w is not None), None)
+    if why is not None:
+        row.passed, row.status, row.reason = True, "convention confirmed", why
+    return row
 
 
 def reference_row(case: Case, trace, ref, key: str, scales: dict | None = None) -> Comparison:
@@ -420,6 +444,29 @@ def _scales(case: Case, ref) -> dict:
     return found[1]
 
 
+_SELECTION = (ast.Expression, ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Slice, ast.Constant, ast.Tuple,
+              ast.UnaryOp, ast.USub)
+
+
+def _rounding_scale(case: Case, trace, text: str) -> float:
+    """The largest rounding scale (``tolerances.element_scales``) of the elements ``text`` selects from the trace
+    — when it only selects (a key, an index, a slice); 0 when it computes something else or the key has none."""
+    if case.net is None or not hasattr(trace, "values"):
+        return 0.0
+    try:
+        if not all(isinstance(n, _SELECTION) for n in ast.walk(ast.parse(text, mode="eval"))):
+            return 0.0
+        scales = dict(_scales(case, trace))
+        if "J" in scales and "costs" in trace.values:      # every cost carries the rounding of J
+            scales["costs"] = np.full(np.shape(trace.values["costs"]), float(scales["J"]))
+        names = expr.names_used(text)
+        value = expr.Namespace({k: v for k, v in scales.items() if k in names}).evaluate(text)
+        value = np.abs(np.asarray(value, dtype=float))
+        return float(np.max(value)) if value.size and np.all(np.isfinite(value)) else 0.0
+    except Exception:                 # not a selection of scaled keys: the value's own size rules
+        return 0.0
+
+
 def _bound_ratio(diff: np.ndarray, tol: np.ndarray) -> float:
     """The largest diff / bound over the elements: how much of its tolerance the worst element uses."""
     if not diff.size or not np.any(diff > 0):
@@ -443,9 +490,25 @@ def gradcheck_comparison(case: Case, trace) -> Comparison | None:
     value = float(trace.values["gradcheck.rel_error"])
     row.actual, row.expected, row.n_elements = value, 0.0, 1
     row.max_abs_diff = value
+    noise = _gradcheck_noise(case, trace)
+    if noise is not None and noise >= bound and not value < bound:
+        row.passed, row.status = None, "undecidable: rounding"
+        row.reason = (f"the centered differences' own rounding, 64·eps·S(J)/h·√P / ‖V1 + V2‖ = {noise:.1e}, is above "
+                      f"the bound {bound:g}: J (rounding scale S(J) from its inputs) is too coarse for h = "
+                      f"{case.hyper.h:g} to check a gradient this small")
+        return row
     row.passed = bool(value < bound)
     row.status = "match" if row.passed else "MISMATCH"
-    return row
+    return _declared_difference(case, "gradcheck.rel_error", trace, row)
+
+
+def _gradcheck_noise(case: Case, trace) -> float | None:
+    """What rounding alone can give the relative error of gradient checking on this trace (None: unknown)."""
+    if case.net is None:
+        return None
+    tol, _ = tolerances.reference_tolerance("gradcheck.rel_error", 0.0, trace.values, case,
+                                            tolerances.element_scales(trace.values, case.net, case.hyper))
+    return float(tol) if np.ndim(tol) == 0 and np.isfinite(tol) else None
 
 
 def not_run(case: Case, backend: str, style: str, reason: str) -> Comparison:

@@ -39,7 +39,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "parity_tests" / "mutants.toml"
-COPIED = ("reference", "reports", "parity_tests", "pyproject.toml")
+
+
+def families() -> tuple:
+    """Whose code a catalogue patches: "reference", or a framework backend of the registry (its mirror)."""
+    from backprop_parity.reference import registry
+    return ("reference",) + tuple(b.name for b in registry.entries() if not b.reference)
+
+
+def catalogue_of(family: str) -> Path:
+    """The reference's catalogue (mutants.toml), or a mirror family's (mutants_<family>.toml)."""
+    return CATALOGUE if family == "reference" else ROOT / "parity_tests" / f"mutants_{family}.toml"
+
+
+def _copied() -> tuple:
+    """What a mutant's copy holds: the project's folders (every backend's package too) and pyproject.toml."""
+    from backprop_parity.reference import registry
+    folders = [b.package.rsplit(".", 1)[-1] for b in registry.entries()]
+    return tuple(dict.fromkeys(["reference", "reports", "parity_tests", *folders, "pyproject.toml"]))
+
+
+COPIED = _copied()
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache", "out", "artifacts",
                                  "*.egg-info")
 MUTANT_FIELDS = {"name", "description", "breaks", "patch"}
@@ -191,7 +211,10 @@ def copy_project(dest: Path, root: Path = ROOT) -> Path:
 
 
 def _env(copy: Path, mutant: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKPROP_PARITY_", "PYTEST_"))}
+    # kept: which frameworks the run must include (a mirror's tests must not skip), and the compiled-programs
+    # folder (keyed by each compiled program: a mutated mirror compiles its own)
+    kept = ("BACKPROP_PARITY_REQUIRE", "BACKPROP_PARITY_XLA_CACHE", "BACKPROP_PARITY_COMPILE_CACHE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKPROP_PARITY_", "PYTEST_")) or k in kept}
     env.update(THREAD_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(copy), *filter(None, [os.environ.get("PYTHONPATH")])])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -343,7 +366,10 @@ def add_arguments(parser) -> None:
                         help="stop each mutant's tests at the first failure (faster; names one killer)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant (default 900)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    parser.add_argument("--catalogue", metavar="FILE", default=str(CATALOGUE), help="the mutation catalogue")
+    parser.add_argument("--family", choices=families(), default="reference",
+                        help="whose bugs: the NumPy reference's (default) or a framework mirror's "
+                             "(parity_tests/mutants_<family>.toml)")
+    parser.add_argument("--catalogue", metavar="FILE", help="a mutation catalogue file (instead of --family's)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
 
 
@@ -360,7 +386,7 @@ def _line(r: Result) -> str:
 def main(args) -> int:
     from .cli import UsageError
     try:
-        selection, mutants = load_catalogue(Path(args.catalogue))
+        selection, mutants = load_catalogue(Path(args.catalogue) if args.catalogue else catalogue_of(args.family))
         chosen = choose(mutants, args.only, args.sample, args.seed)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None

@@ -103,6 +103,11 @@ def reference_tolerance(key: str, ref_value, ref_trace: dict, case, scales: dict
     if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.")):
         steps = max(1, hyper.epochs) * (1 if hyper.rule == "batch" else n_examples)
         tol = rel * math.sqrt(steps) * max(scale, 1e-300)
+        S_J = (scales or {}).get("J")
+        if key == "costs" and S_J is not None and element_bound(dtype) * float(S_J) * math.sqrt(steps) > tol:
+            tol = element_bound(dtype) * float(S_J) * math.sqrt(steps)     # a cost of 1e-9 from ŷ ≈ 1: log(ŷ)'s rounding
+            return tol, (f"{element_bound(dtype):g} × J's rounding scale S(J) = {float(S_J):.2e} × √(updates = "
+                         f"{steps}): each cost carries the rounding of J, here larger than J itself")
         return tol, (f"{rel:g} relative × √(updates = {steps}): rounding differences carried "
                      f"through {hyper.epochs} epochs of training")
     return rel * max(scale, 1e-300), f"{rel:g} relative to the largest |value| (float rounding, a few ulps per op)"
@@ -124,11 +129,13 @@ _STEP = 2.0 ** -20        # centered difference for an element-wise map's sensit
 
 
 def _sensitivity(f, x, s):
-    """|f(x)| + |f(x + δs) − f(x − δs)| / 2δ: the value and how far it moves when x moves by its scale s."""
+    """|f(x)| + how far f moves when x moves by its scale s (the larger one-sided difference, |f(x ± δs) − f(x)|/δ;
+    a side that leaves f's domain — ŷ past 1 in a log — is not counted)."""
     with np.errstate(all="ignore"):
-        moved = np.abs(f(x + _STEP * s) - f(x - _STEP * s)) / (2 * _STEP)
-        out = np.abs(f(x)) + moved
-    return np.where(np.isfinite(out), out, np.inf)
+        here = f(x)
+        up, down = np.abs(f(x + _STEP * s) - here) / _STEP, np.abs(here - f(x - _STEP * s)) / _STEP
+        moved = np.fmax(np.where(np.isfinite(up), up, np.nan), np.where(np.isfinite(down), down, np.nan))
+        return np.abs(here) + np.where(np.isnan(moved), 0.0, moved)
 
 
 def element_scales(trace: dict, net, hyper) -> dict:
