@@ -476,3 +476,16 @@ def test_user_text_is_shown_literally(text):
     md = md_escape(text)
     assert "<" not in md and ">" not in md
     assert all(md[i - 1] == "\\" for i, c in enumerate(md) if c == "|")
+
+
+@fuzz(60)
+@given(st.integers(33, 3000), st.sampled_from(["key", "header", "inline"]), st.sampled_from(["a", "'q'", '"x y"']))
+def test_dotted_key_bombs_are_refused_before_parsing(depth, where, part):
+    """A dotted key (or table header) of more than 32 parts — the parser's cost grows with its square — is
+    refused by the loader before parsing, with one line naming the line, whatever its form."""
+    key = ".".join([part] * depth)
+    body = {"key": f"{key} = 1\n", "header": f"[{key}]\nx = 1\n", "inline": f"t = {{ {key} = 1 }}\n"}[where]
+    path = write('schema = 1\nname = "b"\n' + body, "bomb.toml")
+    with pytest.raises(case_mod.CaseError) as err:
+        case_mod.load(path)
+    assert "line 3: a dotted key of more than 32 parts" in str(err.value)

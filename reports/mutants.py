@@ -1,13 +1,15 @@
 """``backprop-parity mutants``: do the parity tests catch real backprop bugs?
 
-    backprop-parity mutants [--only NAME ...] [--sample K] [--seed S] [--jobs N] [--first-kill]
-                            [--json FILE] [--catalogue FILE] [--timeout SECONDS] [--list]
+    backprop-parity mutants [--family reference|<framework>] [--only NAME ...] [--sample K] [--seed S]
+                            [--jobs N] [--first-kill] [--json FILE] [--catalogue FILE] [--timeout SECONDS] [--list]
 
 Each mutant of ``parity_tests/mutants.toml`` is a classic manual-backprop bug written as a
-textual patch of the NumPy reference. For each one this command
+textual patch of the NumPy reference; ``--family torch`` (any framework backend of the registry)
+takes ``parity_tests/mutants_torch.toml`` instead: bugs of that framework's mirror, judged by its
+parity tests. For each one this command
 
-1. copies the project (``reference/``, ``reports/``, ``parity_tests/``, ``pyproject.toml``)
-   to a temporary folder — the working tree is never modified;
+1. copies the project (``reference/``, ``reports/``, ``parity_tests/``, every backend's package,
+   ``pyproject.toml``) to a temporary folder — the working tree is never modified;
 2. applies the patch there; an ``old`` text that is not found exactly ``count`` times, a patch
    that changes nothing, or a patched file that no longer compiles stops the command with exit
    code 2 before any test runs (a stale catalogue is an error, never a verdict);
@@ -321,8 +323,10 @@ def choose(mutants: list[Mutant], only: list[str] | None, sample: int | None, se
 
 
 def run_all(mutants: list[Mutant], selection: list[str], jobs: int = 2, first_kill: bool = False,
-            timeout: float = 900.0, root: Path = ROOT, progress=None) -> tuple[Result, list[Result]]:
-    """(baseline, one Result per mutant, in catalogue order)."""
+            timeout: float = 900.0, root: Path = ROOT, progress=None, baseline: bool = True) -> tuple[Result, list[Result]]:
+    """(baseline, one Result per mutant, in catalogue order). ``baseline=False`` skips running the unpatched
+    copy's tests (a caller that has just run the same selection on the same tree): the baseline is then
+    SURVIVED with no tests, and only the copy's isolation is checked."""
     with tempfile.TemporaryDirectory(prefix="backprop-mutants-") as tmp:
         work = Path(tmp)
         base = copy_project(work / "_base", root)
@@ -331,7 +335,10 @@ def run_all(mutants: list[Mutant], selection: list[str], jobs: int = 2, first_ki
             baseline = Result("(baseline)", "unpatched copy", "", "ERROR",
                               detail=f"the copy is not what the tests import: {leak}")
             return baseline, []
-        baseline = run_tests(base, selection, "(baseline)", False, timeout)
+        if baseline:
+            baseline = run_tests(base, selection, "(baseline)", False, timeout)
+        else:
+            baseline = Result("(baseline)", "", "", "SURVIVED", detail="not run: the caller ran the same selection")
         baseline.description = "the unpatched copy"
         if baseline.status != "SURVIVED":
             return baseline, []
