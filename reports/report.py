@@ -74,7 +74,8 @@ def main(args) -> int:
     failed = [r for r in rows if r.passed is False]
     missing = not_run(results)
     summary = (f"report: {paths['index.html']} — {sum(r.passed is True for r in rows)} comparisons hold, "
-               f"{len(failed)} failed, {sum(r.passed is None for r in rows)} without counterpart")
+               f"{len(failed)} failed, {sum(r.passed is None and r.status != 'hint' for r in rows)} not compared "
+               f"(no counterpart, or undecidable)")
     print(summary)
     for (backend, style), reason in missing.items():
         print(f"NOT RUN: {backend}/{style}: {reason}", file=sys.stderr)
@@ -250,15 +251,16 @@ def status_banners(all_rows, missing, styles, errors) -> list:
     failed = [r for r in all_rows if r.passed is False and r.status not in ("NOT RUN",)]
     if failed:
         out.append(Banner("error", [[Text(f"{len(failed)} comparison(s) FAILED", "error"),
-                                     f" (listed under Summary); {c['hold']} hold, {c['none']} without "
-                                     f"counterpart (reported, not counted)."]]))
+                                     f" (listed under Summary); {c['hold']} hold, {c['none']} not compared "
+                                     f"(no counterpart, or undecidable: reported, not counted)."]]))
     elif not missing:
         out.append(Banner("ok", [[Text(f"All {c['hold']} comparisons hold", "strong"),
                                   f" — {c['errata']} article errata and conventions confirmed as "
                                   f"differences; "
                                   + (f"{c['rounding']} printed numbers not correctly rounded (within one unit of "
                                      f"their last digit, not ½; each case says why); " if c['rounding'] else "")
-                                  + f"{c['none']} without counterpart (reported, not counted)."]]))
+                                  + f"{c['none']} not compared (no counterpart, or undecidable: reported, not "
+                                    f"counted)."]]))
     return out
 
 
@@ -273,7 +275,7 @@ def summary_blocks(results, styles, missing) -> list:
                  else Text(f"ERROR on {len(errors)} case(s)", "error") if errors else Text("ran"))
         recs.append({"backend/style": Text(label(b, s), "strong"), "state": state,
                      "comparisons hold": c["hold"], "failed": Text(str(c["failed"]), "error" if c["failed"] else ""),
-                     "no counterpart": c["none"], "time to compute (s)": f"{times.get((b, s), 0.0):.2f}"})
+                     "not compared": c["none"], "time to compute (s)": f"{times.get((b, s), 0.0):.2f}"})
     blocks = [Heading(2, "Summary", "summary"), Table(pd.DataFrame(recs), cls="summary")]
     case_recs = []
     for case, traces, rows in results:
@@ -381,7 +383,7 @@ def case_section(case: Case, traces, rows, images: dict) -> Section:
     verdict = Verdict("all comparisons hold" if not c["failed"] else f"{c['failed']} FAILED",
                       not c["failed"])
     blocks.append(Para([verdict, f"  {c['hold']} comparisons hold · {c['failed']} failed · "
-                                 f"{c['none']} without counterpart · ran: "
+                                 f"{c['none']} not compared · ran: "
                                  + ", ".join(label(t.backend, t.style) for t in traces_ran)]))
     blocks += cost_blocks(case, traces_ran, rows)
     blocks += network_blocks(case)
