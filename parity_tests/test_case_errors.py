@@ -204,3 +204,43 @@ def test_a_directory_is_not_a_case(tmp_path, capsys):
 def test_a_name_too_long_for_the_system(capsys):
     assert main(["check", "x" * 5000 + ".toml"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--json", ""], "--json: an empty file name"),
+    (["--json", "{tmp}"], "is a folder, not a file"),
+    (["--json", "{file}/rows.json"], "which is a file"),
+    (["--json", "/dev/full"], "--json: cannot write /dev/full (No space left on device)"),
+])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, argv, message):
+    """Checked before computing where a path says so; a failed write is caught too — never a traceback."""
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    argv = [a.format(tmp=tmp_path, file=tmp_path / "f") for a in argv]
+    if argv[1] == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    code = main(["check", "courtial-one-car", "--backend", REF, "--quiet", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def test_report_out_that_is_a_file_is_refused_before_computing(tmp_path, capsys):
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    assert main(["report", "courtial-one-car", "--backend", REF, "--out", str(tmp_path / "f"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"backprop-parity: error: --out: {tmp_path / 'f'} is a file, not a folder", err
+
+
+def test_python_m_reaches_the_same_error_handling(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "backprop_parity.reports.cli", "mutants", "--only", "no-such-bug"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_terminal_escapes_in_case_text_are_neutralised(tmp_path, capsys):
+    p = tmp_path / "esc.toml"
+    p.write_text(GOOD.replace('title = "my worked example"', 'title = "red \\u001b[31mALERT\\u001b]0;owned\\u0007 \\u202eevil"'),
+                 encoding="utf-8")
+    assert main(["check", str(p), "--backend", REF]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert "red \\x1b[31mALERT\\x1b]0;owned\\x07 \\u202eevil" in out

@@ -46,6 +46,9 @@ def test_torch_backend_without_torch_is_a_failure_not_a_skip(no_torch_env, tmp_p
     for row in rows:
         assert row["status"] == "NOT RUN" and row["passed"] is False
         assert "torch is blocked for this test" in row["reason"]
+        assert "pip install 'backprop-parity[torch]'" in row["reason"]          # the full reason, with the fix
+    assert "NOT RUN torch: the torch backend cannot be imported here: torch is blocked for this test. Install it " \
+           "with: pip install 'backprop-parity[torch]'" in " ".join(r.stdout.split())
 
 
 def test_torch_tests_skip_cleanly_without_torch(no_torch_env):

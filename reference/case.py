@@ -68,6 +68,17 @@ class CaseError(ValueError):
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 
+# What a terminal would act on rather than show: C0 and C1 controls but newline and tab (ESC starts ANSI and OSC
+# sequences: colours, cursor moves, window titles, hyperlinks), and the bidirectional overrides that reorder text.
+_TERMINAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def neutral(text: str) -> str:
+    """Case text as something to read: every terminal control character written as its escape (ESC as \\x1b),
+    so a title cannot recolour, move or retitle the reader's terminal."""
+    return _TERMINAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _one_line(text: str) -> str:
     """Control characters (a newline in a key, a file name …) escaped, so an error stays on one line."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
@@ -327,7 +338,7 @@ class _Loader:
             self.fail(where, f"expected text, got {_kind(value)}")
         if choices is not None and value not in choices:
             self.fail(where, f"{value!r} is not one of: {', '.join(choices)}")
-        return value
+        return neutral(value)
 
     def integer(self, where: str, value: Any, lo: int, hi: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):

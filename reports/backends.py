@@ -96,8 +96,23 @@ def load_backend(backend):
         try:
             _loaded[backend.package] = importlib.import_module(f"{backend.package}.backend")
         except ImportError as exc:
-            raise BackendUnavailable(f"the {backend.name} backend cannot be imported here: {exc}") from None
+            raise BackendUnavailable(f"the {backend.name} backend cannot be imported here: {exc}. "
+                                     f"{install_hint(backend)}") from None
     return _loaded[backend.package]
+
+
+def install_hint(backend) -> str:
+    """How to install a backend's framework: the project's extra of the same name, else its distributions."""
+    from importlib import metadata
+    try:
+        extras = metadata.metadata("backprop-parity").get_all("Provides-Extra") or []
+    except metadata.PackageNotFoundError:
+        extras = []
+    if backend.name in extras:
+        return f"Install it with: pip install 'backprop-parity[{backend.name}]' (or pip install -e '.[{backend.name}]' in a clone)"
+    if backend.distributions:
+        return f"Install it with: pip install {' '.join(backend.distributions)}"
+    return "Install its framework"
 
 
 def load(name: str):

@@ -187,6 +187,9 @@ def step_table(results: dict) -> list[str]:
 
 
 def main(args) -> int:
+    from .cli import writable, write_text
+    writable(args.json, "--json")
+
     def say(text):
         print(text, flush=True)
     figures = {}
@@ -199,5 +202,5 @@ def main(args) -> int:
     for line in step_table(figures["steps"]):
         say(line)
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(figures, indent=1) + "\n", "--json")
     return 0

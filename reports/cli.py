@@ -14,6 +14,7 @@ import argparse
 import importlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,42 @@ SUBCOMMANDS = {
 
 class UsageError(ValueError):
     pass
+
+
+def writable(path: str | None, option: str, directory: bool = False) -> None:
+    """Refuse, before any computing, an output path that cannot be written: an empty name, a folder where a
+    file belongs (or a file where a folder belongs), a path under a file, a folder without write permission.
+    (What only a write can reveal — a full device — is caught when writing: :func:`write_text`.)"""
+    if path is None:
+        return
+    if not str(path).strip():
+        raise UsageError(f"{option}: an empty file name")
+    p = Path(path)
+    if p.exists():
+        if directory and not p.is_dir():
+            raise UsageError(f"{option}: {path} is a file, not a folder")
+        if not directory and p.is_dir():
+            raise UsageError(f"{option}: {path} is a folder, not a file")
+        if not os.access(p, os.W_OK):
+            raise UsageError(f"{option}: {path} cannot be written (no permission)")
+        return
+    parent = p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option}: {path} is under {parent}, which is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: cannot create {path}: {parent} is not writable")
+
+
+def write_text(path: str, text: str, option: str) -> None:
+    """Write ``text`` to ``path`` (its folders made), a failure being a UsageError naming the option."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot write {path} ({exc.strerror or exc})") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,6 +141,7 @@ def cmd_check(args) -> int:
         backends = B.selected(args.backend)
     except ValueError as exc:
         raise UsageError(f"--backend: {exc}") from None
+    writable(args.json, "--json")
     cases = load_cases(args.cases, args.dtype)
     from .run import Progress
     progress = Progress(len(cases), args.quiet or not sys.stderr.isatty())   # progress for people, not pipes
@@ -132,10 +170,7 @@ def _jsonable(x):
 
 
 def write_json(rows, path: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump([_jsonable(r.as_dict()) for r in rows], f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_text(path, json.dumps([_jsonable(r.as_dict()) for r in rows], indent=1, ensure_ascii=False) + "\n", "--json")
 
 
 def cmd_cases(args) -> int:
@@ -152,4 +187,7 @@ def cmd_cases(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as ``python -m``: this file is __main__, and the subcommands raise the UsageError of
+    # backprop_parity.reports.cli — use that module's main, so that one class is caught
+    from backprop_parity.reports.cli import main as _main
+    sys.exit(_main())

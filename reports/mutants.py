@@ -399,6 +399,8 @@ def main(args) -> int:
         raise UsageError(str(exc)) from None
     if args.jobs < 1 or args.timeout <= 0:
         raise UsageError("--jobs and --timeout must be positive")
+    from .cli import writable
+    writable(args.json, "--json")
     if args.list:
         for m in mutants:
             print(f"{m.name:32s} {m.description}")
@@ -442,8 +444,8 @@ def _children_cpu() -> float:
 def _write_json(path, selection, baseline, results, total, cpu, args) -> None:
     if not path:
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from .cli import write_text
     doc = {"selection": selection, "jobs": args.jobs, "first_kill": args.first_kill, "seconds": total,
            "cpu_seconds": cpu,
            "baseline": asdict(baseline), "mutants": [asdict(r) for r in results]}
-    Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n", "--json")

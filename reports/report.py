@@ -62,6 +62,8 @@ def main(args) -> int:
         backends = B.selected_with_reference(args.backend)
     except ValueError as exc:
         return usage_error(f"--backend: {exc}")
+    from .cli import writable
+    writable(args.out, "--out", directory=True)
     cases = load_cases(args.cases, args.dtype)
     progress = Progress(len(cases), args.quiet)
     progress.say(f"running {len(cases)} case(s) on {', '.join(backends)} …")
@@ -180,8 +182,15 @@ def write_csv(rows, path: Path) -> None:
 
 def write_report(results, out: Path, backends: list, dtype: str = "float64", store=None) -> dict:
     """Write every file of the report; returns {file name: path}."""
-    from .cli import write_json
-    out.mkdir(parents=True, exist_ok=True)
+    from .cli import UsageError, write_json
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _write_report(results, out, backends, dtype, store, write_json)
+    except OSError as exc:           # what only writing reveals (a full disk, /proc): one line, exit 2
+        raise UsageError(f"--out: cannot write {exc.filename or out} ({exc.strerror or exc})") from None
+
+
+def _write_report(results, out: Path, backends: list, dtype, store, write_json) -> dict:
     blocks = build(results, backends, dtype, store)
     paths = {}
     (out / "index.html").write_text(to_html(TITLE, blocks), encoding="utf-8")

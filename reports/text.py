@@ -105,6 +105,13 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
         for r in rows:
             if r.status == "hint":
                 console.print(literal(f"hint: {r.reason}", "bold yellow"))
+    missing = {}
+    for _, traces, _ in results:
+        for t in traces:
+            if getattr(t, "status", None) == "NOT RUN":
+                missing.setdefault(t.backend, t.reason)
+    for backend, reason in missing.items():      # the whole reason, once: the table cuts it
+        console.print(literal(f"NOT RUN {backend}: {reason}", "bold red"))
     not_compared = defaultdict(int)
     for _, _, rows in results:
         for r in rows:
