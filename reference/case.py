@@ -9,6 +9,7 @@ mistake becomes a :class:`CaseError` that names the file and the field::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -48,7 +49,7 @@ DATA_FIELDS = {"X", "y"}
 TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias"}
 GRADCHECK_FIELDS = {"h", "probe"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
-                   "tolerance_reason", "erratum", "rounding", "differs", "check", "threshold", "note"}
+                   "tolerance_reason", "erratum", "rounding", "differs", "differs_float32", "same_in_float32", "check", "threshold", "note"}
 REMARK_FIELDS = {"section", "text"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
 RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
@@ -176,6 +177,8 @@ class Quantity:
     erratum: str | None = None
     rounding: str | None = None    # why the print is within one unit of its last digit but not within ½
     differs: dict = field(default_factory=dict)
+    differs_float32: dict = field(default_factory=dict)   # conventions that show only in a float32 run
+    same_in_float32: tuple = ()                           # `differs` keys whose difference float32 cannot show
     check: str = "value"
     threshold: float | None = None
     note: str | None = None
@@ -218,6 +221,10 @@ class Case:
         c.X = None if self.X is None else self.X.astype(dtype)
         c.y = None if self.y is None else self.y.astype(dtype)
         c.inputs = {k: v.astype(dtype) for k, v in self.inputs.items()}
+        if np.dtype(dtype) == np.float32:      # the conventions of a float32 run: some appear, some vanish
+            c.quantities = [dataclasses.replace(q, differs={k: v for k, v in {**q.differs, **q.differs_float32}.items()
+                                                            if k not in q.same_in_float32})
+                            if q.differs_float32 or q.same_in_float32 else q for q in self.quantities]
         return c
 
 
@@ -648,10 +655,17 @@ class _Loader:
                 if "printed" not in q or "tolerance" in q or "erratum" in q:
                     self.fail(f"{where}.rounding", "a reason why printed digits are not correctly rounded: only "
                                                    "with 'printed', without 'tolerance' or 'erratum'")
-            if "differs" in q:
-                styles = {f"{b.name}/{st}" for b in registry.entries() for st in b.style_names}
-                d = self.table(f"{where}.differs", q["differs"], set(registry.names()) | styles)
-                item.differs = {k: self.string(f"{where}.differs.{k}", v) for k, v in d.items()}
+            styles = {f"{b.name}/{st}" for b in registry.entries() for st in b.style_names}
+            keys = set(registry.names()) | styles
+            for name in ("differs", "differs_float32"):
+                if name in q:
+                    d = self.table(f"{where}.{name}", q[name], keys)
+                    setattr(item, name, {k: self.string(f"{where}.{name}.{k}", v) for k, v in d.items()})
+            if "same_in_float32" in q:
+                same = q["same_in_float32"]
+                if not isinstance(same, list) or not all(isinstance(k, str) and k in item.differs for k in same):
+                    self.fail(f"{where}.same_in_float32", "expected a list of this quantity's `differs` keys")
+                item.same_in_float32 = tuple(same)
             if "check" in q:
                 item.check = self.string(f"{where}.check", q["check"], ["value", "side"])
             if item.check == "side":

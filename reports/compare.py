@@ -289,7 +289,9 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         return _rounding_verdict(row, q, expected, actual, diff, half)
     if differs is not None:
         row.reason = differs
-    if expect_mismatch and row.float32_floor and float(np.max(diff)) <= 10 * row.float32_floor:
+    resolution = row.float32_floor or (tolerances.REL_FLOAT32 * float(np.max(np.abs(expected)))
+                                       if np.dtype(case_dtype(case)) == np.float32 else None)
+    if expect_mismatch and resolution and float(np.max(diff)) <= 10 * resolution:
         row.passed, row.status = None, "undecidable in float32"
         row.reason = (f"the mismatch ({float(np.max(diff)):.1e}) is within float32 rounding; run in float64 "
                       f"to decide. " + (row.reason or ""))
