@@ -97,3 +97,31 @@ def test_check_says_so_in_the_terminal(capsys):
     out = capsys.readouterr().out
     assert "not correctly rounded" in out
     assert "1 of them printed numbers not correctly rounded" in out
+
+
+# --------------------------------------------------------------------------- a declared convention is held to its own number
+
+def declared_row(tmp_path, value: str):
+    q = (f'of = "0.5 + 0 * J"\nformula = "0.4"\ndiffers = {{ {REF} = "a convention that adds 0.1" }}\n'
+         f'differs_value = {{ {REF} = "{value}" }}')
+    (_, _, rows), = run.run_cases([small_case(tmp_path, q)], [REF])
+    row, = [r for r in rows if r.source == "article"]
+    return row
+
+
+def test_a_declared_convention_must_give_its_own_number(tmp_path):
+    """`differs` alone asserts only a mismatch, which a bigger bug also gives (a default slope 0.2 where the
+    convention is a slope 0.1 rounded to float32); with `differs_value` the backend must match the convention."""
+    row = declared_row(tmp_path, "0.4 + 0.1")
+    assert (row.status, row.passed) == ("convention confirmed", True)
+    row = declared_row(tmp_path, "0.4 + 0.2")
+    assert (row.status, row.passed) == ("convention NOT as declared", False)
+    assert "from that convention's own number (0.4 + 0.2)" in row.reason
+
+
+def test_differs_value_needs_a_declared_convention(tmp_path, capsys):
+    from .test_case_errors import GOOD
+    p = tmp_path / "bad.toml"
+    p.write_text(GOOD.replace('printed = "0.7"', f'printed = "0.7"\ndiffers_value = {{ {REF} = "1" }}'), encoding="utf-8")
+    assert main(["check", str(p), "--backend", REF]) == 2
+    assert "differs_value" in capsys.readouterr().err

@@ -49,7 +49,8 @@ DATA_FIELDS = {"X", "y"}
 TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias"}
 GRADCHECK_FIELDS = {"h", "probe"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
-                   "tolerance_reason", "erratum", "rounding", "differs", "differs_float32", "same_in_float32", "check", "threshold", "note"}
+                   "tolerance_reason", "erratum", "rounding", "differs", "differs_float32", "same_in_float32",
+                   "differs_value", "check", "threshold", "note"}
 REMARK_FIELDS = {"section", "text"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
 RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
@@ -179,6 +180,7 @@ class Quantity:
     differs: dict = field(default_factory=dict)
     differs_float32: dict = field(default_factory=dict)   # conventions that show only in a float32 run
     same_in_float32: tuple = ()                           # `differs` keys whose difference float32 cannot show
+    differs_value: dict = field(default_factory=dict)     # key -> the formula of that convention's own number
     check: str = "value"
     threshold: float | None = None
     note: str | None = None
@@ -661,6 +663,13 @@ class _Loader:
                 if name in q:
                     d = self.table(f"{where}.{name}", q[name], keys)
                     setattr(item, name, {k: self.string(f"{where}.{name}.{k}", v) for k, v in d.items()})
+            if "differs_value" in q:
+                d = self.table(f"{where}.differs_value", q["differs_value"], keys)
+                for k, v in d.items():
+                    if k not in item.differs and k not in item.differs_float32:
+                        self.fail(f"{where}.differs_value.{k}", "a formula for a convention this quantity does not "
+                                                                "declare in `differs`")
+                item.differs_value = {k: self.expression(f"{where}.differs_value.{k}", v) for k, v in d.items()}
             if "same_in_float32" in q:
                 same = q["same_in_float32"]
                 if not isinstance(same, list) or not all(isinstance(k, str) and k in item.differs for k in same):

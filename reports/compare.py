@@ -159,7 +159,7 @@ def evaluate_quantities(case: Case, trace) -> dict:
     ns = namespace(case, trace)
     out = {}
     for q in case.quantities:
-        for text in (q.of, q.formula):
+        for text in (q.of, q.formula, *q.differs_value.values()):
             if text is not None and text not in out:
                 out[text] = outcome(ns, text)
     return out
@@ -300,10 +300,35 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         row.passed = not holds
         label = "erratum" if q.erratum is not None else "convention"
         row.status = f"{label} confirmed" if not holds else f"{label} NOT reproduced (now matches)"
+        declared = _declared_value(case, q, trace, ns, actual)
+        if row.passed and declared is not None:
+            row.passed, row.status, row.reason = declared
     else:
         row.passed = holds
         row.status = "match" if holds else "MISMATCH"
     return row
+
+
+def _declared_value(case: Case, q, trace, ns, actual):
+    """When the case gives the convention's own formula (``differs_value``), the differing backend must match
+    it, not merely mismatch the article: (passed, status, reason), or None without such a formula."""
+    key = next((k for k in (f"{trace.backend}/{trace.style}", trace.backend) if k in q.differs_value), None)
+    if key is None:
+        return None
+    try:
+        value = np.asarray(_value(ns, trace, q.differs_value[key]), dtype=float)
+    except Exception as exc:
+        return False, "error", f"the convention's formula {q.differs_value[key]} cannot be evaluated: {_described(exc)}"
+    why = q.differs_for(trace.backend, trace.style)
+    if value.size != actual.size:
+        return False, "convention NOT as declared", f"{why}; its formula gives {value.size} numbers, not {actual.size}"
+    value = value.reshape(actual.shape)
+    bound = tolerances.rel_bound(case_dtype(case)) * max(float(np.max(np.abs(value))) if value.size else 0.0, 1e-300)
+    worst = float(np.max(np.abs(actual - value))) if value.size else 0.0
+    if not worst <= bound:
+        return False, "convention NOT as declared", (f"{why}; but this backend is {worst:.1e} from that convention's own "
+                                                     f"number ({q.differs_value[key]}): another difference")
+    return True, "convention confirmed", why
 
 
 def _rounding_verdict(row: Comparison, q, expected, actual, diff, half) -> Comparison:
