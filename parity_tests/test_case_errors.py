@@ -244,3 +244,14 @@ def test_terminal_escapes_in_case_text_are_neutralised(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
     assert "red \\x1b[31mALERT\\x1b]0;owned\\x07 \\u202eevil" in out
+
+
+def test_a_number_float32_cannot_hold_is_an_error_in_a_float32_run(tmp_path, capsys):
+    """1e308 is a float64 number; in --dtype float32 it would become inf with only a warning: it is refused,
+    naming the field."""
+    p = write(tmp_path, GOOD.replace("W1 = [[0.1, 0.2], [0.3, 0.4]]", "W1 = [[0.1, 1e308], [0.3, 0.4]]"))
+    assert main(["check", str(p), "--backend", REF, "--quiet"]) in (0, 1)          # float64 holds it
+    capsys.readouterr()
+    assert main(["check", str(p), "--backend", REF, "--quiet", "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("params.W1[0][1]: 1e+308 overflows float32 (largest 3.4e+38)") and len(err.splitlines()) == 1

@@ -33,6 +33,11 @@ def test_float32_mode_holds_on_every_builtin_case_and_backend():
         skip_if_not_run(b, rows)
     assert rows and not [describe(r) for r in rows if r.passed is False][:5]
     assert all(r.status in REPORTED or r.status == "hint" for r in rows if r.passed is None)
-    confirmed = {(r.case, r.quantity, r.backend) for r in rows if r.status == "convention confirmed"}
-    assert ("robust-edges", "bce-exact-prediction-keras-clip", "tf") in confirmed      # a float32-only convention
-    assert ("robust-bce-saturated", "grad-W", "torch") in confirmed
+    # every float32-only convention a case declares is really there, on the backend (or style) it names
+    declared = [(c.name, q.id, key) for c in cases for q in c.quantities for key in q.differs_float32]
+    assert declared
+    for name, qid, key in declared:
+        backend, _, style = key.partition("/")
+        mine = [r for r in rows if (r.case, r.quantity, r.backend) == (name, qid, backend)
+                and (not style or r.style == style)]
+        assert mine and all(r.status == "convention confirmed" for r in mine), [describe(r) for r in mine]

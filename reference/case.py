@@ -219,10 +219,20 @@ class Case:
         import copy
         c = copy.copy(self)
         c.net = None if self.net is None else type(self.net)(**{**self.net.__dict__, "dtype": dtype})
-        c.params = {k: v.astype(dtype) for k, v in self.params.items()}
-        c.X = None if self.X is None else self.X.astype(dtype)
-        c.y = None if self.y is None else self.y.astype(dtype)
-        c.inputs = {k: v.astype(dtype) for k, v in self.inputs.items()}
+        def narrow(field: str, a):
+            """``a`` in ``dtype``; a finite number the narrower type cannot hold is the case's error, not an inf."""
+            with np.errstate(over="ignore"):
+                out = a.astype(dtype)
+            lost = np.isfinite(a) & ~np.isfinite(out)
+            if np.any(lost):
+                i = np.unravel_index(int(np.argmax(lost)), a.shape)
+                raise CaseError(self.path, f"{field}{''.join(f'[{k}]' for k in i)}",
+                                f"{a[i]:g} overflows {np.dtype(dtype).name} (largest {float(np.finfo(dtype).max):.3g})")
+            return out
+        c.params = {k: narrow(f"params.{k}", v) for k, v in self.params.items()}
+        c.X = None if self.X is None else narrow("data.X", self.X)
+        c.y = None if self.y is None else narrow("data.y", self.y)
+        c.inputs = {k: narrow(f"inputs.{k}", v) for k, v in self.inputs.items()}
         if np.dtype(dtype) == np.float32:      # the conventions of a float32 run: some appear, some vanish
             c.quantities = [dataclasses.replace(q, differs={k: v for k, v in {**q.differs, **q.differs_float32}.items()
                                                             if k not in q.same_in_float32})
