@@ -255,3 +255,27 @@ def test_a_number_float32_cannot_hold_is_an_error_in_a_float32_run(tmp_path, cap
     assert main(["check", str(p), "--backend", REF, "--quiet", "--dtype", "float32"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("params.W1[0][1]: 1e+308 overflows float32 (largest 3.4e+38)") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("old,new,field,message", [
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nepochs = 1000000\nrule = "sgd"', "train.epochs",
+     "2000000 training steps would take about 16000 s on the slowest framework: the budget is 900 s"),
+    ('sizes = [2, 2, 1]', 'sizes = [2, 5000, 1]', "inputs.many",
+     "the run would hold about 6.0 GiB (5003 units × 20000 examples × 8 arrays"),
+])
+def test_cost_budgets_are_checked_when_the_file_is_read(tmp_path, capsys, monkeypatch, old, new, field, message):
+    """Memory and time of the whole run (activations × examples, [inputs], every epoch's parameters, training
+    steps at a framework's per-step cost, gradient checking's passes) are estimated before anything runs;
+    over the budget: one line naming the field, exit 2, in well under a second. --large lifts the budget."""
+    text = GOOD.replace(old, new, 1)
+    if field.startswith("inputs."):
+        text = text.replace("[train]", "[inputs]\nmany = [" + ", ".join(["[0.5, 0.1]"] * 20000) + "]\n\n[train]")
+        text = text[:text.index("[params]")] + "[init]\nseed = 0\n\n" + text[text.index("[data]"):]
+    p = write(tmp_path, text)
+    monkeypatch.delenv("BACKPROP_PARITY_LARGE", raising=False)
+    assert main(["check", str(p), "--backend", REF, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{field}: " in err and message in err and "(--large lifts it)" in err and len(err.splitlines()) == 1, err
+    from backprop_parity.reference.case import LARGE_ENV, load
+    monkeypatch.setenv(LARGE_ENV, "1")                 # what --large sets: the same file loads
+    assert load(p).name == "mine"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +40,18 @@ MAX_NESTING = 32             # lists/tables inside each other (a matrix needs 2,
 # Gradient checking perturbs every parameter twice and runs a forward pass each time:
 # about 2·P·(n·P) multiply-adds. Refused above this, before anything runs.
 MAX_GRADCHECK_WORK = 20_000_000_000
+
+# The cost of a run, estimated when the file is read, before any array is allocated or any step runs.
+# Budgets: what one run may hold in memory and take on the slowest framework. A case meant to be big
+# runs with --large (BACKPROP_PARITY_LARGE=1), which lifts them.
+MAX_BYTES = 4 * 2 ** 30
+MAX_SECONDS = 900.0
+ARRAYS_PER_UNIT = 8           # Z, A, g'(Z), δ, δ·Wᵀ, [A | 1] and a framework's autograd copies, per example and unit
+STEP_SECONDS = 0.008          # a framework's overhead per training step (eager TF measured 7 ms on a 2-parameter net)
+LAYER_PASS_SECONDS = 1e-4     # a framework's overhead per layer of one forward pass (gradient checking's 2·P passes)
+MACS_PER_SECOND = 1e9         # multiply-adds per second, NumPy/BLAS on one core
+HISTORY_BYTES = 1000          # per epoch and parameter tensor: the trace keeps every epoch's parameters
+LARGE_ENV = "BACKPROP_PARITY_LARGE"
 
 TOP_FIELDS = {"schema", "name", "title", "description", "source", "network", "params", "init",
               "data", "arrays", "inputs", "train", "gradcheck", "quantity", "remark"}
@@ -443,6 +456,8 @@ class _Loader:
             self.fail("data.X", "a case with a [network] needs inputs X")
         if y is not None and net is None:
             self.fail("data.y", "targets need a [network]")
+        if net is not None and X is not None and os.environ.get(LARGE_ENV, "") not in ("1", "yes", "true"):
+            self.budget(net, hyper, X, y, inputs)
         quantities = self.quantities(raw["quantity"])
         remarks = raw.get("remark", [])
         if not isinstance(remarks, list):
@@ -456,6 +471,32 @@ class _Loader:
                     article_title=articles[article]["title"], sections=sections, net=net, params=params,
                     X=X, y=y, arrays=arrays, inputs=inputs, hyper=hyper, quantities=quantities,
                     remarks=remarks)
+
+    def budget(self, net, hyper, X, y, inputs) -> None:
+        """Refuse, naming the field, a run whose memory or time on the slowest framework exceeds the budget."""
+        n = X.shape[net.example_axis]
+        units = sum(net.sizes) + (net.depth if net.trick else 0)
+        macs = sum(a * b for a, b in zip(net.sizes, net.sizes[1:]))
+        P = net.n_params()
+        rows = {"data.X": n, **{f"inputs.{k}": v.shape[net.example_axis] for k, v in inputs.items()}}
+        widest = max(rows, key=rows.get)
+        memory = {widest: 8 * ARRAYS_PER_UNIT * units * rows[widest],
+                  "train.epochs": hyper.epochs * (8 * P + HISTORY_BYTES * len(net.param_shapes()))}
+        steps = hyper.epochs * (n if hyper.rule == "sgd" else 1)
+        passes = (2 * P + (4 if hyper.probe else 0)) if y is not None else 0
+        seconds = {"train.epochs": steps * STEP_SECONDS + hyper.epochs * n * 3 * macs / MACS_PER_SECOND,
+                   "network.sizes": passes * (net.depth * LAYER_PASS_SECONDS + n * macs / MACS_PER_SECOND)}
+        if sum(memory.values()) > MAX_BYTES:
+            field = max(memory, key=memory.get)
+            self.fail(field, f"the run would hold about {sum(memory.values()) / 2 ** 30:.1f} GiB ({units} units × "
+                             f"{rows[widest]} examples × {ARRAYS_PER_UNIT} arrays, {hyper.epochs} epochs of "
+                             f"parameters): the budget is {MAX_BYTES / 2 ** 30:.0f} GiB (--large lifts it)")
+        if sum(seconds.values()) > MAX_SECONDS:
+            field = max(seconds, key=seconds.get)
+            what = (f"{steps} training steps" if field == "train.epochs"
+                    else f"gradient checking: {passes} forward passes of {net.depth} layers")
+            self.fail(field, f"{what} would take about {sum(seconds.values()):.0f} s on the slowest framework: the "
+                             f"budget is {MAX_SECONDS:.0f} s (--large lifts it)")
 
     def network(self, raw) -> Net:
         raw = self.table("network", raw, NETWORK_FIELDS, {"sizes", "activations"})

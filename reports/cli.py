@@ -38,6 +38,14 @@ class UsageError(ValueError):
     pass
 
 
+def add_run_options(p) -> None:
+    """The options every command that runs cases takes (check, report, explain): --fresh and --large."""
+    cache.add_arguments(p)
+    p.add_argument("--large", action="store_true",
+                   help="run a case beyond the memory and time budgets checked when it is read "
+                        "(reference/case.py: MAX_BYTES, MAX_SECONDS)")
+
+
 def writable(path: str | None, option: str, directory: bool = False) -> None:
     """Refuse, before any computing, an output path that cannot be written: an empty name, a folder where a
     file belongs (or a file where a folder belongs), a path under a file, a folder without write permission.
@@ -97,7 +105,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")
     c.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
-    cache.add_arguments(c)
+    add_run_options(c)
     sub.add_parser("cases", help="list the built-in cases and their sources")
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
@@ -117,6 +125,9 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:           # argparse already printed a one-line usage error
         return 2 if exc.code else 0
+    if getattr(args, "large", False):          # read by the case loader, here and in every worker
+        from backprop_parity.reference.case import LARGE_ENV
+        os.environ[LARGE_ENV] = "1"
     try:
         if args.command == "check":
             return cmd_check(args)

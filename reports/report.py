@@ -52,7 +52,8 @@ def add_arguments(p) -> None:
                         f"{registry.reference().name} always runs: it is the reference)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress; print only the summary line")
-    cache.add_arguments(p)
+    from .cli import add_run_options
+    add_run_options(p)
 
 
 def main(args) -> int:
