@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from backprop_parity.reference import registry
@@ -279,3 +280,12 @@ def test_cost_budgets_are_checked_when_the_file_is_read(tmp_path, capsys, monkey
     from backprop_parity.reference.case import LARGE_ENV, load
     monkeypatch.setenv(LARGE_ENV, "1")                 # what --large sets: the same file loads
     assert load(p).name == "mine"
+
+
+def test_a_list_literal_counts_like_any_array(tmp_path, capsys):
+    """`sum([X, X, …])` builds one array of every element: held to the same 10⁷-number limit as an operation."""
+    from backprop_parity.reference import expr
+    ns = expr.Namespace({"X": np.zeros((1000, 200))})
+    with pytest.raises(expr.ExprError, match=r"the list would hold 20000000 numbers \(limit 10000000\)"):
+        ns.evaluate("sum([" + ",".join(["X"] * 100) + "])")
+    assert ns.evaluate("sum([X, X])") == 0.0

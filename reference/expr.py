@@ -244,6 +244,9 @@ class Namespace:
             return node.value
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self._eval(e) for e in node.elts]
+            total = sum(float(np.size(i)) for i in items if not isinstance(i, (slice, Mapping)) and not callable(i))
+            if isinstance(node, ast.List) and total > MAX_RESULT_SIZE:    # a list literal is an array like any other
+                raise ExprError(f"the list would hold {int(total)} numbers (limit {MAX_RESULT_SIZE})")
             return tuple(items) if isinstance(node, ast.Tuple) else np.asarray(items, dtype=float)
         if isinstance(node, ast.Attribute):
             base = self._eval(node.value)
