@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
 from . import jax_dtype
@@ -485,7 +485,7 @@ def predict(net: Net, params, X):
         return L.from_examples_first(params.predict(np.asarray(L.examples_first(X, net.layout)), verbose=0), net.layout)
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """compile, then fit over the data in order (no shuffling), the parameters recorded after every epoch."""
     lay = net.layout
     X_ex = np.array(L.examples_first(np.asarray(X_np, dtype=net.dtype), lay))
@@ -495,13 +495,19 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
         model = build(net, params_np, p)
         opt = optimizer(net, model, hyper, p.batch_size)
         model.compile(optimizer=opt.sgd, loss=p.loss)                                               # [step:update] jit_compile: XLA on JAX
-        history = [params_of(model, net)]
-        record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: history.append(params_of(model, net)))
+        J = J_of(net, X_np, y_np, hyper)
+        history = History(params_of(model, net), every_epoch)
+        costs = [J(history[0])[0]]
+
+        def record_epoch(epoch, logs):
+            history.append(params_of(model, net))
+            costs.append(J(history[-1])[0])
+
+        record = keras.callbacks.LambdaCallback(on_epoch_end=record_epoch)
         model.fit(X_ex, y_ex, batch_size=p.batch_size, epochs=hyper.epochs, shuffle=False, verbose=0,
                   callbacks=[record])                                                               # [step:update] W ← W − lr·∂/∂W, batch by batch in data order
         notes = observed(model, opt.sgd)
-    J = J_of(net, X_np, y_np, hyper)
-    return Training(history, np.asarray([J(h)[0] for h in history]), notes)
+    return Training(history, np.asarray(costs), notes)
 
 
 def observed(model, sgd) -> dict:

@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from backprop_parity.reference import layout as RL          # framework-free: axes, the L2 mask
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
 from . import activations as ACT
@@ -183,12 +183,12 @@ def predict(net: Net, params: dict, X) -> jax.Array:
     return forward(net, params, X).A[-1]
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule with one jax.jit-compiled update; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     update = jax.jit(lambda params, X, y: one_step(net, params, X, y, hyper))
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
-    history = [params]
+    history = History(params, every_epoch)
     costs = [J(params)]
     for _ in range(hyper.epochs):
         params = epoch(net, params, X, y, hyper, update)

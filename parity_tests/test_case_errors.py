@@ -265,7 +265,7 @@ def test_a_number_float32_cannot_hold_is_an_error_in_a_float32_run(tmp_path, cap
      "the run would hold about 6.0 GiB (5003 units × 20000 examples × 8 arrays"),
 ])
 def test_cost_budgets_are_checked_when_the_file_is_read(tmp_path, capsys, monkeypatch, old, new, field, message):
-    """Memory and time of the whole run (activations × examples, [inputs], every epoch's parameters, training
+    """Memory and time of the whole run (activations × examples, [inputs], J for every epoch, training
     steps at a framework's per-step cost, gradient checking's passes) are estimated before anything runs;
     over the budget: one line naming the field, exit 2, in well under a second. --large lifts the budget."""
     text = GOOD.replace(old, new, 1)

@@ -106,3 +106,48 @@ def test_the_probe_catches_a_wrong_signature():
     def forward(net, parameters, X):   # noqa: ARG001
         pass
     assert _params(forward) != _params(contract.forward)
+
+
+# Trains a 2-2-1 net for 4 epochs in every style of the backend, once as the trace does and once with
+# every_epoch: prints how many parameter sets each run holds and whether the last ones agree.
+TRAIN_PROBE = """
+import importlib, json, sys
+import numpy as np
+from backprop_parity.reference import activations, losses, registry
+from backprop_parity.reference.spec import Hyper, Net
+b = registry.get(sys.argv[1])
+net = Net(sizes=(2, 2, 1), activations=(activations.make("tanh"), activations.make("sigmoid")), loss=losses.make("mse"))
+rng = np.random.default_rng(3)
+params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
+X, y = rng.standard_normal((3, 2)), rng.uniform(0.1, 0.9, (3, 1))
+out = {}
+for s in b.styles:
+    mod = importlib.import_module(f"{b.package}.{s.module}")
+    kept = mod.train(net, params, X, y, Hyper(rule="sgd", epochs=4))
+    every = mod.train(net, params, X, y, Hyper(rule="sgd", epochs=4), every_epoch=True)
+    out[s.name] = {"kept": len(kept.history), "every": len(every.history), "costs": len(kept.costs),
+                   "ends": all(np.array_equal(kept.history[i][k], every.history[j][k])
+                               for i, j in ((0, 0), (1, 1), (-1, -1)) for k in params)}
+print("PROBE" + json.dumps(out))
+"""
+
+
+@lru_cache(maxsize=None)
+def train_probe(backend: str) -> dict | str:
+    b = registry.get(backend)
+    r = subprocess.run([sys.executable, "-c", TRAIN_PROBE, backend], capture_output=True, text=True,
+                       env={**os.environ, **b.env}, timeout=300)
+    line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
+    if r.returncode or line is None:
+        return (r.stderr.strip().splitlines() or ["no output"])[-1]
+    return json.loads(line[len("PROBE"):])
+
+
+@pytest.mark.parametrize("backend,style", STYLES, ids=[f"{b}/{s}" for b, s in STYLES])
+def test_training_keeps_only_what_the_trace_reads(backend, style):
+    """Four epochs hold three parameter sets (before, after the first, after the last) — the same ones
+    every_epoch records at those places; every_epoch holds all five; J is kept for every epoch."""
+    _probe_or_skip(backend)
+    got = train_probe(backend)
+    assert not isinstance(got, str), f"{backend}: the training probe failed: {got}"
+    assert got[style] == {"kept": 3, "every": 5, "costs": 5, "ends": True}, (backend, style, got[style])

@@ -110,3 +110,26 @@ def test_no_hint_when_the_numbers_match_or_transposing_does_not_help(tmp_path):
     assert not hints and not any(r.passed is False for r in rows)
     rows, hints = hint_rows(small_case(tmp_path, 'of = "Z[1]"\nprinted = [["9", "1.1"], ["-0.25", "-0.2"]]'))
     assert not hints and any(r.passed is False for r in rows)
+
+
+def test_a_reference_failure_on_an_effective_case_is_an_error_row(tmp_path):
+    """A backend that computes a slightly different case (its effective case) is held to the reference run
+    on that case; when the reference cannot run it, the backend's rows say so (ERROR with the reference's
+    reason) instead of comparing against the original case or raising."""
+    import dataclasses
+    import numpy as np
+    from backprop_parity.reports import backends as B
+    from backprop_parity.reports.compare import compare_case
+    c = small_case(tmp_path)
+    ref_trace = run.reference_trace(c, REF)
+    assert isinstance(ref_trace, B.Trace)
+    broken = dataclasses.replace(c, params={k: np.zeros((7, 7)) for k in c.params})   # shapes the net cannot use
+    backend_run = run.BackendRun("other", [[dataclasses.replace(ref_trace, backend="other")]],
+                                 [(broken, "the slope as the framework keeps it")])
+    run._effective_references(backend_run, REF)
+    trace, note = backend_run.effective[0]
+    assert trace is None and note.startswith("the slope as the framework keeps it; the reference failed on it: ")
+    rows = compare_case(c, backend_run.traces[0], ref_trace, {"other": backend_run.effective[0]})
+    errors = [r for r in rows if r.status == "ERROR"]
+    assert len(errors) == 1 and errors[0].backend == "other" and "the reference failed on it" in errors[0].reason
+    assert not any(r.source == "reference" and r.passed for r in rows if r.backend == "other")

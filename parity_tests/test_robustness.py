@@ -170,7 +170,7 @@ def test_training_never_writes_into_its_inputs(rule):
         np.testing.assert_array_equal(t[f"W[{k[1:]}]"], copies[k])
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
-    history = network.train(net, params, X, y, Hyper(rule=rule, epochs=2)).history
+    history = network.train(net, params, X, y, Hyper(rule=rule, epochs=2), every_epoch=True).history
     assert len({id(h[k]) for h in history for k in h}) == len(history) * len(params)
 
 
@@ -180,7 +180,7 @@ def test_frozen_parameter_keeps_its_value_through_every_epoch():
               loss=losses.make("mse"), frozen=frozenset({"W2"}))
     params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
     X, y = rng.standard_normal((3, 2)), rng.standard_normal((3, 1))
-    tr = network.train(net, params, X, y, Hyper(rule="sgd", epochs=3))
+    tr = network.train(net, params, X, y, Hyper(rule="sgd", epochs=3), every_epoch=True)
     history, costs = tr.history, tr.costs
     for h in history:
         np.testing.assert_array_equal(h["W2"], params["W2"])

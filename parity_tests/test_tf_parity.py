@@ -183,14 +183,14 @@ def test_training_matches_epoch_by_epoch(tf_backend, rule):
     from backprop_parity.tf_impl import floatx
     case = random_case(7, "rows", "vectors", "half_sse", rule=rule, l2=0.2, frozen=True, epochs=8)
     net, hyper = case.net, case.hyper
-    ref = RN.train(net, case.params, case.X, case.y, hyper)
+    ref = RN.train(net, case.params, case.X, case.y, hyper, every_epoch=True)
     ref_history, ref_costs = ref.history, ref.costs
-    tape = network.train(net, case.params, case.X, case.y, hyper)
+    tape = network.train(net, case.params, case.X, case.y, hyper, every_epoch=True)
     history, costs = tape.history, tape.costs
     with floatx(net.dtype):
         p = idiomatic.plan(net, hyper, case.X.shape[0])
         model = idiomatic.build(net, case.params, p)
-        keras_history = idiomatic.fit(net, model, p, case.X, case.y, hyper).history
+        keras_history = idiomatic.fit(net, model, p, case.X, case.y, hyper, every_epoch=True).history
     assert len(history) == len(keras_history) == len(ref_history) == hyper.epochs + 1
     n_updates = 1 if rule == "batch" else case.X.shape[0]
     for e, ref in enumerate(ref_history):

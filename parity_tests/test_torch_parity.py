@@ -128,7 +128,7 @@ EPOCHS = [(n, s) for n in TRAINED if case(n).hyper.epochs > 1 for s in STYLES]
 
 def _torch_train(torch_backend, style, c):
     module = torch_backend.STYLES[style]
-    training = module.train(c.net, c.params, c.X, c.y, c.hyper)
+    training = module.train(c.net, c.params, c.X, c.y, c.hyper, every_epoch=True)
     return training.history, training.costs
 
 
@@ -136,7 +136,7 @@ def _torch_train(torch_backend, style, c):
 def test_training_matches_epoch_by_epoch(torch_backend, name, style):
     c = case(name)
     history, costs = _torch_train(torch_backend, style, c)
-    ref = reference_train(c.net, c.params, c.X, c.y, c.hyper)
+    ref = reference_train(c.net, c.params, c.X, c.y, c.hyper, every_epoch=True)
     ref_history, ref_costs = ref.history, ref.costs
     assert len(history) == len(ref_history) == c.hyper.epochs + 1
     for e, (mine, ref) in enumerate(zip(history, ref_history)):

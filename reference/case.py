@@ -50,7 +50,8 @@ ARRAYS_PER_UNIT = 8           # Z, A, g'(Z), δ, δ·Wᵀ, [A | 1] and a framewo
 STEP_SECONDS = 0.008          # a framework's overhead per training step (eager TF measured 7 ms on a 2-parameter net)
 LAYER_PASS_SECONDS = 1e-4     # a framework's overhead per layer of one forward pass (gradient checking's 2·P passes)
 MACS_PER_SECOND = 1e9         # multiply-adds per second, NumPy/BLAS on one core
-HISTORY_BYTES = 1000          # per epoch and parameter tensor: the trace keeps every epoch's parameters
+COST_BYTES = 200              # per epoch: J is kept for every epoch (a framework scalar and its NumPy copy);
+                              # parameters only before training, after the first epoch and after the last
 LARGE_ENV = "BACKPROP_PARITY_LARGE"
 
 TOP_FIELDS = {"schema", "name", "title", "description", "source", "network", "params", "init",
@@ -481,7 +482,7 @@ class _Loader:
         rows = {"data.X": n, **{f"inputs.{k}": v.shape[net.example_axis] for k, v in inputs.items()}}
         widest = max(rows, key=rows.get)
         memory = {widest: 8 * ARRAYS_PER_UNIT * units * rows[widest],
-                  "train.epochs": hyper.epochs * (8 * P + HISTORY_BYTES * len(net.param_shapes()))}
+                  "train.epochs": 3 * 8 * P + hyper.epochs * COST_BYTES}
         steps = hyper.epochs * (n if hyper.rule == "sgd" else 1)
         passes = (2 * P + (4 if hyper.probe else 0)) if y is not None else 0
         seconds = {"train.epochs": steps * STEP_SECONDS + hyper.epochs * n * 3 * macs / MACS_PER_SECOND,
@@ -489,8 +490,8 @@ class _Loader:
         if sum(memory.values()) > MAX_BYTES:
             field = max(memory, key=memory.get)
             self.fail(field, f"the run would hold about {sum(memory.values()) / 2 ** 30:.1f} GiB ({units} units × "
-                             f"{rows[widest]} examples × {ARRAYS_PER_UNIT} arrays, {hyper.epochs} epochs of "
-                             f"parameters): the budget is {MAX_BYTES / 2 ** 30:.0f} GiB (--large lifts it)")
+                             f"{rows[widest]} examples × {ARRAYS_PER_UNIT} arrays, J for each of "
+                             f"{hyper.epochs} epochs): the budget is {MAX_BYTES / 2 ** 30:.0f} GiB (--large lifts it)")
         if sum(seconds.values()) > MAX_SECONDS:
             field = max(seconds, key=seconds.get)
             what = (f"{steps} training steps" if field == "train.epochs"

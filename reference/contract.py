@@ -51,9 +51,25 @@ class Backward:
     dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ, for l ≥ 1 (index 0 unused: X needs no error)
 
 
+class History(list):
+    """The parameters before training and after epochs, as ``train`` records them: by default only those a
+    trace reads — before training, after the first epoch, after the last (``[0]``, ``[1]``, ``[-1]``) — so
+    a long run holds three copies, not one per epoch; every epoch's with ``every_epoch``."""
+
+    def __init__(self, first, every_epoch: bool = False):
+        super().__init__([first])
+        self.every_epoch = every_epoch
+
+    def append(self, params):
+        if self.every_epoch or len(self) < 3:
+            super().append(params)
+        else:
+            self[-1] = params
+
+
 @dataclass
 class Training:
-    history: list            # the article-named NumPy parameters before training and after each epoch
+    history: list            # the article-named NumPy parameters before training and after epochs (a History)
     costs: np.ndarray        # J before training and after each epoch
     notes: dict = field(default_factory=dict)   # how the framework trained (read from its objects): the mapping
 
@@ -124,8 +140,9 @@ def predict(net, params, X):
     """ŷ for X."""
 
 
-def train(net, params_np, X_np, y_np, hyper):
-    """Every epoch of the case's update rule from the article's parameters: a :class:`Training`."""
+def train(net, params_np, X_np, y_np, hyper, every_epoch=False):
+    """Every epoch of the case's update rule from the article's parameters: a :class:`Training` whose
+    history is a :class:`History` (every epoch's parameters only with ``every_epoch``)."""
 
 
 def J_of(net, X_np, y_np, hyper):

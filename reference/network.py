@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import layout as L
-from .contract import Backward, Forward, Training
+from .contract import Backward, Forward, History, Training
 from .spec import Hyper, Net
 
 
@@ -139,10 +139,10 @@ def predict(net: Net, params: dict, X) -> np.ndarray:
     return forward(net, params, X).A[-1]
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    history = [params]
+    history = History(params, every_epoch)
     costs = [cost(net, params, predict(net, params, X), y, hyper)]
     for _ in range(hyper.epochs):
         params = epoch(net, params, X, y, hyper)

@@ -560,7 +560,10 @@ def compare_case(case: Case, traces: list, ref=None, effective: dict | None = No
             rows.append(article_comparison(case, q, trace, ref))
         if effective and trace.backend in effective:
             eff_ref, note = effective[trace.backend]
-            for row in reference_comparisons(case, trace, eff_ref):
+            if eff_ref is None:         # the reference could not run the case this backend computes
+                rows.append(Comparison(case.name, "*", "effective case", trace.backend, trace.style, "reference",
+                                       passed=False, status="ERROR", reason=note))
+            for row in (reference_comparisons(case, trace, eff_ref) if eff_ref is not None else []):
                 row.tolerance_reason = (f"against the reference run on {trace.backend}'s effective case "
                                         f"({note}); " + row.tolerance_reason)
                 rows.append(row)

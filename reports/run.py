@@ -233,16 +233,19 @@ def _from_worker(name: str, cases, result) -> BackendRun:
 
 def _effective_references(run: BackendRun, ref: str, store=None) -> None:
     """Replace each effective case a worker sent by (the reference's trace on it, note)."""
+    from . import backends as B
     for i, found in enumerate(run.effective):
         if found is None:
             continue
         eff, note = found
         trace = reference_trace(eff, ref, store)
-        run.effective[i] = (trace, note) if trace is not None else None
+        # a failed reference run on the effective case is kept as its reason: compare reports it as an error
+        run.effective[i] = (trace, note) if isinstance(trace, B.Trace) else (None, f"{note}; the reference failed "
+                                                                                 f"on it: {trace}")
 
 
 def reference_trace(case, ref: str, store=None):
-    """The reference's Trace of ``case`` (from ``store`` when it holds it), or None when it failed."""
+    """The reference's Trace of ``case`` (from ``store`` when it holds it), or why it failed (text)."""
     from . import backends as B
     from .cache import Entry
     from .worker import portable
@@ -251,7 +254,8 @@ def reference_trace(case, ref: str, store=None):
     traces = entry.traces if entry is not None else B.run(case, ref)
     if entry is None and store is not None:
         store.put(backend, case, Entry(portable(case, ref, traces), None, None))
-    return next((t for t in traces if isinstance(t, B.Trace)), None)
+    found = next((t for t in traces if isinstance(t, B.Trace)), None)
+    return found if found is not None else "; ".join(t.reason for t in traces if t.reason) or "no trace"
 
 
 def assemble(cases, runs: dict, backends: list[str]) -> Results:

@@ -50,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
@@ -380,7 +380,7 @@ def evaluate(net: Net, model, X, y, hyper: Hyper):
     return J if RUN_EAGERLY else tf.function(J)
 
 
-def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper) -> Training:
+def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """compile, then train_on_batch over the data in order, epoch after epoch: the parameters (article
     layout) and J before training and after each epoch."""
     with floatx(net.dtype):
@@ -389,7 +389,7 @@ def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper) -> Training:
         X, y = (np.asarray(L.examples_first(a, net.layout), dtype=net.dtype) for a in (X_np, y_np))
         batches = [(X[i:i + p.batch_size], y[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size)]
         J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
-        history = [{name: numpy(v) for name, v in parameters(net, model).items()}]
+        history = History({name: numpy(v) for name, v in parameters(net, model).items()}, every_epoch)
         costs = [numpy(J()[0])]
         for _ in range(hyper.epochs):
             for X_batch, y_batch in batches:                                               # data order, no shuffling
@@ -402,11 +402,11 @@ def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper) -> Training:
     return Training(history, np.asarray(costs), notes)
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """The model a Keras user trains: regularizers on the layers, compile, train_on_batch (``fit``)."""
     with floatx(net.dtype):
         p = plan(net, hyper, L.n_examples(X_np, net.layout))
-        return fit(net, build(net, params_np, p), p, X_np, y_np, hyper)
+        return fit(net, build(net, params_np, p), p, X_np, y_np, hyper, every_epoch)
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from backprop_parity.reference import layout as RL
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
@@ -203,7 +203,7 @@ def predict(net: Net, params: dict, X):
     return forward(net, params, X).A[-1]
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule; costs[0] is J before any update.
 
     The step is the custom-training-loop idiom: ``one_step`` (tape + apply_gradients) under tf.function,
@@ -213,7 +213,7 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
     train_step = tf.function(lambda X_batch, y_batch: one_step(net, params, X_batch, y_batch, hyper, opt))
     J = tf.function(lambda: cost(net, params, predict(net, params, X), y, hyper))
     data = batches(net, X, y, hyper)
-    history = [{name: p.numpy() for name, p in params.items()}]
+    history = History({name: p.numpy() for name, p in params.items()}, every_epoch)
     costs = [J().numpy()]
     for _ in range(hyper.epochs):
         params = epoch(net, params, data, train_step)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
@@ -310,13 +310,13 @@ def predict(net: Net, params: nn.Sequential, X) -> torch.Tensor:
     return L.from_examples_first(params(L.examples_first(X, net.layout)), net.layout)
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule on a fresh model; costs[0] is J before any update."""
     model, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     n = L.n_examples(X, net.layout)
     opt = optimizer(net, model, hyper, n if hyper.rule == "batch" else 1)
     X_first, y_first = L.examples_first(X, net.layout), L.examples_first(y, net.layout)
-    history = [{name: numpy(p) for name, p in parameters(net, model).items()}]
+    history = History({name: numpy(p) for name, p in parameters(net, model).items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, model, predict(net, model, X), y, hyper))]
     for _ in range(hyper.epochs):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backprop_parity.reference.contract import Backward, Forward, Training
+from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
 from . import activations as ACT
@@ -224,11 +224,11 @@ def predict(net: Net, params: dict, X) -> torch.Tensor:
     return forward(net, params, X).A[-1]
 
 
-def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper) -> Training:
+def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule on fresh leaf tensors; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     opt = optimizer(net, params, hyper, L.n_examples(X, net.layout) if hyper.rule == "batch" else 1)
-    history = [{name: numpy(p) for name, p in params.items()}]
+    history = History({name: numpy(p) for name, p in params.items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, params, predict(net, params, X), y, hyper))]
     for _ in range(hyper.epochs):
