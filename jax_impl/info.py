@@ -22,6 +22,7 @@ BACKEND = Backend(
     env={"KERAS_BACKEND": "jax"},
     imports=("jax",),
     switches=("JAX_", "XLA_", "KERAS_"),    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS …
+    settings={"slope 0.3": "keras.layers.LeakyReLU() on JAX (negative_slope=0.3 by default)"},
 )
 
 

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -108,34 +109,11 @@ def test_the_probe_catches_a_wrong_signature():
     assert _params(forward) != _params(contract.forward)
 
 
-# Trains a 2-2-1 net for 4 epochs in every style of the backend, once as the trace does and once with
-# every_epoch: prints how many parameter sets each run holds and whether the last ones agree.
-TRAIN_PROBE = """
-import importlib, json, sys
-import numpy as np
-from backprop_parity.reference import activations, losses, registry
-from backprop_parity.reference.spec import Hyper, Net
-b = registry.get(sys.argv[1])
-net = Net(sizes=(2, 2, 1), activations=(activations.make("tanh"), activations.make("sigmoid")), loss=losses.make("mse"))
-rng = np.random.default_rng(3)
-params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
-X, y = rng.standard_normal((3, 2)), rng.uniform(0.1, 0.9, (3, 1))
-out = {}
-for s in b.styles:
-    mod = importlib.import_module(f"{b.package}.{s.module}")
-    kept = mod.train(net, params, X, y, Hyper(rule="sgd", epochs=4))
-    every = mod.train(net, params, X, y, Hyper(rule="sgd", epochs=4), every_epoch=True)
-    out[s.name] = {"kept": len(kept.history), "every": len(every.history), "costs": len(kept.costs),
-                   "ends": all(np.array_equal(kept.history[i][k], every.history[j][k])
-                               for i, j in ((0, 0), (1, 1), (-1, -1)) for k in params)}
-print("PROBE" + json.dumps(out))
-"""
-
-
 @lru_cache(maxsize=None)
 def train_probe(backend: str) -> dict | str:
     b = registry.get(backend)
-    r = subprocess.run([sys.executable, "-c", TRAIN_PROBE, backend], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, str(Path(__file__).with_name("probes.py")), "train", backend],
+                       capture_output=True, text=True,
                        env={**os.environ, **b.env}, timeout=300)
     line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
     if r.returncode or line is None:

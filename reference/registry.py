@@ -80,6 +80,8 @@ class Backend:
     reference: bool = False         # the one backend every other is compared with
     sealed: bool = True             # in its worker the reference's numerics raise (reference/provenance.py);
                                     # only a test double that relabels the reference's numbers turns it off
+    settings: dict = field(default_factory=dict)   # diagnose variant name -> the framework setting it is, in words;
+                                    # the package's settings.py computes each with the framework's defaults
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -99,6 +101,9 @@ class Backend:
         object.__setattr__(self, "switches", tuple(self.switches))
         object.__setattr__(self, "imports", tuple(self.imports))
         object.__setattr__(self, "env", dict(self.env))
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in dict(self.settings).items()):
+            raise RegistryError(f"backend {self.name}: settings must map variant names to text")
+        object.__setattr__(self, "settings", dict(self.settings))
 
     def __hash__(self):                 # env is a dict: hash by identity of the declaration
         return hash((self.name, self.package))

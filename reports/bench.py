@@ -10,6 +10,7 @@ Measured, each in a fresh process, in this order:
   compiled before; **compiled programs kept** — the results deleted, the frameworks' compiled programs
   of the cold run kept (JAX's persistent compilation cache); **reused** — right after, every result
   read from the store (``reports/cache.py``);
+* ``diagnose CASE`` (reference only: every variant of the catalogue on the printed numbers not reproduced);
 * ``explain CASE --step S`` and ``report`` after that check (results reused; the report draws its
   plots), ``report`` again (plots reused too), and ``report --fresh`` (cold);
 * with ``--tests``: the README's test command;
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (64, 256, 1024, 4096)
 WIDE = (784, 512, 256, 10)          # twice the hidden widths: the weights' dimension of the cost
 EXPLAIN = (("courtial-bias-trick", "output-delta"), ("zhou-gender", "output-delta"))
+DIAGNOSE = ("courtial-bias-trick", "courtial-five-cars", "zhou-gender")   # errata; a forward-only case; 4000 steps
 MIN_SECONDS, MIN_REPEATS, MAX_REPEATS = 0.5, 5, 200
 
 
@@ -89,6 +91,9 @@ def measure_commands(tests: bool, say) -> dict:
             label = f"explain {case} --step {step}, reused"
             out[label] = record(timed(command("explain", case, "--step", step, "--quiet"), env), label, say,
                                 out["floor"])
+        for case in DIAGNOSE:
+            label = f"diagnose {case} (target ≤ 5 s)"
+            out[label] = record(timed(command("diagnose", case), env), label, say, out["floor"])
         report_dir = store / "report-out"
         for label in ("report after check (results reused, plots drawn)", "report again (results and plots reused)"):
             out[label] = record(timed(command("report", "--quiet", "--out", str(report_dir)), env), label, say,

@@ -30,6 +30,8 @@ SUBCOMMANDS = {
     "report": ("backprop_parity.reports.report", "write the HTML/Markdown/CSV/JSON comparison report"),
     "explain": ("backprop_parity.reports.explain", "walk through one case step by step in the terminal"),
     "mutants": ("backprop_parity.reports.mutants", "run the catalogue of backprop bugs against the parity tests"),
+    "diagnose": ("backprop_parity.reports.diagnose", "name the convention or slip that reproduces a printed number "
+                                                    "the reference does not"),
     "bench": ("backprop_parity.reports.bench", "time every command and the training step, as ratios to the import floor"),
 }
 

@@ -54,6 +54,7 @@ class Comparison:
     expression: str = ""
     float32_floor: float | None = None
     bound_ratio: float | None = None     # largest |diff| / bound over the elements (1 = at the bound)
+    diagnosis: str | None = None         # printed numbers the reference does not reproduce: what does (diagnose)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}     # no copies: every field is written out

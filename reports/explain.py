@@ -264,6 +264,9 @@ def _print_article(console, q, rows_q) -> None:
         console.print(Text(f"    erratum: {q.erratum}", style="yellow"))
     if q.rounding:
         console.print(Text(f"    not correctly rounded: {q.rounding}", style="yellow"))
+    diagnosis = next((r.diagnosis for r in rows_q if r.diagnosis), None)
+    if diagnosis:
+        console.print(Text(f"    diagnosis: {diagnosis}", style="cyan"))
     for b, why in q.differs.items():
         console.print(Text(f"    {b} differs by convention: {why}", style="yellow"))
     console.print(Padding(_article_table(q, rows_q), (0, 0, 0, 4)))

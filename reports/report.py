@@ -563,14 +563,19 @@ def errata_blocks(case: Case, traces, rows) -> list:
     art = {(r.quantity, r.backend, r.style): r for r in rows if r.source == "article"}
     blocks = []
     for q in case.quantities:
-        if not q.erratum and not q.differs:
+        diagnosis = next((r.diagnosis for r in rows if r.quantity == q.id and r.diagnosis), None)
+        if not q.erratum and not q.differs and not diagnosis:
             continue
         notes: list = []
-        kind = "erratum" if q.erratum else "convention"
+        kind = "erratum" if q.erratum else "convention" if q.differs else "not reproduced as printed"
         blocks.append(Para([Text(f"⚠ {q.id}", "strong warn"), f" — {q.label}",
                             Text(f"  ({q.section})" if q.section else "", "muted")]))
         if q.erratum:
             blocks.append(Para([Text("What the author must have done: ", "strong"), q.erratum]))
+        if q.rounding:
+            blocks.append(Para([Text("Not correctly rounded: ", "strong"), q.rounding]))
+        if diagnosis:
+            blocks.append(Para([Text("Diagnosis (backprop-parity diagnose): ", "strong"), diagnosis]))
         for b, why in q.differs.items():
             blocks.append(Para([Text(f"{b} differs by convention: ", "strong"), why]))
         recs, index = [], []

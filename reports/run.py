@@ -27,7 +27,7 @@ import queue
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,10 +54,11 @@ class BackendRun:
     traces: list                                   # per case: [Trace | Comparison (NOT RUN, ERROR)]
     effective: list                                # per case: (reference trace on the effective case, note) or None
     environment: dict | None = None                # worker_facts of the framework (None: ran here or not at all)
+    diagnoses: dict = field(default_factory=dict)  # reference only: case index -> {quantity: diagnosis line}
 
     def select(self, indexes) -> "BackendRun":
         return BackendRun(self.backend, [self.traces[i] for i in indexes], [self.effective[i] for i in indexes],
-                          self.environment)
+                          self.environment, {k: self.diagnoses[i] for k, i in enumerate(indexes) if i in self.diagnoses})
 
 
 class Results(list):
@@ -121,6 +122,7 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
             if mistake is not None:        # the case file names what no backend has: say so now, not after all ran
                 cancel()
                 raise mistake
+            _diagnose(cases, runs[ref])    # while the frameworks' workers compute
         while futures and not all(f.done() for f in futures.values()):
             tracker.pump(0.05)
         tracker.pump(0)
@@ -144,6 +146,19 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
         if b != ref:
             _effective_references(runs[b], ref, store)
     return runs
+
+
+DIAGNOSED = {"MISMATCH", "erratum confirmed", "not correctly rounded"}   # article verdicts given a diagnosis
+
+
+def _diagnose(cases, ref_run: BackendRun) -> None:
+    """What reproduces each printed number the reference does not (reports/diagnose.py), per case."""
+    from . import backends as B
+    from .diagnose import summaries
+    for i, (case, traces) in enumerate(zip(cases, ref_run.traces)):
+        trace = next((t for t in traces if isinstance(t, B.Trace)), None)
+        if trace is not None:
+            ref_run.diagnoses[i] = summaries(case, trace)
 
 
 def case_file_mistake(cases, ref_run: BackendRun):
@@ -277,6 +292,14 @@ def case_result(case, i: int, runs: dict, backends: list[str], ref: str | None =
     effective = {b: runs[b].effective[i] for b in backends
                  if b != ref and b in runs and runs[b].effective[i] is not None}
     rows = compare_case(case, traces, ref_trace, effective)
+    if ref in runs and any(r.source == "article" and r.status in DIAGNOSED for r in rows):
+        notes = runs[ref].diagnoses.get(i)
+        if notes is None:
+            from .diagnose import summaries
+            notes = summaries(case, ref_trace)
+        for r in rows:
+            if r.source == "article" and r.status in DIAGNOSED and r.quantity in notes:
+                r.diagnosis = notes[r.quantity]
     if ref_trace is not None and any(r.source == "article" and r.status == "MISMATCH" for r in rows):
         from .hints import transposed
         hint = transposed(case, [r for r in rows if r.backend == ref] or compare_case(case, [ref_trace]), ref)

@@ -105,6 +105,9 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
         for r in rows:
             if r.status == "hint":
                 console.print(literal(f"hint: {r.reason}", "bold yellow"))
+        diagnosed = {r.quantity: r.diagnosis for r in rows if r.diagnosis and (not quiet or r.passed is False)}
+        for qid, text in diagnosed.items():     # once per printed quantity: the same for every backend
+            console.print(literal(f"diagnosis {qid}: {text}", "cyan"))
     missing = {}
     for _, traces, _ in results:
         for t in traces:

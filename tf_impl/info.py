@@ -21,6 +21,10 @@ BACKEND = Backend(
     env={"KERAS_BACKEND": "tensorflow"},    # Keras 3 picks its backend once, at import
     imports=("tensorflow",),
     switches=("TF_", "KERAS_"),             # TF_ENABLE_ONEDNN_OPTS, TF_DETERMINISTIC_OPS, thread counts …
+    settings={"slope 0.3": "keras.layers.LeakyReLU() (negative_slope=0.3 by default, kept by TensorFlow as a float32 attribute)",
+              "mean": "the default reduction of Keras losses (MeanSquaredError(), BinaryCrossentropy()): the average "
+                      "over every element",
+              "float32": "keras.config.floatx() is 'float32' by default"},
 )
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")

@@ -20,6 +20,10 @@ BACKEND = Backend(
     env={},
     imports=("torch",),
     switches=("TORCH_", "PYTORCH_"),
+    settings={"slope 0.01": "nn.LeakyReLU() (negative_slope=0.01 by default)",
+              "mean": "reduction='mean', the default of its loss modules (nn.MSELoss(), nn.BCELoss()): the average "
+                      "over every element",
+              "float32": "torch.get_default_dtype() is float32"},
 )
 
 
