@@ -86,8 +86,11 @@ class Diagnosis:
     def summary(self) -> str:
         """One line: what reproduces the print, or the nearest variants."""
         if self.reproducing:
-            return "reproduced by: " + "; ".join(_named(t) for t in self.reproducing[:3]) + (
-                f" (+{len(self.reproducing) - 3} more)" if len(self.reproducing) > 3 else "")
+            shown = self.reproducing[:3]
+            items = [_named(t) for t in shown]
+            return "reproduced by: " + (items[0] if len(items) == 1 else
+                                        " ".join(f"({k}) {text}" for k, text in enumerate(items, 1))) + (
+                f" (+{len(self.reproducing) - 3} more: backprop-parity diagnose)" if len(self.reproducing) > 3 else "")
         if len(self.tried) == 1:
             return "no variant of the catalogue applies (no network to vary); how the text printed it: nothing found"
         near = ", ".join(f"{t.variant} {_short(t.value)} ({t.units:.3g} units off)" for t in self.nearest)
@@ -99,11 +102,11 @@ def settings_of(variant: str) -> str:
     a pair names those of its parts."""
     from backprop_parity.reference import registry
     parts = variant.split(" + ")
-    return "; ".join(f"{b.name}: {b.settings[p]}" for p in parts for b in registry.entries() if p in b.settings)
+    return ", ".join(f"{b.name}: {b.settings[p]}" for p in parts for b in registry.entries() if p in b.settings)
 
 
 def _named(t: Tried) -> str:
-    return f"{t.description} → {_short(t.value)}" + (f" [{t.setting}]" if t.setting else "")
+    return f"{t.description} → {_short(t.value)}" + (f" [as {t.setting}]" if t.setting else "")
 
 
 def _short(value) -> str:
