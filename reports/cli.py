@@ -189,13 +189,21 @@ def write_json(rows, path: str) -> None:
 def cmd_cases(args) -> int:
     from rich.console import Console
     from rich.table import Table
+    from .text import make_console
+    from backprop_parity.reference.case import _articles
+    articles = _articles()
     t = Table(title="built-in cases", show_lines=False)
-    for col in ("case", "article", "sections", "quantities"):
-        t.add_column(col)
+    t.add_column("case", no_wrap=True)                  # a name is what the user types: never cut
+    t.add_column("article (author, where)", overflow="fold", ratio=3)
+    t.add_column("sections", overflow="fold", ratio=2)
+    t.add_column("quantities", justify="right", no_wrap=True)
     for name in builtin_names():
         c = load(resolve(name))
-        t.add_row(name, c.article_title.split(" (")[0], "; ".join(c.sections), str(len(c.quantities)))
-    Console().print(t)
+        a = articles.get(c.article, {})
+        who = ", ".join(x for x in (a.get("author", ""), a.get("published", "")) if x)
+        t.add_row(name, f"{c.article_title}" + (f" — {who}" if who else ""), "; ".join(c.sections),
+                  str(len(c.quantities)))
+    make_console().print(t)
     return 0
 
 

@@ -304,6 +304,9 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         declared = _declared_value(case, q, trace, ns, actual)
         if row.passed and declared is not None:
             row.passed, row.status, row.reason = declared
+    elif q.check == "side":                   # the verdict says what was checked: not the digits, the side
+        row.passed = holds
+        row.status = f"same side of {q.threshold:g}" if holds else f"OTHER SIDE of {q.threshold:g}"
     else:
         row.passed = holds
         row.status = "match" if holds else "MISMATCH"

@@ -51,13 +51,17 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from . import backends as B
     from .run import load_cases, run_cases
-    if args.step is not None and args.step not in steps.STEPS:
-        return usage_error(f"--step: unknown step {args.step!r} (steps: {', '.join(steps.STEPS)})")
     try:
         backends = B.selected_with_reference(args.backend)
     except ValueError as exc:
         return usage_error(f"--backend: {exc}")
     cases = load_cases([args.case], args.dtype)
+    if args.step is not None:
+        step = steps.resolve(args.step, cases[0].net, cases[0].quantities)
+        if step is None:
+            return usage_error(f"--step: unknown step {args.step!r} (steps: {', '.join(steps.STEPS)}; or a symbol "
+                               f"such as Z, delta3, grad.W[2], W_new, or a quantity id of the case)")
+        args.step = step
     if not args.quiet:
         print(f"running {cases[0].name} on {', '.join(backends)} …", file=sys.stderr, flush=True)
     store = cache.from_args(args)
@@ -194,6 +198,13 @@ def base_key(expression: str, keys) -> str | None:
 
 # --------------------------------------------------------------------------- printing
 
+def print_matrix(console, lines: list[str]) -> None:
+    """A matrix, one row per line, never wrapped: a row wider than the terminal ends in '…' (a wider terminal,
+    COLUMNS, or ``check --json`` shows every digit)."""
+    for line in lines:
+        console.print(Text("    " + line), no_wrap=True, overflow="ellipsis", crop=True)
+
+
 def bracket(lines: list[str]) -> list[str]:
     """A matrix the way the articles draw it."""
     extra = [l for l in lines if l.startswith("(")]
@@ -257,7 +268,7 @@ def _print_article(console, q, rows_q) -> None:
         head.append(f"  ({q.section})", style="dim")
     console.print(head)
     if q.printed is not None:
-        console.print(Text("\n".join("    " + l for l in bracket(F.printed_texts(_texts(q.printed))))))
+        print_matrix(console, bracket(F.printed_texts(_texts(q.printed))))
     else:
         console.print(Text(f"    formula: {q.formula}  (evaluated on each backend's own numbers)"))
     if q.erratum:
@@ -276,7 +287,7 @@ def _print_article(console, q, rows_q) -> None:
     for r in rows_q:
         if r.passed is False and r.actual is not None:             # a failure: show what that backend computed
             console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
-            console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(r.actual)))))
+            print_matrix(console, bracket(F.matrix_lines(r.actual)))
 
 
 def _print_code(console, step: str, backends_ran: list) -> None:
@@ -377,14 +388,14 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
             if d:
                 title.append(f"  — {d}", style="dim")
             console.print(title)
-            console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(value)))))
+            print_matrix(console, bracket(F.matrix_lines(value)))
             t = _ref_table(key, ref_rows)
             if t is not None:
                 console.print(Padding(t, (0, 0, 0, 4)))
             for r in ref_rows.get(key, []):
                 if r.passed is False and r.actual is not None:     # a disagreement: show that backend's numbers
                     console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
-                    console.print(Text("\n".join("    " + l for l in bracket(F.matrix_lines(r.actual)))))
+                    print_matrix(console, bracket(F.matrix_lines(r.actual)))
             for q in claimed.get(key, []):
                 _print_article(console, q, article_rows.get(q.id, []))
         if st.step not in shown_code or only_step is not None:

@@ -264,9 +264,13 @@ def status_banners(all_rows, missing, styles, errors) -> list:
                                      f" (listed under Summary); {c['hold']} hold, {c['none']} not compared "
                                      f"(no counterpart, or undecidable: reported, not counted)."]]))
     elif not missing:
+        errata = len({(r.case, r.quantity) for r in all_rows if r.passed and r.status == "erratum confirmed"})
+        conventions = len({(r.case, r.quantity, r.backend, r.style) for r in all_rows
+                           if r.passed and r.status == "convention confirmed"})
         out.append(Banner("ok", [[Text(f"All {c['hold']} comparisons hold", "strong"),
-                                  f" — {c['errata']} article errata and conventions confirmed as "
-                                  f"differences; "
+                                  f" — {errata} article errata confirmed (each on every backend that ran); "
+                                  f"{conventions} framework conventions confirmed as differences (a backend's "
+                                  f"number where its convention differs from the article's); "
                                   + (f"{c['rounding']} printed numbers not correctly rounded (within one unit of "
                                      f"their last digit, not ½; each case says why); " if c['rounding'] else "")
                                   + f"{c['none']} not compared (no counterpart, or undecidable: reported, not "

@@ -72,6 +72,51 @@ STEPS: dict[str, Step] = {s.name: s for s in [
 ]}
 
 
+# What a reader may type for --step besides a step's name: the article's symbols and the trace's keys.
+ALIASES = {"z": "forward-affine", "affine": "forward-affine", "a": "forward-activation", "activation": "forward-activation",
+           "a_aug": "bias-trick", "bias": "bias-trick", "j": "cost", "j_each": "cost", "loss": "cost",
+           "costs": "cost", "grad": "weight-gradient", "dw": "weight-gradient", "gradient": "weight-gradient",
+           "w_new": "update", "b_new": "update", "w_final": "update", "b_final": "update",
+           "lambda": "l2", "regularization": "l2", "gradient-checking": "gradcheck"}
+DELTA_KEYS = ("delta", "deriv", "da", "delta_aug", "deriv_aug", "dj_dyhat", "error", "dz")
+
+
+def resolve(name: str, net=None, quantities=()) -> str | None:
+    """The step ``name`` means: a step's name; a symbol or trace key (``Z``, ``delta3``, ``grad.W[2]``, ``W_new``);
+    or a quantity id of the case (its first trace key) — deltas by layer when the network is known
+    (the last layer's is the output delta). None when nothing matches."""
+    if name in STEPS:
+        return name
+    by_id = {q.id: q.of for q in quantities}
+    if name in by_id:
+        keys = sorted((k for k in _keys(by_id[name]) if resolve(k, net) is not None), key=lambda k: (-len(k), k))
+        return resolve(keys[0], net) if keys else None
+    m = re.fullmatch(r"([A-Za-z_.]+?)\.?\[?(\d*)\]?(?:\[.*\])?", name.strip())
+    if not m:
+        return None
+    word, number = m.group(1).lower().rstrip("."), m.group(2)
+    if word.startswith("gradcheck"):
+        return "gradcheck"
+    if word.startswith("grad"):
+        return "weight-gradient"
+    if word in DELTA_KEYS:
+        if word in ("dj_dyhat", "error"):
+            return "output-delta"
+        if net is None or not number:
+            return "output-delta" if word in ("dj_dyhat", "error") else "hidden-delta" if number else "output-delta"
+        last = net.first_layer + net.depth - 1
+        return "output-delta" if int(number) == last else "hidden-delta"
+    return ALIASES.get(word)
+
+
+def _keys(text: str) -> set:
+    from backprop_parity.reference import expr
+    try:
+        return expr.names_used(text)
+    except Exception:
+        return set()
+
+
 @dataclass(frozen=True)
 class Marked:
     """One marked statement of one backend's source."""

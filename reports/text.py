@@ -22,6 +22,23 @@ def fmt(x, digits=2) -> str:
     return f"{x:.{digits}e}"
 
 
+def fmt_tol(x) -> str:
+    """A tolerance: one number, or the range of a per-element bound (lowest…highest)."""
+    if isinstance(x, list):
+        flat = _flatten(x)
+        if len(set(flat)) > 1:
+            return f"{min(flat):.1e}…{max(flat):.1e}"
+    return fmt(x)
+
+
+NARROW = 110          # below this many columns the reasons leave the table for lines under it
+
+
+def _values(a) -> str:
+    flat = _flatten(a) if isinstance(a, list) else [a]
+    return ", ".join(f"{v:.10g}" for v in flat[:8]) + (f", … ({len(flat)} numbers)" if len(flat) > 8 else "")
+
+
 def _flatten(x):
     return [v for item in x for v in _flatten(item)] if isinstance(x, list) else [x]
 
@@ -76,19 +93,33 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 totals["rounding"] += 1
         if quiet and not any(r.passed is False or r.status == "hint" for r in rows):
             continue
+        narrow = console.width < NARROW
         t = Table(title=literal(f"{case.name} — {case.title}"), title_justify="left", expand=False)
-        for col in ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"):
+        columns = (("quantity / backend", "printed", "|diff| / tol", "verdict") if narrow else
+                   ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"))
+        for col in columns:
             t.add_column(col, overflow="fold")
+        reasons = defaultdict(list)               # narrow: (quantity, text) -> backends, printed under the table
         ref_groups = defaultdict(list)
+
+        def add(name, backend, printed, diff, tol, verdict_text, style, reason):
+            if narrow:
+                t.add_row(literal(f"{name}\n{backend}"), literal(printed), f"{diff}\n{tol}",
+                          literal(verdict_text, style))
+                if reason:
+                    reasons[(name, reason)].append(backend)
+            else:
+                t.add_row(literal(name), backend, literal(printed), diff, tol, literal(verdict_text, style),
+                          literal(short(reason, 60)))
         for r in rows:
             if r.source == "reference" and r.quantity != "*" and not all_rows:
                 ref_groups[(r.backend, r.style)].append(r)
                 continue
             if r.status == "hint" or (quiet and r.passed is not False):
                 continue
-            t.add_row(literal(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]"),
-                      f"{r.backend}/{r.style}", literal(short(r.printed)), fmt(r.max_abs_diff), fmt(r.tolerance),
-                      literal(verdict(r), _style(r)), literal(short(r.erratum or r.reason or "", 60)))
+            add(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]", f"{r.backend}/{r.style}",
+                short(r.printed, 24 if narrow else 34), fmt(r.max_abs_diff), fmt_tol(r.tolerance), verdict(r),
+                _style(r), r.erratum or r.reason or "")
         for (backend, style), group in ref_groups.items():
             bad = [r for r in group if r.passed is False]
             compared = [r for r in group if r.passed is not None]
@@ -96,12 +127,19 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             worst = max((r.max_rel_diff or 0.0 for r in compared), default=None)
             summary = f"{len(compared)} numbers vs reference" + (f", {len(none)} no counterpart" if none else "")
             if not quiet or bad:
-                t.add_row("[reference parity]", f"{backend}/{style}", summary, "max rel " + fmt(worst), "float64 bounds",
-                          f"[{VERDICT_STYLE[not bad]}]{'match' if not bad else f'{len(bad)} FAILED'}[/]", "")
+                add("[reference parity]", f"{backend}/{style}", summary, "max rel " + fmt(worst),
+                    "per-element bounds", "match" if not bad else f"{len(bad)} FAILED", VERDICT_STYLE[not bad], "")
             for r in bad:
-                t.add_row(literal(f"{r.quantity} [reference]"), f"{backend}/{style}", "", fmt(r.max_abs_diff),
-                          fmt(r.tolerance), literal(r.status, "bold red"), literal(short(r.reason or "", 60)))
+                add(f"{r.quantity} [reference]", f"{backend}/{style}", "", fmt(r.max_abs_diff), fmt_tol(r.tolerance),
+                    r.status, "bold red", r.reason or "")
         console.print(t)
+        for (name, reason), backends in reasons.items():
+            who = backends[0] if len(backends) == 1 else f"{backends[0]} and {len(backends) - 1} more"
+            console.print(literal(f"{name} ({who}): {reason}"))
+        for r in rows:                            # a failure shows what the backend computed, not only by how much
+            if r.passed is False and r.actual is not None and r.source == "article":
+                console.print(literal(f"{r.quantity} {r.backend}/{r.style} computes {short(_values(r.actual), 200)}",
+                                      "bold red"))
         for r in rows:
             if r.status == "hint":
                 console.print(literal(f"hint: {r.reason}", "bold yellow"))

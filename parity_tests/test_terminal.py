@@ -1,0 +1,89 @@
+"""What a person reads in a narrow or piped terminal: check, explain and cases at 80 columns and piped.
+
+* check at 80 columns keeps four columns (quantity/backend, printed, |diff| / tolerance, verdict) and
+  moves reasons under the table; a per-element tolerance shows its range, not one number; a failing row
+  shows what the backend computed.
+* explain --step takes the article's symbols (``delta3``, ``Z``, ``grad.W[2]``) and a case's quantity ids.
+* a side-of-threshold check says so in its verdict ("same side of 0.5"), not "match".
+* cases, piped, never cuts a case name and names the article's author.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from backprop_parity.reference import registry
+from backprop_parity.reference.case import load, resolve
+from backprop_parity.reports import steps
+from backprop_parity.reports.cli import main
+
+from .test_case_errors import GOOD
+
+REF = registry.reference().name
+
+
+def run(capsys, monkeypatch, columns: int, *argv) -> tuple[int, str]:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_check_at_80_columns(capsys, monkeypatch):
+    code, out = run(capsys, monkeypatch, 80, "check", "courtial-five-cars", "--backend", REF)
+    assert code == 0
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "quantity /" in out and "|diff| / tol" in out and "erratum / reason" not in out
+    assert "5.0e-08…5.0e-07" in out                   # A4-cars2-5: ½ unit of 7 and of 6 decimals
+    assert any(line.startswith(f"A4-car1 ({REF}/manual): tanh(Z4[0])") for line in lines)
+
+
+def test_a_failing_row_shows_what_was_computed(tmp_path, capsys, monkeypatch):
+    p = tmp_path / "wrong.toml"
+    p.write_text(GOOD.replace('printed = "0.7"', 'printed = "0.9"'), encoding="utf-8")
+    code, out = run(capsys, monkeypatch, 120, "check", str(p), "--backend", REF)
+    assert code == 1
+    assert f"z1 {REF}/manual computes 0.7" in out
+
+
+def test_side_checks_say_so_in_the_verdict(capsys, monkeypatch):
+    code, out = run(capsys, monkeypatch, 200, "check", "zhou-gender", "--backend", REF)
+    assert code == 0
+    emily = next(line for line in out.splitlines() if line.startswith("│ emily "))
+    assert "same side of 0.5" in emily and " match " not in emily
+
+
+@pytest.mark.parametrize("typed,step", [
+    ("delta3", "hidden-delta"), ("delta4", "output-delta"), ("delta[3]", "hidden-delta"), ("Z", "forward-affine"),
+    ("grad.W[2]", "weight-gradient"), ("W_new", "update"), ("J", "cost"), ("rel-error", "gradcheck"),
+    ("deriv2-aug-cols12", "hidden-delta"), ("output-delta", "output-delta"), ("nonsense", None),
+])
+def test_explain_step_takes_the_articles_symbols(typed, step):
+    c = load(resolve("courtial-bias-trick"))           # layers 2, 3, 4: δ(4) is the output delta
+    assert steps.resolve(typed, c.net, c.quantities) == step
+
+
+def test_explain_step_alias_end_to_end(capsys, monkeypatch):
+    code, out = run(capsys, monkeypatch, 120, "explain", "courtial-bias-trick", "--backend", REF, "--step", "delta3",
+                    "--quiet")
+    assert code == 0 and "hidden delta" in out and "output delta" not in out
+    assert main(["explain", "courtial-bias-trick", "--backend", REF, "--step", "nonsense"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown step 'nonsense'" in err and "delta3" in err and len(err.splitlines()) == 1
+
+
+def test_explain_matrices_never_wrap(capsys, monkeypatch):
+    code, out = run(capsys, monkeypatch, 60, "explain", "courtial-bias-trick", "--backend", REF, "--step", "delta3",
+                    "--quiet")
+    rows = [line for line in out.splitlines() if line.lstrip().startswith(("⎡", "⎢", "⎣", "["))]
+    assert rows and all(len(line) <= 60 for line in rows)
+    assert any(line.endswith("…") for line in rows)      # cut rows say so
+
+
+def test_cases_piped_keeps_every_name(capsys, monkeypatch):
+    from backprop_parity.reference.case import builtin_names
+    code, out = run(capsys, monkeypatch, 80, "cases")
+    assert code == 0
+    for name in builtin_names():
+        assert f" {name} " in out, name
+    assert "Florian" in out and "Courtial," in out          # the author (wrapped at 80 columns)
