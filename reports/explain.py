@@ -241,7 +241,7 @@ def _ref_table(key, ref_rows_by_key) -> Table | None:
         t.add_column(col)
     for r in rows:
         if r.passed is None:
-            t.add_row(f"{r.backend}/{r.style}", "—", "—", "—", Text(f"no counterpart: {r.reason}", style="yellow"))
+            t.add_row(f"{r.backend}/{r.style}", "—", "—", "—", Text(_no_counterpart(r.reason), style="yellow"))
         else:
             t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.diff(r.max_rel_diff),
                       F.tolerance(r.tolerance), _verdict(r))
@@ -254,7 +254,7 @@ def _article_table(q, rows_q) -> Table:
         t.add_column(col)
     for r in rows_q:
         if r.passed is None:
-            t.add_row(f"{r.backend}/{r.style}", "—", "—", Text(f"no counterpart: {r.reason}", style="yellow"))
+            t.add_row(f"{r.backend}/{r.style}", "—", "—", Text(_no_counterpart(r.reason), style="yellow"))
         else:
             t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.tolerance(r.tolerance), _verdict(r))
     return t
@@ -328,7 +328,20 @@ def header(console, case, traces) -> None:
             console.print(Text(f"NOT RUN {t.backend}/{t.style}: {t.status}: {t.reason}", style="bold red"))
 
 
+_SAID: dict = {}          # no-counterpart reason -> its number, in this walkthrough (said in full once)
+
+
+def _no_counterpart(reason: str | None) -> str:
+    """The reason in full the first time a walkthrough meets it; after that, a reference to it."""
+    reason = reason or ""
+    if reason in _SAID:
+        return f"no counterpart ({_SAID[reason]}, as above)"
+    _SAID[reason] = f"#{len(_SAID) + 1}"
+    return f"no counterpart {_SAID[reason]}: {reason}"
+
+
 def walkthrough(console, case, traces, rows, only_step: str | None = None) -> None:
+    _SAID.clear()
     header(console, case, traces)
     for r in rows:
         if r.status == "hint":
