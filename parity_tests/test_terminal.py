@@ -87,3 +87,24 @@ def test_cases_piped_keeps_every_name(capsys, monkeypatch):
     for name in builtin_names():
         assert f" {name} " in out, name
     assert "Florian" in out and "Courtial," in out          # the author (wrapped at 80 columns)
+
+
+def test_check_separates_gradient_checking_and_shows_errata_values(capsys, monkeypatch):
+    """float64 parity and gradient checking's noise are two summary rows; an erratum prints the value a correct
+    computation gives, and a misprinted formula what it literally gives."""
+    code, out = run(capsys, monkeypatch, 200, "check", "courtial-bias-trick", "--backend", REF)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "loss2-as-labelled: printed 0.30621105; computed 0.2713382326" in flat
+    assert "delta4-formula-square: the printed formula (y - A[4]) * -(1 - tanh(Z[4]))**2 gives -0.1575617663" in flat
+
+
+def test_gradient_checking_rows_are_told_apart():
+    """check's summary puts gradient checking's centered differences in their own row (their noise, 64·eps·|J|/h,
+    is far above float64's): the rows it moves there are exactly the gradcheck.* keys."""
+    from backprop_parity.reports.compare import Comparison
+    from backprop_parity.reports.text import _centered
+    assert _centered(Comparison("c", "gradcheck.numerical.W[1]", "", "b", "s", "reference"))
+    assert _centered(Comparison("c", "gradcheck.probe.J_plus", "", "b", "s", "reference"))
+    assert not _centered(Comparison("c", "grad.W[1]", "", "b", "s", "reference"))
+    assert not _centered(Comparison("c", "J", "", "b", "s", "reference"))
