@@ -339,3 +339,13 @@ def test_markdown_cells():
     assert cell_md("a|b") == "a\\|b"                                                  # a pipe cannot end a cell
     assert cell_md(Mat([[1.0, -2.5]])) == "`1  -2.5`"
     assert cell_md(Verdict("MISMATCH", False)).endswith("MISMATCH") and "❌" in cell_md(Verdict("x", False))
+
+
+def test_the_page_follows_the_systems_dark_mode_and_prints():
+    """Dark mode follows the system (prefers-color-scheme) and printing has its own rules (no sticky headers,
+    a page per case, no hover colours): both in the one inline stylesheet the CSP allows."""
+    from backprop_parity.reports.render import CSS
+    dark = CSS[CSS.index("@media (prefers-color-scheme: dark)"):]
+    assert "--bg:#0d1117" in dark and "--fg:#e6edf3" in dark
+    printing = CSS[CSS.index("@media print"):]
+    assert "break-before: page" in printing and "position: static" in printing

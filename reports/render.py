@@ -228,6 +228,32 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   table.stack.failed td:first-child .lbl { display: none; }
   .steps td:first-child, .kv td:first-child { white-space: normal; }
 }
+@media (prefers-color-scheme: dark) {
+  :root { --fg:#e6edf3; --muted:#9da7b3; --line:#3d444d; --bg:#0d1117; --code:#161b22;
+          --ok:#3fb950; --bad:#f85149; --warn:#d29922; --none:#8b949e; --accent:#4493f8; }
+  thead th { background: #161b22; }
+  tbody th { background: #10151c; }
+  tbody tr:hover td { background: #161b22; }
+  td pre.mat.printed { background: #2b2412; border-color: #5c4a1a; }
+  .banner.error { background: #3b1216; } .banner.warn { background: #3a2e0f; } .banner.ok { background: #0f2e1a; }
+  .badge { background: #3a2e0f; border-color: #6c5417; }
+  .v.bad { color: #0d1117; }
+  table.stack tbody th[rowspan] { background: #161b22; border-top-color: #3d444d; }
+}
+@media print {
+  :root { --fg:#000; --muted:#444; --line:#bbb; --bg:#fff; --code:#f4f4f4; }
+  body { font-size: 10.5px; }
+  main { max-width: none; padding: 0; }
+  h2 { break-before: page; }
+  h2, h3, h4 { break-after: avoid; }
+  tr, pre, img, .banner { break-inside: avoid; }
+  thead th { position: static; }
+  tbody tr:hover td { background: none; }
+  a { color: inherit; text-decoration: none; }
+  .scroll { overflow: visible; border: 0; }
+  pre { white-space: pre-wrap; }
+  .figs img { flex: 1 1 45%; max-width: 48%; }
+}
 """
 
 

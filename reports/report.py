@@ -267,10 +267,12 @@ def status_banners(all_rows, missing, styles, errors) -> list:
         errata = len({(r.case, r.quantity) for r in all_rows if r.passed and r.status == "erratum confirmed"})
         conventions = len({(r.case, r.quantity, r.backend, r.style) for r in all_rows
                            if r.passed and r.status == "convention confirmed"})
+        said = ([f"{errata} article errat{'um' if errata == 1 else 'a'} confirmed (each on every backend that ran)"]
+                if errata else []) + ([f"{conventions} framework convention{'' if conventions == 1 else 's'} confirmed "
+                                       f"as differences (a backend's number where its convention differs from the "
+                                       f"article's)"] if conventions else [])
         out.append(Banner("ok", [[Text(f"All {c['hold']} comparisons hold", "strong"),
-                                  f" — {errata} article errata confirmed (each on every backend that ran); "
-                                  f"{conventions} framework conventions confirmed as differences (a backend's "
-                                  f"number where its convention differs from the article's); "
+                                  (" — " + "; ".join(said) + "; " if said else " — ")
                                   + (f"{c['rounding']} printed numbers not correctly rounded (within one unit of "
                                      f"their last digit, not ½; each case says why); " if c['rounding'] else "")
                                   + f"{c['none']} not compared (no counterpart, or undecidable: reported, not "
