@@ -349,3 +349,30 @@ def test_the_page_follows_the_systems_dark_mode_and_prints():
     assert "--bg:#0d1117" in dark and "--fg:#e6edf3" in dark
     printing = CSS[CSS.index("@media print"):]
     assert "break-before: page" in printing and "position: static" in printing
+
+
+def test_network_diagrams_draw_every_unit_with_the_references_numbers():
+    """Forward: a unit per neuron (plus the bias unit '1'), a(l) of the first example under each, W on the edges of
+    a small layer; backward: δ(l) under the units. A layer wider than MAX_UNITS is a box with its shape."""
+    import dataclasses
+
+    import numpy as np
+
+    from backprop_parity.reference import network
+    from backprop_parity.reference.case import load, resolve
+    from backprop_parity.reference.trace import trace
+    from backprop_parity.reports import diagram
+    c = load(resolve("zhou-feedforward"))                 # 2-2-1, sigmoid, w = [0, 1], b = 0: a(2) = 0.7216
+    values = trace(network, c.net, c.params, c.X, c.y, c.hyper, c.inputs)[0]
+    forward = diagram.svg(c, values, "forward")
+    assert forward.count('class="unit"') == 5 and forward.count('class="unit bias"') == 2
+    assert ">0.7216<" in forward and ">0.9526<" in forward
+    assert diagram.svg(c, values, "backward") is None      # forward only: no δ to draw
+    c = load(resolve("courtial-bias-trick"))
+    values = trace(network, c.net, c.params, c.X, c.y, c.hyper, c.inputs)[0]
+    backward = diagram.svg(c, values, "backward")
+    delta4 = float(np.ravel(values["delta[4]"])[0])
+    assert f">{delta4:.4g}<" in backward and "∂J/∂W3" in backward
+    wide = dataclasses.replace(c.net, sizes=(3, 20, 2, 1))
+    boxes = diagram.svg(dataclasses.replace(c, net=wide), values, "forward")
+    assert "20 units" in boxes and not re.search(r"<circle", boxes)

@@ -124,6 +124,12 @@ class Details:
 
 
 @dataclass
+class Svg:
+    items: list                 # (markup, alt, file name): <svg> elements built from numbers and escaped text
+                                # (reports/diagram.py), side by side; Markdown links plots/<file name>
+
+
+@dataclass
 class Figures:
     images: list                # side by side when there is room
 
@@ -183,6 +189,8 @@ pre.code { white-space: pre-wrap; overflow-wrap: anywhere; }
 details { margin: .6em 0 1em; }
 summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.diagrams svg { flex: 0 1 auto; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
+                background: var(--bg); }
 .figs img { flex: 1 1 460px; max-width: 100%; min-width: 0; height: auto; border: 1px solid var(--line);
             border-radius: 6px; background: #fff; }
 .kv td:first-child, .kv th:first-child { white-space: nowrap; font-weight: bold; width: 1%; }
@@ -345,6 +353,8 @@ def block_html(b) -> str:
     if isinstance(b, Image):
         data = base64.b64encode(b.png).decode("ascii")
         return f'<div class="figs"><img src="data:image/png;base64,{data}" alt="{esc(b.alt)}"></div>'
+    if isinstance(b, Svg):
+        return '<div class="figs diagrams">' + "".join(markup for markup, _, _ in b.items) + "</div>"
     if isinstance(b, Figures):
         imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(i.png).decode("ascii")}" '
                        f'alt="{esc(i.alt)}">' for i in b.images)
@@ -452,6 +462,10 @@ def block_md(b, images: dict) -> str:
     if isinstance(b, Image):
         images[b.name] = b.png
         return f"![{md_escape(b.alt)}](plots/{b.name})"
+    if isinstance(b, Svg):
+        for markup, _, name in b.items:
+            images[name] = markup.encode("utf-8")
+        return "\n\n".join(f"![{md_escape(alt)}](plots/{name})" for _, alt, name in b.items)
     if isinstance(b, Figures):
         return "\n\n".join(block_md(i, images) for i in b.images)
     if isinstance(b, Banner):

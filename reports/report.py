@@ -32,7 +32,7 @@ from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
-from .render import (Banner, Code, Details, Figures, Heading, Image, Link, Mat, Para, Section, Stack, Table,
+from .render import (Banner, Code, Details, Figures, Heading, Image, Link, Mat, Para, Section, Stack, Svg, Table,
                      Text, Verdict, to_html, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -403,6 +403,7 @@ def case_section(case: Case, traces, rows, images: dict) -> Section:
                                  + ", ".join(label(t.backend, t.style) for t in traces_ran)]))
     blocks += cost_blocks(case, traces_ran, rows)
     blocks += network_blocks(case)
+    blocks += diagram_blocks(case, traces_ran)
     blocks += quantity_blocks(case, traces_ran, rows)
     blocks += errata_blocks(case, traces_ran, rows)
     blocks += mapping_blocks(case, traces_ran)
@@ -487,6 +488,18 @@ def network_blocks(case: Case) -> list:
     ]
     df = pd.DataFrame([{"": Text(k, "strong"), "value": v} for k, v in kv])
     return blocks + [Table(df, cls="kv")]
+
+
+def diagram_blocks(case: Case, traces) -> list:
+    """The network drawn twice from the reference's numbers: forward (a, W) and backward (δ, ∂J/∂W)."""
+    from .diagram import svg
+    ref = next((t for t in traces if is_reference(t.backend)), None)
+    if ref is None or case.net is None:
+        return []
+    drawn = [(view, svg(case, ref.values, view)) for view in ("forward", "backward")]
+    items = [(markup, f"{case.name}: the network, {view} view, first example's numbers", f"{case.name}-{view}.svg")
+             for view, markup in drawn if markup]
+    return [Heading(3, "The network"), Svg(items)] if items else []
 
 
 def _quantity_cell(q, rows_q) -> Stack:

@@ -41,7 +41,7 @@ def _centered(row) -> bool:
 
 def _values(a) -> str:
     flat = _flatten(a) if isinstance(a, list) else [a]
-    return ", ".join(f"{v:.10g}" for v in flat[:8]) + (f", … ({len(flat)} numbers)" if len(flat) > 8 else "")
+    return ", ".join("nan" if v is None else f"{v:.10g}" if isinstance(v, (int, float)) else str(v) for v in flat[:8]) + (f", … ({len(flat)} numbers)" if len(flat) > 8 else "")
 
 
 def _flatten(x):
