@@ -402,15 +402,24 @@ def derivative_at_zero(case, digits) -> Iterator[Variant]:
 
 # --------------------------------------------------------------------------- layout
 
+def square_weights(net) -> list:
+    """The names of the weight matrices that load in either orientation (square, at least 2×2)."""
+    return [name for name, shape in net.param_shapes().items()
+            if name.startswith("W") and shape[0] == shape[1] and shape[0] >= 2]
+
+
+def with_transposed(case, name: str):
+    """The case with parameter ``name`` transposed."""
+    c = copy.copy(case)
+    c.params = {**c.params, name: np.ascontiguousarray(c.params[name].T)}
+    return c
+
+
 @variant("layout")
 def transposed(case, digits) -> Iterator[Variant]:
-    for name, shape in case.net.param_shapes().items():
-        if name.startswith("W") and shape[0] == shape[1] and shape[0] >= 2:
-            def change(c, name=name):
-                c = copy.copy(c)
-                c.params = {**c.params, name: np.ascontiguousarray(c.params[name].T)}
-                return c
-            yield Variant(f"{name}ᵀ", "layout", f"{name} read in the other orientation (transposed)", change)
+    for name in square_weights(case.net):
+        yield Variant(f"{name}ᵀ", "layout", f"{name} read in the other orientation (transposed)",
+                      lambda c, name=name: with_transposed(c, name))
 
 
 # --------------------------------------------------------------------------- arithmetic

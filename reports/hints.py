@@ -8,9 +8,7 @@ clears the mismatches, the case gets a hint row naming the parameter and the lay
 
 from __future__ import annotations
 
-import copy
-
-import numpy as np
+from backprop_parity.reference import variants
 
 from .compare import Comparison, compare_case
 
@@ -26,11 +24,8 @@ def transposed(case, ref_rows, ref_name: str) -> Comparison | None:
     before = _article_failures(ref_rows, "MISMATCH")      # printed numbers that differ (not errata, not rounding)
     if net is None or before == 0:
         return None
-    for name, shape in net.param_shapes().items():
-        if not name.startswith("W") or shape[0] != shape[1] or shape[0] < 2:
-            continue
-        trial = copy.copy(case)
-        trial.params = {**case.params, name: np.ascontiguousarray(case.params[name].T)}
+    for name in variants.square_weights(net):
+        trial = variants.with_transposed(case, name)
         traces = [t for t in B.run(trial, ref_name) if isinstance(t, B.Trace)]
         if not traces:
             continue
