@@ -62,6 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
@@ -196,7 +197,7 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
         "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{m_step:g} = {lr:.10g} "
                           f"(s = {hyper.grad_scale} with {batch_size} example(s) per step; m_step = J / keras loss "
                           f"on one training batch of {batch_size}×{k})"),
-        "update": (f"model.compile(optimizer=keras.optimizers.SGD(learning_rate={lr:.10g}), loss=…), "
+        "update": (f"model.compile(optimizer={optimizer_words(hyper, lr, m_step)}, loss=…), "
                    f"model.fit(batch_size={batch_size}, shuffle=False, epochs={hyper.epochs}): "
                    + ("one step on all the data per epoch" if hyper.rule == "batch"
                       else "one step per example, in data order")),
@@ -215,11 +216,87 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
     return p
 
 
-class Optimizer(NamedTuple):
-    """Keras' SGD for updates on batches of n examples, and the m that relates its loss to J."""
+def optimizer_words(hyper: Hyper, lr: float, m: float) -> str:
+    """The Keras optimizer ``keras_optimizer`` builds, as code."""
+    h = hyper
+    if h.optimizer in ("sgd", "momentum", "nesterov"):
+        return (f"keras.optimizers.SGD(learning_rate={lr:.10g}" + (f", momentum={h.momentum:g}" if h.momentum else "")
+                + (", nesterov=True" if h.optimizer == "nesterov" else "") + ")")
+    if h.optimizer == "rmsprop":
+        return (f"keras.optimizers.RMSprop(learning_rate={h.learning_rate:g}, rho={h.rho:g}, "
+                f"epsilon=ε/m² = {h.eps / m ** 2:.6g}, centered={h.centered})")
+    return (f"keras.optimizers.{'Adam' if h.optimizer == 'adam' else 'AdamW'}(learning_rate={h.learning_rate:g}, "
+            f"beta_1={h.beta1:g}, beta_2={h.beta2:g}, epsilon=ε/m = {h.eps / m:.6g}"
+            + (f", weight_decay={h.weight_decay:g}" if h.optimizer == "adamw" else "") + ")")
 
-    sgd: Any
+
+class Optimizer(NamedTuple):
+    """Keras' optimizer for updates on batches of n examples, and the m that relates its loss to J."""
+
+    sgd: Any                   # the Keras optimizer (SGD unless the case names another)
     m: float
+
+
+def learning_rate(hyper: Hyper, *factors: float):
+    """α·factors (α·s·m), or the case's lr_schedule as Keras' PiecewiseConstantDecay (values in float64: Python floats
+    would make it float32). It moves to values[i+1] once optimizer.iterations (0, 1, …) > boundaries[i]:
+    an lr that starts at count c has boundary c − 1."""
+    starts, values = O.schedule_points(hyper, *factors)
+    if not starts:
+        return values[0]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(                              # [step:update] lr_schedule
+        [c - 1 for c in starts], [np.float64(v) for v in values])
+
+
+def keras_optimizer(hyper: Hyper, s: float, m: float):
+    """The case's Keras optimizer, handed ∂(keras loss)/∂W = ∂J/∂W / m. SGD and momentum are linear in the
+    gradient: learning_rate = α·s·m undoes both; RMSprop and Adam divide by the gradient's own size, which
+    cancels 1/m everywhere but in ε: epsilon = ε/m² under RMSprop's root, ε/m beside Adam's √v."""
+    h = hyper
+    if h.optimizer in ("sgd", "momentum", "nesterov"):
+        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,    # [step:update] SGD(lr = α·s·m)
+                                    nesterov=h.optimizer == "nesterov")
+    if h.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,           # [step:update] g/√(v + ε)
+                                        epsilon=h.eps / m ** 2, centered=h.centered)
+    if h.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,          # [step:update] ε before correction
+                                     beta_2=h.beta2, epsilon=h.eps / m)
+    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update] decoupled λ
+                                  beta_1=h.beta1, beta_2=h.beta2, epsilon=h.eps / m)
+
+
+# Keras' names for an optimizer's state (per variable, by _get_variable_index), as the trace names them
+STATE_SLOTS = {"SGD": {"momentums": "velocity"}, "RMSprop": {"_velocities": "v", "_average_gradients": "m"},
+               "Adam": {"_momentums": "m", "_velocities": "v"}, "AdamW": {"_momentums": "m", "_velocities": "v"}}
+
+
+def snapshot(net: Net, model, opt, m: float) -> dict:
+    """The optimizer's state per trainable Dense variable, in the article's names, layout (from_dense) and scale:
+    a moment of ∂J/∂W / m is multiplied back by m (m² for second moments); SGD's velocity already is."""
+    out: dict = {"t": int(np.asarray(opt.iterations.numpy()))}
+    slots = STATE_SLOTS[type(opt).__name__]
+
+    def value(variable, attr, slot):
+        if variable is None or not variable.trainable or not getattr(opt, attr, None):
+            return None
+        x = np.array(getattr(opt, attr)[opt._get_variable_index(variable)].numpy())
+        return x if slot == "velocity" else x * (m * m if slot == "v" else m)
+
+    for attr, slot in slots.items():
+        for l, layer in enumerate(dense_layers(model)):
+            bias = layer.bias if layer.use_bias else None
+            kernel, vec = value(layer.kernel, attr, slot), value(bias, attr, slot)
+            if kernel is None and vec is None:
+                continue
+            W, b = L.from_dense(kernel if kernel is not None else np.zeros(layer.kernel.shape),
+                                None if bias is None else vec if vec is not None else np.zeros(bias.shape),
+                                net.layout, net.bias)
+            if kernel is not None:
+                out.setdefault(slot, {})[net.W_name(l)] = np.asarray(W)
+            if b is not None and vec is not None:
+                out.setdefault(slot, {})[net.b_name(l)] = np.asarray(b)
+    return out
 
 
 # --------------------------------------------------------------------------- the model
@@ -462,8 +539,8 @@ def cost_each(net: Net, yhat, y):
 def optimizer(net: Net, params, hyper: Hyper, n: int) -> Optimizer:
     """keras.optimizers.SGD(lr = α·s·m) for updates on n examples (its variables in the case's dtype)."""
     with floatx(net.dtype):
-        return Optimizer(keras.optimizers.SGD(learning_rate=rate(net, hyper, n)),                 # [step:update] SGD(lr = α·s·m)
-                         multiplier(net.loss, n * net.sizes[-1]))
+        m = multiplier(net.loss, n * net.sizes[-1])
+        return Optimizer(keras_optimizer(hyper, hyper.scale(n), m), m)                            # [step:update] SGD(lr = α·s·m)
 
 
 def step(net: Net, params, grads: dict, hyper: Hyper, opt: Optimizer):
@@ -498,23 +575,26 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
         J = J_of(net, X_np, y_np, hyper)
         history = History(params_of(model, net), every_epoch)
         costs = [J(history[0])[0]]
+        state = {}
 
         def record_epoch(epoch, logs):
             history.append(params_of(model, net))
             costs.append(J(history[-1])[0])
+            if epoch in (0, hyper.epochs - 1):
+                state["opt_new" if epoch == 0 else "opt"] = snapshot(net, model, opt.sgd, opt.m)
 
         record = keras.callbacks.LambdaCallback(on_epoch_end=record_epoch)
         model.fit(X_ex, y_ex, batch_size=p.batch_size, epochs=hyper.epochs, shuffle=False, verbose=0,
                   callbacks=[record])                                                               # [step:update] W ← W − lr·∂/∂W, batch by batch in data order
         notes = observed(model, opt.sgd)
-    return Training(history, np.asarray(costs), notes)
+    return Training(history, np.asarray(costs), notes, O.traced(hyper, state))
 
 
 def observed(model, sgd) -> dict:
     """What the trained Keras objects say about themselves (dtypes, compilation), for the mapping."""
     lr = sgd.learning_rate
     kinds = sorted({str(v.dtype) for v in model.weights})
-    return {"observed": (f"variables {', '.join(kinds)}; SGD learning rate {float(np.asarray(lr))!r} as "
+    return {"observed": (f"variables {', '.join(kinds)}; {type(sgd).__name__} learning rate {float(np.asarray(lr))!r} as "
                          f"{np.asarray(lr).dtype}; jit_compile = {model.jit_compile}; Keras {keras.__version__} on "
                          f"{keras.backend.backend()}")}
 

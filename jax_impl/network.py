@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from backprop_parity.reference import layout as RL          # framework-free: axes, the L2 mask
+from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
@@ -149,23 +150,65 @@ def cost_each(net: Net, yhat: jax.Array, y: jax.Array) -> jax.Array:
     return LOSS.J_each(net.loss, y, yhat, net.example_axis)
 
 
-def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> optax.GradientTransformation:
-    """optax.sgd(α·s) on every parameter that is not frozen; frozen ones get optax.set_to_zero()."""
-    rate = hyper.learning_rate * hyper.scale(n)                                              # α·(1/n)
-    labels = {name: "frozen" if name in net.frozen else "sgd" for name in params}
-    return optax.multi_transform({"sgd": optax.sgd(rate), "frozen": optax.set_to_zero()}, labels)  # [step:update] optax.sgd(α·s)
+@dataclass
+class Optimizer:
+    """An optax transformation and its state: optax is functional, so the state travels with it (``step``
+    replaces it; the compiled training step takes it in and hands it back)."""
+    tx: optax.GradientTransformation
+    state: object
 
 
-def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: optax.GradientTransformation) -> dict:
-    """W ← W − α·s·∂J/∂W for every parameter that is not frozen. Returns new arrays."""
-    updates, _ = opt.update(grads, opt.init(params), params)                                # [step:update] −α·s·∂J/∂W (0 when frozen)
+def transformation(hyper: Hyper, s: float) -> optax.GradientTransformation:
+    """The case's optax optimizer at learning rate α·s, or its lr_schedule as optax.join_schedules of constant
+    schedules (a new lr from the count, 0, 1, …, at which it starts)."""
+    h = hyper
+    starts, values = O.schedule_points(h, s)
+    lr = values[0] if not starts else optax.join_schedules(                                  # [step:update] lr_schedule
+        [optax.constant_schedule(v) for v in values], starts)
+    if h.optimizer == "rmsprop":
+        return optax.rmsprop(lr, decay=h.rho, eps=h.eps, centered=h.centered)                 # [step:update] g/√(ν + ε)
+    if h.optimizer == "adam":
+        return optax.adam(lr, b1=h.beta1, b2=h.beta2, eps=h.eps)                              # [step:update] m̂/(√v̂ + ε)
+    if h.optimizer == "adamw":
+        return optax.adamw(lr, b1=h.beta1, b2=h.beta2, eps=h.eps, weight_decay=h.weight_decay)  # [step:update] + λ·p
+    if h.optimizer in ("momentum", "nesterov"):
+        return optax.sgd(lr, momentum=h.momentum, nesterov=h.optimizer == "nesterov")          # [step:update] trace b = μb + g
+    return optax.sgd(lr)                                                                      # [step:update] optax.sgd(α·s)
+
+
+def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> Optimizer:
+    """The case's optax optimizer (optax.sgd(α·s) by default) on every parameter that is not frozen; frozen
+    ones get optax.set_to_zero(); its state from tx.init."""
+    labels = {name: "frozen" if name in net.frozen else "update" for name in params}
+    tx = optax.multi_transform({"update": transformation(hyper, hyper.scale(n)), "frozen": optax.set_to_zero()},
+                               labels)
+    return Optimizer(tx, tx.init(params))                                                    # optax's zero state
+
+
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: Optimizer) -> dict:
+    """W ← W − α·s·∂J/∂W (or the case's optimizer) for every parameter that is not frozen. Returns new arrays."""
+    updates, opt.state = opt.tx.update(grads, opt.state, params)                             # [step:update] −α·s·∂J/∂W (0 when frozen)
     return optax.apply_updates(params, updates)                                              # [step:update] W ← W + update
 
 
-def one_step(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
-    """jax.grad of J, then the optax update — on the batch (X, y). What training compiles (jax.jit)."""
+def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer | None = None) -> dict:
+    """jax.grad of J, then the optax update — on the batch (X, y); a fresh optimizer unless one is given."""
     grads = jax.grad(lambda params: cost(net, params, predict(net, params, X), y, hyper))(params)
-    return step(net, params, grads, hyper, optimizer(net, params, hyper, RL.n_examples(X, net.layout)))
+    opt = opt if opt is not None else optimizer(net, params, hyper, RL.n_examples(X, net.layout))
+    return step(net, params, grads, hyper, opt)
+
+
+def compiled_update(net: Net, hyper: Hyper, opt: Optimizer):
+    """The update training calls: one_step under jax.jit, the optimizer's state passed in and handed back."""
+    @jax.jit
+    def update(params, state, X, y):
+        held = Optimizer(opt.tx, state)
+        return one_step(net, params, X, y, hyper, held), held.state
+
+    def run(params, X, y):
+        params, opt.state = update(params, opt.state, X, y)
+        return params
+    return run
 
 
 def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None) -> dict:
@@ -179,6 +222,37 @@ def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None) -> dict:
     return params
 
 
+# optax's names for an optimizer's state (fields of its state tuples), as the trace names them
+STATE_SLOTS = {"trace": "velocity", "mu": "m", "nu": "v"}
+
+
+def snapshot(opt: Optimizer, counted: int) -> dict:
+    """The optimizer's state in article names, read from optax's state tree: trace, mu, nu per parameter
+    (masked out for frozen ones), count as t where a state keeps one."""
+    out: dict = {"t": counted}
+
+    def walk(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, tuple):
+            fields = getattr(node, "_fields", None)
+            for i, v in enumerate(node):
+                name = fields[i] if fields else None
+                if name in STATE_SLOTS and isinstance(v, dict):
+                    for pname, x in v.items():
+                        if isinstance(x, jax.Array):
+                            out.setdefault(STATE_SLOTS[name], {})[pname] = numpy(x)
+                elif name == "count" and isinstance(v, jax.Array):
+                    out["t"] = int(v)
+                else:
+                    walk(v)
+        elif hasattr(node, "inner_state"):
+            walk(node.inner_state)
+    walk(opt.state)
+    return out
+
+
 def predict(net: Net, params: dict, X) -> jax.Array:
     return forward(net, params, X).A[-1]
 
@@ -186,16 +260,22 @@ def predict(net: Net, params: dict, X) -> jax.Array:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule with one jax.jit-compiled update; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    update = jax.jit(lambda params, X, y: one_step(net, params, X, y, hyper))
+    n = RL.n_examples(X, net.layout)
+    opt = optimizer(net, params, hyper, n if hyper.rule == "batch" else 1)
+    update = compiled_update(net, hyper, opt)
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
     history = History(params, every_epoch)
     costs = [J(params)]
-    for _ in range(hyper.epochs):
+    per_epoch, state = (1 if hyper.rule == "batch" else n), {}
+    for e in range(hyper.epochs):
         params = epoch(net, params, X, y, hyper, update)
         history.append(params)
         costs.append(J(params))
+        if e in (0, hyper.epochs - 1):
+            state["opt_new" if e == 0 else "opt"] = snapshot(opt, (e + 1) * per_epoch)
     return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),
-                    notes={"compiled": "jax.jit of one update (jax.grad of J + optax), and of J"})
+                    notes={"compiled": "jax.jit of one update (jax.grad of J + optax, its state in and out), and of J"},
+                    state=O.traced(hyper, state))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
@@ -228,6 +308,14 @@ def missing(net: Net) -> dict:
     return out
 
 
+OPTAX_CALL = {"sgd": "optax.sgd(learning_rate)", "momentum": "optax.sgd(learning_rate, momentum={h.momentum:g})",
+              "nesterov": "optax.sgd(learning_rate, momentum={h.momentum:g}, nesterov=True)",
+              "rmsprop": "optax.rmsprop(learning_rate, decay={h.rho:g}, eps={h.eps:g}, centered={h.centered})",
+              "adam": "optax.adam(learning_rate, b1={h.beta1:g}, b2={h.beta2:g}, eps={h.eps:g})",
+              "adamw": "optax.adamw(learning_rate, b1={h.beta1:g}, b2={h.beta2:g}, eps={h.eps:g}, "
+                       "weight_decay={h.weight_decay:g})"}
+
+
 def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
     """How the article's conventions map onto JAX (the report's mapping column)."""
     from . import platform_note
@@ -247,8 +335,10 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
                    "vjp of δ" + (" (bias unit included; the vjp of jnp.concatenate drops it)" if net.trick else "")
                    + "; δ = g's vjp; g'(Z) = jnp.vectorize(jax.grad(g))(Z); ∂J/∂W = jax.grad(J)(params) of the "
                      "whole cost"),
-        "learning rate": f"optax.sgd(learning_rate = α·s = {h.learning_rate:g}·{s:g} = {h.learning_rate * s:.10g})",
-        "update": ("optax.sgd + optax.apply_updates, "
+        "learning rate": f"learning_rate = α·s = {h.learning_rate:g}·{s:g} = {h.learning_rate * s:.10g}"
+                         + (" (optax.join_schedules of constant schedules: " + ", ".join(
+                             f"{v:g} from update {t}" for t, v in h.lr_schedule) + ")" if h.lr_schedule else ""),
+        "update": (f"{OPTAX_CALL[h.optimizer].format(h=h)} + optax.apply_updates, "
                    + ("one step on all examples per epoch" if h.rule == "batch"
                       else f"one step per example in data order ({n} per epoch)")
                    + f", {h.epochs} epoch(s); each update is one call of the jax.jit-compiled step"

@@ -216,9 +216,9 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
         c = case(name)
         if c.net is None:
             continue
-        effective = runs[backend].effective[i]
+        effective = (runs[backend].effective[i] or {}).get(style)
         ref = effective[0] if effective is not None else reference_trace(name)
-        scales = compare._scales(c, ref)
+        scales = compare._scales(effective[2] if effective is not None else c, ref)
         for t in runs[backend].traces[i]:
             if not isinstance(t, B.Trace) or t.style != style:
                 continue
@@ -241,3 +241,26 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
                     if row.passed is not False:
                         escaped.append(f"{name} {key}{list(np.unravel_index(j, value.shape))} = {value.flat[j]:.3e}")
     return made, escaped, cancelled
+
+
+def in_style_form(case, backend: str, style: str):
+    """The case as that style's framework writes its optimizer (reference/optimizers.py ``in_form``): what the
+    style is held to. The case itself where the forms agree (and for plain SGD)."""
+    from backprop_parity.reference import optimizers as O
+    found = O.in_form(case, registry.get(backend).style(style).forms)
+    return found[0] if found is not None else case
+
+
+def effective_forms(case, backend: str) -> dict:
+    """``compare_case``'s ``effective`` for a backend's styles that write the case's optimizer in another form:
+    {backend: {style: (the reference's trace in that form, note, the case in that form)}} — what
+    ``run._effective_references`` adds in a check (without a backend's own effective case)."""
+    from backprop_parity.reference import optimizers as O
+    from backprop_parity.reports import backends as B
+    out = {}
+    for style in registry.get(backend).styles:
+        found = O.in_form(case, style.forms)
+        if found is not None:
+            eff, note = found
+            out[style.name] = (B.run(eff, REF)[0], f"{backend}/{style.name}: {note}", eff)
+    return {backend: out} if out else {}

@@ -127,7 +127,7 @@ def test_a_reference_failure_on_an_effective_case_is_an_error_row(tmp_path):
     backend_run = run.BackendRun("other", [[dataclasses.replace(ref_trace, backend="other")]],
                                  [(broken, "the slope as the framework keeps it")])
     run._effective_references(backend_run, REF)
-    trace, note = backend_run.effective[0]
+    trace, note, _ = backend_run.effective[0][ref_trace.style]
     assert trace is None and note.startswith("the slope as the framework keeps it; the reference failed on it: ")
     rows = compare_case(c, backend_run.traces[0], ref_trace, {"other": backend_run.effective[0]})
     errors = [r for r in rows if r.status == "ERROR"]

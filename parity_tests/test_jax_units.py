@@ -137,6 +137,15 @@ def collect() -> dict:
         reg = keras.regularizers.L2(0.15)(W)
     f["l2"] = (float(reg), float(0.15 * jnp.sum(jnp.square(W))), float(np.float32(0.15)) * float(jnp.sum(W ** 2)),
                str(reg.dtype))
+    # Keras' SGD casts momentum with ops.cast too: two steps of g = 1 give v = −lr·(μ + 1)
+    with KS.floatx(np.float64):
+        var = keras.Variable(np.zeros(1), dtype="float64")
+        sgd = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+        sgd.build([var])
+        for _ in range(2):
+            sgd.apply_gradients([(jnp.ones(1, dtype=jnp.float64), var)])
+        f["momentum"] = (float(np.asarray(sgd.momentums[0].numpy())[0]), 0.9 * -0.1 - 0.1,
+                         float(np.float32(0.9)) * -0.1 - 0.1)
 
     # a trained Keras model's own objects: layers, loss, learning rate
     case = load("courtial-l2")
@@ -218,7 +227,7 @@ def test_marked_lines_are_jax_calls():
     calls = {"bias-trick": ("jnp.concatenate", "jax.vjp"), "forward-affine": ("@", "jax.vjp"),
              "forward-activation": ("jax.vjp",), "output-delta": ("jax.grad", ".activation("),
              "hidden-delta": (".affine(", ".trick(", ".activation("), "weight-gradient": ("jax.grad",),
-             "l2": ("jnp.sum",), "cost": ("jnp.sum", "jnp.mean"), "update": ("optax.", "opt.update(")}
+             "l2": ("jnp.sum",), "cost": ("jnp.sum", "jnp.mean"), "update": ("optax.", "opt.update(", "tx.update(")}
     for line in src:
         m = re.search(r"# \[step:([a-z0-9-]+)\]", line)
         if m:
@@ -304,6 +313,13 @@ def test_keras_l2_is_exact_in_float64_on_jax(facts):
     reg, exact, rounded, dtype = facts["l2"]
     assert dtype == "float64"
     assert reg == exact and reg != rounded
+
+
+def test_keras_momentum_is_exact_in_float64_on_jax(facts):
+    """Keras' SGD casts momentum with ops.cast — on JAX jnp.asarray(μ, float64), so μ = 0.9 exactly (on
+    TensorFlow it is a float32 constant first: tf_impl.backend's effective case rounds it)."""
+    got, exact, rounded = facts["momentum"]
+    assert got == exact and got != rounded
 
 
 def test_keras_objects_are_float64(facts):

@@ -50,7 +50,8 @@ LEAKY_REL = max(abs(float(np.float32(s)) - s) / s for s in (0.01, 0.1, 0.2, 0.3)
 def float32_slopes(case):
     """The case with every leaky_relu slope rounded to float32: what TensorFlow computes with."""
     from backprop_parity.tf_impl.backend import effective_case
-    return effective_case(case)
+    found = effective_case(case)
+    return found[0] if isinstance(found, tuple) else found
 
 
 def inexact_leaky(case) -> bool:
@@ -324,7 +325,9 @@ def test_float32_run(tf_backend, case_name):
         assert hasattr(trace, "values"), trace.reason
         for k, arr in _all_float_arrays(trace.values):
             assert arr.dtype == np.float32, (trace.style, k)
-        for r in reference_comparisons(case, trace, ref):
+        written = H.in_style_form(case, "tf", trace.style)   # Keras' own form of the case's optimizer
+        held_to = B.run(written, "numpy")[0] if written is not case else ref
+        for r in reference_comparisons(written, trace, held_to):
             if not r.quantity.startswith("gradcheck."):       # h = 1e-4 in float32: see the report
                 H.assert_row(r)
 

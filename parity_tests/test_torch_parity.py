@@ -136,7 +136,8 @@ def _torch_train(torch_backend, style, c):
 def test_training_matches_epoch_by_epoch(torch_backend, name, style):
     c = case(name)
     history, costs = _torch_train(torch_backend, style, c)
-    ref = reference_train(c.net, c.params, c.X, c.y, c.hyper, every_epoch=True)
+    written = helpers.in_style_form(c, "torch", style)       # torch's momentum is the buffer form: held to it
+    ref = reference_train(written.net, written.params, written.X, written.y, written.hyper, every_epoch=True)
     ref_history, ref_costs = ref.history, ref.costs
     assert len(history) == len(ref_history) == c.hyper.epochs + 1
     for e, (mine, ref) in enumerate(zip(history, ref_history)):

@@ -10,8 +10,9 @@ with the same names:
   ``calc.computation_graph(5, 3, 2)``), computed the backend's way: ``reference/functions.py``
   names them and builds the table from the backend's own functions;
 
-and optionally ``NOTES`` (mapping lines every trace gets), ``effective_case(case)`` with
-``EFFECTIVE_NOTE`` (the case as the framework really computes it, see ``reports/run.py``) and
+and optionally ``NOTES`` (mapping lines every trace gets), ``effective_case(case)`` (the case as the
+framework really computes it — returned with its note as ``(case, note)``, or alone with ``EFFECTIVE_NOTE``;
+see ``reports/run.py``) and
 ``environment()`` (facts about the framework for the report, see ``reports/environment.py``).
 A framework backend runs in its own worker process (``reports/worker.py``).
 """

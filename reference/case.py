@@ -60,7 +60,12 @@ SOURCE_FIELDS = {"article", "sections", "url"}
 NETWORK_FIELDS = {"sizes", "activations", "loss", "layout", "bias", "first_layer", "first_weight", "frozen"}
 INIT_FIELDS = {"distribution", "seed", "scale"}
 DATA_FIELDS = {"X", "y"}
-TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias"}
+TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias", "optimizer", "momentum", "beta1",
+                "beta2", "eps", "rho", "centered", "weight_decay", "lr_schedule"}
+# which optimizer each hyper-parameter belongs to (a field that does not apply is refused: it would be ignored)
+OPTIMIZER_FIELDS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam", "adamw"), "beta2": ("adam", "adamw"),
+                    "eps": ("rmsprop", "adam", "adamw"), "rho": ("rmsprop",), "centered": ("rmsprop",),
+                    "weight_decay": ("adamw",)}
 GRADCHECK_FIELDS = {"h", "probe"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
                    "tolerance_reason", "erratum", "rounding", "differs", "differs_float32", "same_in_float32",
@@ -68,7 +73,8 @@ QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "for
 REMARK_FIELDS = {"section", "text"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
 RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
-                  "learning_rate", "h", "act", "loss", "calc", "grad", "gradcheck", "predict", "inputs",
+                  "learning_rate", "h", "act", "loss", "calc", "grad", "gradcheck", "predict", "inputs", "opt", "opt_new",
+                  "momentum", "beta1", "beta2", "eps", "rho", "weight_decay",
                   *expr.MATH}
 
 
@@ -636,6 +642,7 @@ class _Loader:
             if not isinstance(train["l2_bias"], bool):
                 self.fail("train.l2_bias", f"expected true or false, got {_kind(train['l2_bias'])}")
             kw["l2_bias"] = train["l2_bias"]
+        kw.update(self.optimizer(train, kw))
         if "h" in gradcheck:
             kw["h"] = self.number("gradcheck.h", gradcheck["h"], 0, 1, lo_open=True)
         if "probe" in gradcheck:
@@ -659,6 +666,53 @@ class _Loader:
                 self.fail("network.sizes", f"gradient checking {P} parameters on {n} examples takes 2·P·n·P = "
                                            f"{2 * P * n * P:.1e} multiply-adds (limit {MAX_GRADCHECK_WORK:.0e})")
         return hyper
+
+    def optimizer(self, train: dict, kw: dict) -> dict:
+        """[train] optimizer and its hyper-parameters: each checked for range and for applying at all."""
+        from . import optimizers as O
+        out: dict = {}
+        kind = self.string("train.optimizer", train.get("optimizer", "sgd"), list(O.OPTIMIZERS))
+        out["optimizer"] = kind
+        for name, applies in OPTIMIZER_FIELDS.items():
+            if name in train and kind not in applies:
+                self.fail(f"train.{name}", f"does not apply to optimizer {kind!r} (it is for {', '.join(applies)})"
+                          + ("; coupled L2 (a weight_decay added to the gradient, as SGD or Adam take it) is train.l2" if name == "weight_decay"
+                             else ""))
+        ranges = {"momentum": (0, 1, False, True), "beta1": (0, 1, False, True), "beta2": (0, 1, False, True),
+                  "rho": (0, 1, False, True), "eps": (0, 1, True, False), "weight_decay": (0, 1e6, False, False)}
+        for name, (lo, hi, lo_open, hi_open) in ranges.items():
+            if name in train:
+                x = self.number(f"train.{name}", train[name], lo, hi, lo_open=lo_open)
+                if hi_open and x >= hi:
+                    self.fail(f"train.{name}", f"{x!r} must be below {hi}")
+                out[name] = x
+        if kind in ("momentum", "nesterov") and out.get("momentum", 0.0) <= 0:
+            self.fail("train.momentum", f"optimizer {kind!r} needs a momentum μ in (0, 1)")
+        if kind == "adamw" and train.get("l2"):
+            self.fail("train.l2", "adamw decays by train.weight_decay (decoupled); coupled L2 on top is not supported")
+        if "centered" in train:
+            if not isinstance(train["centered"], bool):
+                self.fail("train.centered", f"expected true or false, got {_kind(train['centered'])}")
+            out["centered"] = train["centered"]
+        if kind in O.ADAPTIVE and kw.get("grad_scale", "1") != "1":
+            self.fail("train.grad_scale", f"'1/n' scales the step of a linear optimizer; {kind} divides by the "
+                                          f"gradient's own size, so write the loss as a mean instead")
+        if "lr_schedule" in train:
+            raw = train["lr_schedule"]
+            if not isinstance(raw, list) or not raw or len(raw) > 1000:
+                self.fail("train.lr_schedule", "expected a list of [step, lr] pairs (1 to 1000 of them)")
+            entries, last = [], 0
+            for i, pair in enumerate(raw):
+                where = f"train.lr_schedule[{i}]"
+                if not isinstance(pair, list) or len(pair) != 2:
+                    self.fail(where, f"expected [step, lr], got {_kind(pair)}")
+                step = self.integer(f"{where}[0]", pair[0], 1, 10 ** 12)
+                if step <= last:
+                    self.fail(f"{where}[0]", f"steps must increase (step {step} after step {last})")
+                entries.append((step, self.number(f"{where}[1]", pair[1], 0, 1e6, lo_open=True)))
+                last = step
+            out["lr_schedule"] = tuple(entries)
+        return out
 
     def quantities(self, raw) -> list:
         if not isinstance(raw, list) or not raw:

@@ -72,6 +72,7 @@ class Training:
     history: list            # the article-named NumPy parameters before training and after epochs (a History)
     costs: np.ndarray        # J before training and after each epoch
     notes: dict = field(default_factory=dict)   # how the framework trained (read from its objects): the mapping
+    state: dict = field(default_factory=dict)   # the optimizer's state as trace keys (opt_new.*, opt.*), if it keeps any
 
 
 @dataclass

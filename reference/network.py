@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import layout as L
+from . import optimizers as O
 from .contract import Backward, Forward, History, Training
 from .spec import Hyper, Net
 
@@ -107,31 +108,34 @@ def cost_each(net: Net, yhat: np.ndarray, y: np.ndarray) -> np.ndarray:
     return net.loss.J_each(y, yhat, net.example_axis)
 
 
-def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> float:
-    """By hand the optimizer is its step size: α·s."""
-    return hyper.learning_rate * hyper.scale(n)                              # [step:update] α·(1/n)
+def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> O.State:
+    """By hand the optimizer is its step size α·s and, beyond SGD, its state (reference/optimizers.py)."""
+    return O.State(hyper, scale=hyper.scale(n))             # [step:update] α·(1/n)
 
 
-def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: float) -> dict:
-    """W ← W − α·s·∂J/∂W for every parameter that is not frozen. Returns new arrays."""
-    rate = opt
-    return {name: p if name in net.frozen else p - rate * grads[name] for name, p in params.items()}  # [step:update]
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: O.State) -> dict:
+    """W ← W − α·s·∂J/∂W (or the case's optimizer) for every parameter that is not frozen. Returns new arrays."""
+    opt.t += 1
+    return {name: p if name in net.frozen else O.update(opt, name, p, grads[name])   # [step:update]
+            for name, p in params.items()}
 
 
-def one_step(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
-    """Forward, backward, gradients, update — on the batch (X, y)."""
+def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = None) -> dict:
+    """Forward, backward, gradients, update — on the batch (X, y); a fresh optimizer unless one is given."""
     fwd = forward(net, params, X)
     bwd = backward(net, params, fwd, y, hyper)
     grads = gradients(net, params, fwd, bwd, hyper)
-    return step(net, params, grads, hyper, optimizer(net, params, hyper, L.n_examples(X, net.layout)))
+    opt = opt if opt is not None else optimizer(net, params, hyper, L.n_examples(X, net.layout))
+    return step(net, params, grads, hyper, opt)
 
 
-def epoch(net: Net, params: dict, X, y, hyper: Hyper) -> dict:
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = None) -> dict:
     """One pass over the data: one batch step, or one SGD step per example in data order."""
     if hyper.rule == "batch":
-        return one_step(net, params, X, y, hyper)
+        return one_step(net, params, X, y, hyper, opt)
+    opt = opt if opt is not None else optimizer(net, params, hyper, 1)
     for i in range(L.n_examples(X, net.layout)):
-        params = one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper)
+        params = one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper, opt)
     return params
 
 
@@ -142,13 +146,17 @@ def predict(net: Net, params: dict, X) -> np.ndarray:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
+    opt = optimizer(net, params, hyper, L.n_examples(X, net.layout) if hyper.rule == "batch" else 1)
     history = History(params, every_epoch)
     costs = [cost(net, params, predict(net, params, X), y, hyper)]
-    for _ in range(hyper.epochs):
-        params = epoch(net, params, X, y, hyper)
+    state = {}
+    for e in range(hyper.epochs):
+        params = epoch(net, params, X, y, hyper, opt)
         history.append(params)
         costs.append(cost(net, params, predict(net, params, X), y, hyper))
-    return Training(history, np.asarray(costs))
+        if e == 0 or e == hyper.epochs - 1:
+            state["opt_new" if e == 0 else "opt"] = opt.snapshot()
+    return Training(history, np.asarray(costs), state=O.traced(hyper, state))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
@@ -182,8 +190,10 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
         "deltas": "δ(L) = ∂J/∂ŷ ⊙ g'(Z); δ(l) = (δ(l+1)·Wᵀ) ⊙ g'(Z)" + (", bias column dropped" if net.trick else "")
                   + "; written by hand",
         "learning rate": f"α = {h.learning_rate:g}, s = {scale}" + (f" (n = {n})" if scale == "1/n" else ""),
-        "update": ("W ← W − α·s·∂J/∂W once per epoch on all examples" if h.rule == "batch"
-                   else "W ← W − α·∂J/∂W once per example, in data order") + f", {h.epochs} epoch(s)"
+        "update": ((("W ← W − α·s·∂J/∂W" if h.rule == "batch" else "W ← W − α·∂J/∂W") if h.optimizer == "sgd" else
+                     f"{O.describe(h)}: {O.FORMS[h.optimizer][O.form(h)]}, by hand (reference/optimizers.py)")
+                    + (" once per epoch on all examples" if h.rule == "batch"
+                       else " once per example, in data order")) + f", {h.epochs} epoch(s)"
                   + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else ""),
     }
     if h.l2:

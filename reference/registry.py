@@ -58,12 +58,25 @@ class Style:
     title: str         # a few words for people ("autograd on leaf tensors")
     colour: str        # the plots' colour for this style ("#D55E00")
     marker: str        # the plots' matplotlib marker ("s")
+    optimizer_forms: tuple = ()   # ((optimizer, written form), …) where the framework's optimizer is not
+                                  # written as its paper (reference/optimizers.py FORMS): "buffer", "eps-inside" …
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise RegistryError(f"style name {self.name!r}: use lower-case letters, digits and '_'")
         if not isinstance(self.module, str) or not _MODULE.fullmatch(self.module):
             raise RegistryError(f"style {self.name}: module {self.module!r} is not a module name")
+        from .optimizers import FORMS
+        forms = tuple(dict(self.optimizer_forms).items())
+        for optimizer, written in forms:
+            if written not in FORMS.get(optimizer, {}):
+                raise RegistryError(f"style {self.name}: optimizer form {optimizer}={written!r} is not one of "
+                                    f"reference/optimizers.py FORMS")
+        object.__setattr__(self, "optimizer_forms", forms)
+
+    @property
+    def forms(self) -> dict:
+        return dict(self.optimizer_forms)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,19 @@ class Hyper:
     l2_bias: bool = True           # does L2 reach the biases (bias row/column or b vectors)?
     h: float = 1e-4                # gradient checking step (Courtial, chapter 7)
     probe: tuple[str, tuple[int, ...]] | None = None   # parameter entry whose perturbation is traced
+    # the optimizer (reference/optimizers.py): its hyper-parameters as they apply, an optional schedule
+    optimizer: str = "sgd"         # sgd | momentum | nesterov | rmsprop | adam | adamw
+    momentum: float = 0.0          # μ (momentum, nesterov)
+    beta1: float = 0.9             # Adam's β1, β2
+    beta2: float = 0.999
+    eps: float = 1e-8              # ε (rmsprop, adam, adamw)
+    rho: float = 0.9               # RMSprop's decay (torch calls it alpha)
+    centered: bool = False         # centered RMSprop
+    weight_decay: float = 0.0      # AdamW's decoupled decay λ (coupled L2 is l2)
+    lr_schedule: tuple = ()        # ((step, lr), …): lr from that update (1, 2, …) on
+    form: str = ""                 # the optimizer's written form (optimizers.FORMS); "" is its paper's
+    float32_constants: tuple = ()  # optimizer constants a framework rounds to float32 (a backend's effective case):
+                                   # "momentum", "beta powers" (Adam's bias correction), "weight_decay"
 
     def scale(self, n: int) -> float:
         return 1.0 / n if self.grad_scale == "1/n" else 1.0

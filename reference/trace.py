@@ -57,6 +57,7 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
     training = S.train(net, params, X_np, y_np, hyper)
     t["costs"] = np.asarray(training.costs)
     t.update(training_keys(training.history))
+    t.update({k: np.asarray(v, dtype=net.dtype) if k.endswith(".t") else v for k, v in training.state.items()})
     final = S.load(net, training.history[-1])
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = to_np(S.predict(net, final, S.tensor(net, x)))

@@ -69,6 +69,11 @@ def _texts(printed):
     return [_texts(p) for p in printed] if isinstance(printed, list) else printed.text
 
 
+# the optimizer's hyper-parameters an expression may name (those of the case's optimizer: the others do not apply)
+OPTIMIZER_CONSTANTS = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("rho", "eps"),
+                       "adam": ("beta1", "beta2", "eps"), "adamw": ("beta1", "beta2", "eps", "weight_decay")}
+
+
 def namespace(case: Case, trace) -> expr.Namespace:
     values = dict(trace.values)
     values.update(case.arrays)
@@ -76,6 +81,7 @@ def namespace(case: Case, trace) -> expr.Namespace:
         values[f"inputs.{name}"] = x
     h = case.hyper
     values.update({"l2": h.l2, "learning_rate": h.learning_rate, "h": h.h})
+    values.update({name: getattr(h, name) for name in OPTIMIZER_CONSTANTS[h.optimizer]})
     if case.X is not None and case.net is not None:
         values["n"] = float(case.X.shape[case.net.example_axis])
     return expr.Namespace(values, trace.missing, trace.functions)
@@ -410,6 +416,28 @@ def reference_comparisons(case: Case, trace, ref) -> list[Comparison]:
     return rows
 
 
+def form_rows(case: Case, trace, ref, note: str) -> list[Comparison]:
+    """How far a style's optimizer, written in its framework's form, ends from the case's form: its costs and
+    final parameters against the reference run in the case's form. Its own form is held at the float64 bound
+    by the effective-case rows; these rows measure the difference the form makes (``convention confirmed``
+    when it shows, ``match`` when the forms agree on this case, as momentum's do while lr is constant)."""
+    scales = _scales(case, ref)
+    rows = []
+    for key in ref.values:
+        if key == "costs" or key.startswith(("W_final[", "b_final[")):
+            row = reference_row(case, trace, ref, key, scales)
+            row.quantity = row.label = f"{key} vs the case's form"
+            row.source = "form"
+            if row.status == "MISMATCH":
+                row.passed, row.status = True, "convention confirmed"
+                row.reason = f"{trace.backend}/{trace.style}: " + note.split(": ", 1)[-1].replace(
+                    "; the reference is run in that form", "") + f" — {key} differs by up to {row.max_abs_diff:.3g}"
+            elif row.passed:
+                row.reason = "the two forms give the same numbers on this case"
+            rows.append(row)
+    return rows
+
+
 def _declared_difference(case: Case, key: str, trace, row: Comparison) -> Comparison:
     """A MISMATCH of ``key`` that the case declares: a quantity reading ``key`` says this backend/style
     differs (a framework's convention at an edge) — the row is that convention, confirmed, with its reason.
@@ -550,9 +578,9 @@ def not_run(case: Case, backend: str, style: str, reason: str) -> Comparison:
 def compare_case(case: Case, traces: list, ref=None, effective: dict | None = None) -> list[Comparison]:
     """All rows of one case: article quantities on every trace, reference parity, gradient checks.
 
-    ``effective`` maps a backend to (reference trace, note) when that backend declares it computes a
-    slightly different case than the one given (TensorFlow rounds a leaky slope to float32): its
-    reference rows are then held to the reference run on that effective case, and say so.
+    ``effective`` maps a backend to {style: (reference trace, note)} when a style computes a slightly
+    different case than the one given (a leaky slope kept as float32, an optimizer written in another
+    form): its reference rows are then held to the reference run on that effective case, and say so.
     """
     rows: list[Comparison] = []
     for trace in traces:
@@ -562,15 +590,19 @@ def compare_case(case: Case, traces: list, ref=None, effective: dict | None = No
         start = len(rows)
         for q in case.quantities:
             rows.append(article_comparison(case, q, trace, ref))
-        if effective and trace.backend in effective:
-            eff_ref, note = effective[trace.backend]
+        found = (effective or {}).get(trace.backend) or {}
+        if trace.style in found:
+            eff_ref, note, eff_case = (*found[trace.style], case)[:3]
             if eff_ref is None:         # the reference could not run the case this backend computes
                 rows.append(Comparison(case.name, "*", "effective case", trace.backend, trace.style, "reference",
                                        passed=False, status="ERROR", reason=note))
-            for row in (reference_comparisons(case, trace, eff_ref) if eff_ref is not None else []):
-                row.tolerance_reason = (f"against the reference run on {trace.backend}'s effective case "
+            # the effective case's own hyper-parameters give its element scales (a momentum buffer is g, not lr·g)
+            for row in (reference_comparisons(eff_case, trace, eff_ref) if eff_ref is not None else []):
+                row.tolerance_reason = (f"against the reference run on {trace.backend}/{trace.style}'s effective case "
                                         f"({note}); " + row.tolerance_reason)
                 rows.append(row)
+            if eff_ref is not None and ref is not None and eff_ref.values.keys() >= {"costs"} and "is written" in note:
+                rows.extend(form_rows(case, trace, ref, note))
         elif ref is not None and trace is not ref:
             rows.extend(reference_comparisons(case, trace, ref))
         g = gradcheck_comparison(case, trace)

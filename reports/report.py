@@ -408,6 +408,7 @@ def case_section(case: Case, traces, rows, images: dict) -> Section:
     blocks += errata_blocks(case, traces_ran, rows)
     blocks += mapping_blocks(case, traces_ran)
     blocks += reference_blocks(case, rows)
+    blocks += form_blocks(case, rows)
     blocks += gradcheck_blocks(rows)
     blocks += plot_blocks(case, images)
     return Section(case.name, blocks)
@@ -709,6 +710,34 @@ def reference_blocks(case: Case, rows) -> list:
                 Text("; ".join(f"{k}: {v}" for k, v in list(TRACE_DOC.items())[:12]) + " …", "note")])
     return [Heading(3, "Every number against the NumPy reference"),
             Details(summary, [doc, Table(pd.DataFrame(recs), cls="reference", notes=notes)], open=bool(bad))]
+
+
+def form_blocks(case: Case, rows) -> list:
+    """Where a style's optimizer is written in another form than the case's: how far apart the forms end (the
+    style itself is held to its own form in the table above)."""
+    f = [r for r in rows if r.source == "form"]
+    if not f:
+        return []
+    by_style: dict = {}
+    for r in f:
+        by_style.setdefault((r.backend, r.style), []).append(r)
+    recs = []
+    for (b, s), rs in by_style.items():
+        costs = next((r for r in rs if r.quantity.startswith("costs")), None)
+        finals = [r for r in rs if not r.quantity.startswith("costs")]
+        worst = max(finals, key=lambda r: r.max_abs_diff or 0.0, default=None)
+        differs = next((r.reason for r in rs if r.status == "convention confirmed"), "")
+        recs.append({"backend/style": label(b, s),
+                     "its optimizer's form": (differs.split(": ", 1)[-1].split(" — ", 1)[0].removeprefix("its ") if differs
+                                              else "the same numbers as the case's form"),
+                     "costs apart by": F.diff(costs.max_abs_diff) if costs is not None else "—",
+                     "final weights apart by": (f"{F.diff(worst.max_abs_diff)} ({worst.quantity.split(' ')[0]})"
+                                                if worst is not None else "—"),
+                     "verdict": Verdict("convention confirmed" if differs else "match", True)})
+    doc = Para([Text("Frameworks that write this optimizer in another form than the case's: each is held to its own "
+                     "form above (the reference rerun in that form); here, how far the two forms end apart after "
+                     f"{case.hyper.epochs} epoch(s).", "muted")])
+    return [Heading(3, "Optimizer forms"), doc, Table(pd.DataFrame(recs), cls="reference")]
 
 
 def gradcheck_blocks(rows) -> list:

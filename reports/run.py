@@ -52,7 +52,8 @@ class BackendRun:
 
     backend: str
     traces: list                                   # per case: [Trace | Comparison (NOT RUN, ERROR)]
-    effective: list                                # per case: (reference trace on the effective case, note) or None
+    effective: list                                # per case: {style: (reference trace on its effective case, note)}
+                                                   # or None (a worker sends (effective case, note) first)
     environment: dict | None = None                # worker_facts of the framework (None: ran here or not at all)
     diagnoses: dict = field(default_factory=dict)  # reference only: case index -> {quantity: diagnosis line}
 
@@ -144,7 +145,7 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
             runs[b] = _merged(b, cases, reused[b], [], None, store)
     for b in todo:
         if b != ref:
-            _effective_references(runs[b], ref, store)
+            _effective_references(runs[b], ref, store, cases)
     return runs
 
 
@@ -246,17 +247,38 @@ def _from_worker(name: str, cases, result) -> BackendRun:
     return BackendRun(name, traces, effective, result.environment or None)
 
 
-def _effective_references(run: BackendRun, ref: str, store=None) -> None:
-    """Replace each effective case a worker sent by (the reference's trace on it, note)."""
+def _effective_references(run: BackendRun, ref: str, store=None, cases=None) -> None:
+    """Replace each effective case by {style: (the reference's trace on it, note, the case)}: the case a worker sent
+    (the backend computes a slightly different one), and, per style, the case in the written form of its
+    framework's optimizer (``Style.optimizer_forms``, reference/optimizers.py). Idempotent."""
+    from backprop_parity.reference import optimizers as O
+
     from . import backends as B
+    try:
+        forms = {s.name: s.forms for s in registry.get(run.backend).styles}
+    except registry.UnknownBackend:        # a test double: no declared optimizer forms
+        forms = {}
     for i, found in enumerate(run.effective):
-        if found is None:
+        if isinstance(found, dict):
             continue
-        eff, note = found
-        trace = reference_trace(eff, ref, store)
-        # a failed reference run on the effective case is kept as its reason: compare reports it as an error
-        run.effective[i] = (trace, note) if isinstance(trace, B.Trace) else (None, f"{note}; the reference failed "
-                                                                                 f"on it: {trace}")
+        case = cases[i] if cases is not None else None
+        per_style, done = {}, {}
+        for style in dict.fromkeys(t.style for t in run.traces[i]):
+            eff, notes = (found[0], [found[1]]) if found is not None else (case, [])
+            written = O.in_form(eff, forms.get(style, {}))
+            if written is not None:
+                eff, note = written
+                notes.append(f"{run.backend}/{style}: {note}")
+            if not notes or eff is None:
+                continue
+            key = eff.hyper.form if written is not None else ""
+            if key not in done:
+                done[key] = reference_trace(eff, ref, store)
+            trace, note = done[key], "; ".join(notes)
+            # a failed reference run on the effective case is kept as its reason: compare reports it as an error
+            per_style[style] = ((trace, note, eff) if isinstance(trace, B.Trace)
+                                else (None, f"{note}; the reference failed on it: {trace}", eff))
+        run.effective[i] = per_style or None
 
 
 def reference_trace(case, ref: str, store=None):

@@ -64,8 +64,9 @@ STEPS: dict[str, Step] = {s.name: s for s in [
          "δ(l) = (δ(l+1)·W(l+1)ᵀ, bias-unit column dropped) ⊙ g'(Z(l))", "Courtial ch. 6"),
     Step("weight-gradient", "weight gradient", "∂J/∂W(l) = A(l−1)ᵀ·δ(l)   (columns layout: δ·Aᵀ)",
          "Courtial ch. 6; deeplearning.ai"),
-    Step("update", "gradient-descent update", "W ← W − α·(1/n)·∂J/∂W   (or W − α·∂J/∂W; per example for SGD)",
-         "Courtial ch. 6; Zhou"),
+    Step("update", "gradient-descent update", "W ← W − α·(1/n)·∂J/∂W   (or W − α·∂J/∂W; per example for SGD; or the "
+         "case's optimizer: momentum, Nesterov, RMSprop, Adam, AdamW — reference/optimizers.py)",
+         "Courtial ch. 6; Zhou; the optimizers' papers"),
     Step("l2", "L2 regularisation", "J += ½·λ·ΣW²,   ∂J/∂W += λ·W", "Courtial ch. 8"),
     Step("gradcheck", "gradient checking",
          "V2 = (J(w + h) − J(w − h)) / 2h;   ‖V1 − V2‖ / ‖V1 + V2‖ ≪ 1", "Courtial ch. 7"),
@@ -97,6 +98,8 @@ def resolve(name: str, net=None, quantities=()) -> str | None:
     word, number = m.group(1).lower().rstrip("."), m.group(2)
     if word.startswith("gradcheck"):
         return "gradcheck"
+    if word.startswith(("opt.", "opt_new.")) or word in ("opt", "opt_new", "velocity", "momentum", "optimizer"):
+        return "update"
     if word.startswith("grad"):
         return "weight-gradient"
     if word in DELTA_KEYS:

@@ -100,7 +100,7 @@ def reference_tolerance(key: str, ref_value, ref_trace: dict, case, scales: dict
             return rel * max(scale, 1e-300), f"{rel:g} relative (a forward pass)"
         return noise, (f"centered differences: 64·eps·S(J)/h = {noise:.1e}, the same for every element (each divides "
                        f"the rounding of J, scale S(J) = {J_scale:.2e}, by the same 2h)")
-    if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.")):
+    if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.", "opt.", "opt_new.")):
         steps = max(1, hyper.epochs) * (1 if hyper.rule == "batch" else n_examples)
         tol = rel * math.sqrt(steps) * max(scale, 1e-300)
         S_J = (scales or {}).get("J")
@@ -136,6 +136,22 @@ def _sensitivity(f, x, s):
         up, down = np.abs(f(x + _STEP * s) - here) / _STEP, np.abs(here - f(x - _STEP * s)) / _STEP
         moved = np.fmax(np.where(np.isfinite(up), up, np.nan), np.where(np.isfinite(down), down, np.nan))
         return np.abs(here) + np.where(np.isnan(moved), 0.0, moved)
+
+
+def first_update_scales(hyper, n: int, letter: str, number: str, P, g, S_g) -> dict:
+    """The first update from zero state is element-wise in g, whatever the optimizer: W_new = W + u(g), and each
+    state slot is s(g). Their scales: |W| + |u| + u's change when g moves by S(g) (W − α·g: |W| + α·|g| + α·S(g);
+    Adam's α·g/(|g| + ε) moves little for |g| ≫ ε and much for |g| ≪ ε), and the same for each slot."""
+    from backprop_parity.reference import optimizers as O
+
+    def run(grad):
+        state = O.State(hyper, scale=hyper.scale(n), t=1)
+        new = O.update(state, "p", P, grad)
+        return new - P, {slot: arrays["p"] for slot, arrays in state.state.items()}
+    out = {f"{letter}_new[{number}]": np.abs(P) + _sensitivity(lambda x: run(x)[0], g, S_g)}
+    for slot in run(g)[1]:
+        out[f"opt_new.{slot}.{letter}[{number}]"] = _sensitivity(lambda x, slot=slot: run(x)[1][slot], g, S_g)
+    return out
 
 
 def element_scales(trace: dict, net, hyper) -> dict:
@@ -226,13 +242,13 @@ def element_scales(trace: dict, net, hyper) -> dict:
             S[f"grad.W[{k}]"] = g
             if f"grad.b[{k}]" in trace:
                 S[f"grad.b[{k}]"] = b.reshape(np.shape(trace[f"grad.b[{k}]"]))
-        if hyper.rule == "batch":               # one step on the whole batch: W_new = W − α·s·∂J/∂W
-            rate = hyper.learning_rate * hyper.scale(int(np.shape(trace["X"])[net.example_axis]))
+        if hyper.rule == "batch":               # one step on the whole batch: W_new = W − α·s·∂J/∂W (or the optimizer's)
+            n = int(np.shape(trace["X"])[net.example_axis])
             for k in list(S):
                 m = re.fullmatch(r"grad\.([Wb])\[(\d+)\]", k)
                 if m and f"{m.group(1)}[{m.group(2)}]" in trace:
-                    S[f"{m.group(1)}_new[{m.group(2)}]"] = (np.abs(np.asarray(trace[f"{m.group(1)}[{m.group(2)}]"], f))
-                                                           + rate * S[k])
+                    P = np.asarray(trace[f"{m.group(1)}[{m.group(2)}]"], f)
+                    S.update(first_update_scales(hyper, n, m.group(1), m.group(2), P, np.asarray(trace[k], f), S[k]))
     except (KeyError, ValueError):        # a trace without every key of the walk: those keys keep the per-quantity rules
         pass
     return S

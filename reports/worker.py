@@ -212,7 +212,9 @@ def _case_record(i, case, backend, module) -> tuple:
             traces = [B.failed_row(case, backend.name, s, f"effective_case: {type(exc).__name__}: {exc}")
                       for s in backend.style_names] + traces
         else:
-            if eff is not case:
+            if isinstance(eff, tuple):          # (the effective case, why)
+                effective = eff
+            elif eff is not case:
                 effective = (eff, getattr(module, "EFFECTIVE_NOTE", "the backend's effective parameters"))
     return ("case", i, traces, effective)
 

@@ -36,22 +36,40 @@ def trace_keras(case, run_eagerly: bool = False) -> Trace:
 
 EFFECTIVE_NOTE = ("tf.nn.leaky_relu and keras.layers.LeakyReLU keep the slope as a float32 op attribute, "
                   "so a slope of 0.01 acts as 0.009999999776…; the reference is run with that slope")
+CONSTANTS_NOTE = ("Keras on TensorFlow casts the optimizer's Python-float {names} with ops.cast, which makes a float32 "
+                  "constant first (tf.cast(0.9, float64) = 0.8999999761…); the reference uses them so rounded")
+# which of an optimizer's constants Keras' update_step passes through ops.cast (keras/src/optimizers/*.py)
+FLOAT32_CONSTANTS = {"momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta powers",),
+                     "adamw": ("beta powers", "weight_decay")}
 
 
 def effective_case(case):
-    """The case as TensorFlow really computes it: every leaky_relu slope rounded to float32, because
-    tf.nn.leaky_relu (and keras.layers.LeakyReLU) keep alpha as a float32 op attribute. The same case
-    object when nothing changes. Running the reference on this case isolates that one difference: the
-    parity tests hold TF to it at the float64 bounds (a hook for reports/compare.py, see the report)."""
+    """The case as TensorFlow really computes it, and why: every leaky_relu slope rounded to float32, because
+    tf.nn.leaky_relu (and keras.layers.LeakyReLU) keep alpha as a float32 op attribute; the optimizer constants
+    Keras casts through float32. The same case object when nothing changes, else (case, note). Running the
+    reference on it isolates those differences: the parity tests hold TF to it at the float64 bounds."""
     import dataclasses
     from backprop_parity.reference import activations as RA
     if case.net is None:
         return case
+    notes = []
     acts = tuple(RA.make("leaky_relu", **{**a.params, "slope": float(np.float32(a.params["slope"]))})
                  if a.name == "leaky_relu" else a for a in case.net.activations)
-    if acts == case.net.activations:
-        return case
-    return dataclasses.replace(case, net=dataclasses.replace(case.net, activations=acts))
+    if acts != case.net.activations:
+        case = dataclasses.replace(case, net=dataclasses.replace(case.net, activations=acts))
+        notes.append(EFFECTIVE_NOTE)
+    h = case.hyper
+    rounded = tuple(c for c in FLOAT32_CONSTANTS.get(h.optimizer, ())
+                    if any(float(np.float32(x)) != x for x in _values(h, c)))
+    if rounded:
+        case = dataclasses.replace(case, hyper=dataclasses.replace(h, float32_constants=rounded))
+        notes.append(CONSTANTS_NOTE.format(names=", ".join(rounded)))
+    return (case, "; ".join(notes)) if notes else case
+
+
+def _values(hyper, constant: str) -> tuple:
+    return {"momentum": (hyper.momentum,), "beta powers": (hyper.beta1, hyper.beta2),
+            "weight_decay": (hyper.weight_decay,)}[constant]
 
 
 def _constant(x, dtype):

@@ -57,7 +57,9 @@ from . import activations as ACT
 from . import floatx, onednn_note, tf_dtype
 from . import layout as L
 from . import losses as LOSS
-from .network import activations_notes
+from backprop_parity.reference import optimizers as O
+
+from .network import activations_notes, keras_optimizer, optimizer_call, state_of
 
 RUN_EAGERLY = False     # compile(run_eagerly=…) and J_of: False is Keras' default (tf.function)
 
@@ -117,7 +119,7 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
     return p
 
 
-def training_notes(net: Net, hyper: Hyper, p: Plan, lr: float, l2: float) -> dict:
+def training_notes(net: Net, hyper: Hyper, p: Plan, lr: float, l2: float, call: str | None = None) -> dict:
     """The learning rate, update and L2 as text; ``lr`` and ``l2`` are the optimizer's and the regularizers'
     (``train`` reads them from the compiled model; ``plan`` states what it will give them)."""
     k = net.sizes[-1]
@@ -128,7 +130,7 @@ def training_notes(net: Net, hyper: Hyper, p: Plan, lr: float, l2: float) -> dic
         "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{p.m_step:g} = {lr:.10g} "
                           f"(s = {hyper.grad_scale} with {p.batch_size} example(s) per step; m_step = J/keras loss "
                           f"on one training batch of {p.batch_size}×{k})"),
-        "update": (f"model.compile(optimizer=keras.optimizers.SGD(learning_rate={lr:.10g}), loss=…), "
+        "update": (f"model.compile(optimizer={call or f'keras.optimizers.SGD(learning_rate={lr:.10g})'}, loss=…), "
                    f"{hyper.epochs} epoch(s): {rule}"),
     }
     if hyper.l2:
@@ -339,7 +341,7 @@ def optimizer(net: Net, params, hyper: Hyper, n: int):
     """keras.optimizers.SGD for ``step``: it applies the article's ∂J/∂W, so learning_rate = α·s.
     (``train`` compiles its own SGD, whose lr = α·s·m_step, because Keras differentiates J/m_step.)"""
     with floatx(net.dtype):
-        opt = keras.optimizers.SGD(learning_rate=hyper.learning_rate * hyper.scale(n))    # [step:update] α·(1/n)
+        opt = keras_optimizer(hyper, hyper.scale(n))                        # [step:update] α·(1/n)
         opt.build(params.trainable_variables)
     return opt
 
@@ -384,22 +386,44 @@ def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper, every_epoch: bool = 
     """compile, then train_on_batch over the data in order, epoch after epoch: the parameters (article
     layout) and J before training and after each epoch."""
     with floatx(net.dtype):
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=p.lr), loss=p.loss,       # [step:update] SGD(lr = α·s·m)
-                      run_eagerly=RUN_EAGERLY, jit_compile=False)
+        model.compile(optimizer=keras_optimizer(hyper, hyper.scale(p.batch_size), p.m_step),   # [step:update] SGD(lr = α·s·m)
+                      loss=p.loss, run_eagerly=RUN_EAGERLY, jit_compile=False)
         X, y = (np.asarray(L.examples_first(a, net.layout), dtype=net.dtype) for a in (X_np, y_np))
         batches = [(X[i:i + p.batch_size], y[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size)]
         J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
         history = History({name: numpy(v) for name, v in parameters(net, model).items()}, every_epoch)
         costs = [numpy(J()[0])]
-        for _ in range(hyper.epochs):
+        state = {}
+        for e in range(hyper.epochs):
             for X_batch, y_batch in batches:                                               # data order, no shuffling
                 model.train_on_batch(X_batch, y_batch)                                     # [step:update] W ← W − lr·∂/∂W
             history.append({name: numpy(v) for name, v in parameters(net, model).items()})
             costs.append(numpy(J()[0]))
+            if e in (0, hyper.epochs - 1):
+                state["opt_new" if e == 0 else "opt"] = snapshot(net, model, p.m_step)
         regs = [v.regularizer for v in model.weights if v.regularizer is not None]
         notes = training_notes(net, hyper, p, float(numpy(model.optimizer.learning_rate)),
-                               regs[0].l2 if regs else 0.0)
-    return Training(history, np.asarray(costs), notes)
+                               regs[0].l2 if regs else 0.0, optimizer_call(model.optimizer))
+    return Training(history, np.asarray(costs), notes, O.traced(hyper, state))
+
+
+def snapshot(net: Net, model, m: float) -> dict:
+    """The compiled optimizer's state per Dense variable, mapped to the article's names and layout (from_dense)
+    and scale (a moment of the Keras loss's gradient ∂J/∂W / m, multiplied back)."""
+    opt = model.optimizer
+    out: dict = {"t": int(numpy(opt.iterations))}
+    for l, layer in enumerate(dense_layers(model)):
+        kernel = state_of(opt, layer.kernel, m) if layer.kernel.trainable else {}        # frozen: no state
+        vec = state_of(opt, layer.bias, m) if layer.use_bias and layer.bias.trainable else {}
+        for slot in dict.fromkeys([*kernel, *vec]):
+            W, b = L.from_dense(kernel.get(slot, np.zeros(layer.kernel.shape)),
+                                vec.get(slot, np.zeros(layer.bias.shape)) if layer.use_bias else None,
+                                net.layout, net.bias)
+            if slot in kernel:
+                out.setdefault(slot, {})[net.W_name(l)] = np.asarray(W)
+            if b is not None and slot in vec:
+                out.setdefault(slot, {})[net.b_name(l)] = np.asarray(b)
+    return out
 
 
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:

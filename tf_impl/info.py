@@ -14,9 +14,9 @@ BACKEND = Backend(
     package="backprop_parity.tf_impl",
     title="TensorFlow / Keras",
     styles=(Style("tape", "network", "tf.Variable, a persistent GradientTape, Keras SGD apply_gradients",
-                  "#0072B2", "^"),
+                  "#0072B2", "^", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before"))),
             Style("keras", "idiomatic", "keras.Sequential of Dense, Keras losses, train_on_batch",
-                  "#56B4E9", "v")),
+                  "#56B4E9", "v", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before")))),
     distributions=("tensorflow-cpu", "tensorflow", "keras"),   # the installed ones are reported
     env={"KERAS_BACKEND": "tensorflow"},    # Keras 3 picks its backend once, at import
     imports=("tensorflow",),

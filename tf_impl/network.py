@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from backprop_parity.reference import layout as RL
+from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -153,12 +154,72 @@ def cost_each(net: Net, yhat, y):
 
 
 def optimizer(net: Net, params: dict, hyper: Hyper, n: int):
-    """keras.optimizers.SGD with learning_rate = α·s (s = 1/n or 1), built in the case's dtype for the
-    parameters it updates (built here, so a tf.function step creates no variable)."""
+    """keras.optimizers.SGD with learning_rate = α·s (s = 1/n or 1), or the case's optimizer, built in the
+    case's dtype for the parameters it updates (built here, so a tf.function step creates no variable)."""
     with floatx(net.dtype):
-        opt = keras.optimizers.SGD(learning_rate=hyper.learning_rate * hyper.scale(n))    # [step:update] α·(1/n)
+        opt = keras_optimizer(hyper, hyper.scale(n))                         # [step:update] α·(1/n)
         opt.build([p for name, p in params.items() if name not in net.frozen])
     return opt
+
+
+def learning_rate(hyper: Hyper, *factors: float):
+    """α·factors (α·s·m), or the case's lr_schedule as Keras' PiecewiseConstantDecay (values in float64: Python floats
+    would make it float32). It moves to values[i+1] once optimizer.iterations (0, 1, …) > boundaries[i]:
+    an lr that starts at count c has boundary c − 1."""
+    starts, values = O.schedule_points(hyper, *factors)
+    if not starts:
+        return values[0]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(                # [step:update] lr_schedule
+        [c - 1 for c in starts], [np.float64(v) for v in values])
+
+
+def keras_optimizer(hyper: Hyper, s: float, m: float = 1.0):
+    """The case's Keras optimizer, handed ∂J/∂W / m (m = 1: the tape's ∂J/∂W; m_step: a Keras loss that is
+    J/m_step). SGD and momentum are linear in the gradient: learning_rate = α·s·m undoes both. RMSprop and
+    Adam divide by the gradient's own size, which cancels 1/m everywhere but in ε: epsilon = ε/m² under
+    RMSprop's root, ε/m beside Adam's √v (their s is 1: the case refuses 1/n for them)."""
+    h = hyper
+    if h.optimizer in ("sgd", "momentum", "nesterov"):
+        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,   # [step:update] v = μv − lr·g
+                                    nesterov=h.optimizer == "nesterov")
+    if h.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,          # [step:update] g/√(v + ε)
+                                        epsilon=h.eps / m ** 2, centered=h.centered)
+    if h.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,         # [step:update] ε before correction
+                                     beta_2=h.beta2, epsilon=h.eps / m)
+    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update] decoupled λ
+                                  beta_1=h.beta1, beta_2=h.beta2, epsilon=h.eps / m)
+
+
+# Keras' names for an optimizer's state (per variable, by _get_variable_index), as the trace names them
+STATE_SLOTS = {"momentums": "velocity", "_momentums": "m", "_velocities": "v", "_average_gradients": "m"}
+
+
+def state_of(opt, variable, m: float = 1.0) -> dict:
+    """{slot: NumPy} of one variable, in the scale of ∂J/∂W: a moment of ∂J/∂W / m is multiplied back by m (m²
+    for second moments); SGD's velocity is already lr·gradient, which lr = α·s·m made the article's."""
+    out = {}
+    kind = type(opt).__name__
+    for attr, slot in STATE_SLOTS.items():
+        if kind == "SGD" and attr != "momentums" or kind != "SGD" and attr == "momentums":
+            continue
+        if kind == "RMSprop" and attr == "_momentums":
+            continue
+        found = getattr(opt, attr, None)
+        if found:
+            x = found[opt._get_variable_index(variable)].numpy()
+            out[slot] = x if slot == "velocity" else x * (m * m if slot == "v" else m)
+    return out
+
+
+def snapshot(opt, named: dict, m: float = 1.0) -> dict:
+    """The optimizer's state in article names: {"t": opt.iterations, slot: {name: NumPy}}."""
+    out: dict = {"t": int(opt.iterations.numpy())}
+    for name, variable in named.items():
+        for slot, x in state_of(opt, variable, m).items():
+            out.setdefault(slot, {})[name] = x
+    return out
 
 
 def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt) -> dict:
@@ -215,11 +276,15 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     data = batches(net, X, y, hyper)
     history = History({name: p.numpy() for name, p in params.items()}, every_epoch)
     costs = [J().numpy()]
-    for _ in range(hyper.epochs):
+    state = {}
+    for e in range(hyper.epochs):
         params = epoch(net, params, data, train_step)
         history.append({name: p.numpy() for name, p in params.items()})
         costs.append(J().numpy())
-    return Training(history, np.asarray(costs), update_notes(net, hyper, X_np, float(opt.learning_rate.numpy())))
+        if e in (0, hyper.epochs - 1):
+            state["opt_new" if e == 0 else "opt"] = snapshot(opt, {n: p for n, p in params.items() if n not in net.frozen})
+    return Training(history, np.asarray(costs), update_notes(net, hyper, X_np, float(opt.learning_rate.numpy()), opt),
+                    O.traced(hyper, state))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
@@ -257,13 +322,29 @@ def missing(net: Net) -> dict:
     return out
 
 
-def update_notes(net: Net, hyper: Hyper, X_np, lr: float) -> dict:
+def optimizer_call(opt) -> str:
+    """The Keras optimizer as built, from its own attributes."""
+    kind = type(opt).__name__
+    if kind == "SGD":
+        extra = (f", momentum={opt.momentum:g}" + (", nesterov=True" if opt.nesterov else "")) if opt.momentum else ""
+    elif kind == "RMSprop":
+        extra = f", rho={opt.rho:g}, epsilon={opt.epsilon:g}" + (", centered=True" if opt.centered else "")
+    else:
+        extra = (f", beta_1={opt.beta_1:g}, beta_2={opt.beta_2:g}, epsilon={opt.epsilon:g}"
+                 + (f", weight_decay={opt.weight_decay:g}" if kind == "AdamW" else ""))
+    schedule = opt._learning_rate if hasattr(opt._learning_rate, "boundaries") else None
+    lr = (f"PiecewiseConstantDecay(boundaries={schedule.boundaries}, values={[float(v) for v in schedule.values]})"
+          if schedule is not None else f"{float(opt.learning_rate.numpy()):.10g}")
+    return f"keras.optimizers.{kind}(learning_rate={lr}{extra})"
+
+
+def update_notes(net: Net, hyper: Hyper, X_np, lr: float, opt=None) -> dict:
     """The learning rate and update, as text; ``lr`` is the optimizer's (``train`` reads it from the object)."""
     n = X_np.shape[net.example_axis]
     s = hyper.scale(n if hyper.rule == "batch" else 1)
     return {
         "learning rate": f"learning_rate = α·s = {hyper.learning_rate:g}·{s:g} = {lr:.10g}",
-        "update": (f"keras.optimizers.SGD(learning_rate={lr:.10g}).apply_gradients, "
+        "update": (f"{optimizer_call(opt) if opt is not None else 'keras.optimizers.SGD(learning_rate=' + format(lr, '.10g') + ')'}.apply_gradients, "
                    + ("one step on all examples per epoch" if hyper.rule == "batch"
                       else f"one step per example in data order ({n} per epoch)")
                    + (f"; frozen {', '.join(sorted(net.frozen))} left out of apply_gradients" if net.frozen else "")),

@@ -33,7 +33,9 @@ from backprop_parity.reference.spec import Hyper, key, Net
 from . import activations as ACT
 from . import layout as L
 from . import losses as LOSS
-from .network import NO_AUG, describe_optimizer
+from backprop_parity.reference import optimizers as O
+
+from .network import NO_AUG, describe_optimizer, framework_optimizer, state_of, steps_per_epoch, steps_taken
 
 
 # --------------------------------------------------------------------------- the model
@@ -273,8 +275,8 @@ def optimizer(net: Net, params: nn.Sequential, hyper: Hyper, n: int) -> torch.op
                                      "weight_decay": weight_decay(hyper, kind)})    # [step:l2] weight_decay per group
         g["params"].append(p)
         g["names"].append(f"{name}.{kind}" if net.trick else name)
-    return torch.optim.SGD(list(groups.values()) or [{"params": [], "names": []}],
-                           lr=hyper.learning_rate * hyper.scale(n), momentum=0.0)  # [step:update] lr = α·s
+    return framework_optimizer(list(groups.values()) or [{"params": [], "names": []}],
+                               hyper, hyper.learning_rate * hyper.scale(n))       # [step:update] lr = α·s
 
 
 def step(net: Net, params: nn.Sequential, grads: dict, hyper: Hyper, opt: torch.optim.SGD) -> nn.Sequential:
@@ -283,7 +285,22 @@ def step(net: Net, params: nn.Sequential, grads: dict, hyper: Hyper, opt: torch.
     The optimizer reads .grad, which the backward pass filled, and adds weight_decay·p itself:
     that sum is ``grads`` (what the reference applies by hand)."""
     opt.step()                                                               # [step:update] torch.optim.SGD
+    if getattr(opt, "scheduler", None) is not None:
+        opt.scheduler.step()                                                 # [step:update] the next update's lr
     return params
+
+
+def snapshot(net: Net, model: nn.Sequential, opt, counted: int) -> dict:
+    """The optimizer's state per nn.Linear parameter, in the article's names and layout (from_linear)."""
+    out: dict = {"t": steps_taken(opt, counted)}
+    for l, lin in enumerate(linears(model)):
+        weight, vec = state_of(opt, lin.weight), (state_of(opt, lin.bias) if lin.bias is not None else {})
+        for slot in weight:
+            W, b = L.from_linear(weight[slot], vec.get(slot), net.layout, net.bias)
+            out.setdefault(slot, {})[net.W_name(l)] = numpy(W)
+            if net.bias == "vectors" and slot in vec:
+                out[slot][net.b_name(l)] = numpy(b)
+    return out
 
 
 def one_step(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> nn.Sequential:
@@ -319,12 +336,15 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     history = History({name: numpy(p) for name, p in parameters(net, model).items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, model, predict(net, model, X), y, hyper))]
-    for _ in range(hyper.epochs):
+    per_epoch, state = steps_per_epoch(net, hyper, X), {}
+    for e in range(hyper.epochs):
         model = epoch(net, model, X_first, y_first, hyper, opt)
         history.append({name: numpy(p) for name, p in parameters(net, model).items()})
         with torch.no_grad():
             costs.append(numpy(cost(net, model, predict(net, model, X), y, hyper)))
-    return Training(history, np.stack(costs), notes(net, hyper, n, opt))
+        if e in (0, hyper.epochs - 1):
+            state["opt_new" if e == 0 else "opt"] = snapshot(net, model, opt, (e + 1) * per_epoch)
+    return Training(history, np.stack(costs), notes(net, hyper, n, opt), O.traced(hyper, state))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):

@@ -8,7 +8,9 @@ What changes is who does the calculus:
     δ = ∂J/∂Z: Z.retain_grad() before J.backward(); δ is Z.grad afterwards
     ∂J/∂A:     A_in.retain_grad() (under the bias trick A_in = [A | 1]: the bias unit's column included)
     ∂J/∂W:     W.grad (+ the weight decay SGD adds, so that it equals the reference's ∂J/∂W with λW)
-    update:    torch.optim.SGD(lr = α·s, weight_decay = λ), one .step() per batch (or per example)
+    update:    torch.optim.SGD(lr = α·s, weight_decay = λ), one .step() per batch (or per example);
+               the case's optimizer (torch.optim.SGD with momentum/nesterov, RMSprop, Adam, AdamW) and
+               its lr_schedule (lr_scheduler.LambdaLR) when it names one; the state read from opt.state
 
 ``params`` is a dict {"W1": tensor, "b1": tensor, …} of leaf tensors
 (requires_grad=True) in the article's layout. Frozen parameters keep
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -190,16 +193,65 @@ def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> torch.optim.SGD:
             by_decay.setdefault(weight_decay(net, hyper, name), []).append(name)
     groups = [{"params": [params[n] for n in names], "names": names, "weight_decay": wd}  # [step:l2] weight_decay = λ
               for wd, names in by_decay.items()]
-    return torch.optim.SGD(groups, lr=hyper.learning_rate * hyper.scale(n), momentum=0.0)  # [step:update] lr = α·s
+    return framework_optimizer(groups, hyper, hyper.learning_rate * hyper.scale(n))
 
 
-def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: torch.optim.SGD) -> dict:
-    """W ← W − lr·(W.grad + weight_decay·W) for every parameter the optimizer holds (in place).
+def framework_optimizer(groups: list, hyper: Hyper, lr: float) -> torch.optim.Optimizer:
+    """The case's torch.optim optimizer on parameter groups (both styles), lr = α·s; a LambdaLR for a schedule.
+    AdamW's weight_decay is its own decoupled λ (the groups' coupled L2 is refused with AdamW by the case)."""
+    h = hyper
+    if h.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(groups, lr=lr, alpha=h.rho, eps=h.eps, centered=h.centered)   # [step:update] ε outside √v
+    elif h.optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)              # [step:update] m̂/(√v̂ + ε)
+    elif h.optimizer == "adamw":
+        for g in groups:
+            g["weight_decay"] = h.weight_decay                                                   # [step:update] decoupled λ
+        opt = torch.optim.AdamW(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)             # [step:update] p −= lr·λ·p first
+    else:
+        opt = torch.optim.SGD(groups, lr=lr, momentum=h.momentum,                                # [step:update] lr = α·s
+                              nesterov=h.optimizer == "nesterov")                                # [step:update] b = μb + g
+    if h.lr_schedule:
+        opt.scheduler = torch.optim.lr_scheduler.LambdaLR(                                       # [step:update] lr_schedule
+            opt, lambda k: O.lr_at(h, k + 1) / h.learning_rate)
+    return opt
+
+
+def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: torch.optim.Optimizer) -> dict:
+    """W ← W − lr·(W.grad + weight_decay·W) for every parameter the optimizer holds (in place), or the
+    case's optimizer's update.
 
     The optimizer reads W.grad, which ``backward`` filled, and adds weight_decay·W itself:
     that sum is ``grads`` (what the reference applies by hand)."""
     opt.step()                                                               # [step:update] torch.optim.SGD
+    if getattr(opt, "scheduler", None) is not None:
+        opt.scheduler.step()                                                 # [step:update] the next update's lr
     return params
+
+
+# torch's names for an optimizer's state, as the trace names it (reference/optimizers.py)
+STATE_SLOTS = {"momentum_buffer": "velocity", "exp_avg": "m", "grad_avg": "m", "exp_avg_sq": "v", "square_avg": "v"}
+
+
+def state_of(opt: torch.optim.Optimizer, p: torch.Tensor) -> dict:
+    """{slot: tensor} of one parameter, read from opt.state (momentum_buffer, exp_avg, exp_avg_sq …)."""
+    return {STATE_SLOTS[k]: v.detach() for k, v in opt.state.get(p, {}).items()
+            if k in STATE_SLOTS and isinstance(v, torch.Tensor)}
+
+
+def steps_taken(opt: torch.optim.Optimizer, counted: int) -> int:
+    """The update count: opt.state's "step" where the optimizer keeps one (Adam, RMSprop), else ``counted``."""
+    found = [float(s["step"]) for s in opt.state.values() if "step" in s]
+    return int(found[0]) if found else counted
+
+
+def snapshot(net: Net, params: dict, opt, counted: int) -> dict:
+    """The optimizer's state in article names: {"t": updates, slot: {name: NumPy}}."""
+    out: dict = {"t": steps_taken(opt, counted)}
+    for name, p in params.items():
+        for slot, x in state_of(opt, p).items():
+            out.setdefault(slot, {})[name] = numpy(x)
+    return out
 
 
 def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
@@ -231,12 +283,20 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     history = History({name: numpy(p) for name, p in params.items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, params, predict(net, params, X), y, hyper))]
-    for _ in range(hyper.epochs):
+    per_epoch, state = steps_per_epoch(net, hyper, X), {}
+    for e in range(hyper.epochs):
         params = epoch(net, params, X, y, hyper, opt)
         history.append({name: numpy(p) for name, p in params.items()})
         with torch.no_grad():
             costs.append(numpy(cost(net, params, predict(net, params, X), y, hyper)))
-    return Training(history, np.stack(costs), notes(net, hyper, L.n_examples(X, net.layout), opt))
+        if e in (0, hyper.epochs - 1):
+            state["opt_new" if e == 0 else "opt"] = snapshot(net, params, opt, (e + 1) * per_epoch)
+    return Training(history, np.stack(costs), notes(net, hyper, L.n_examples(X, net.layout), opt),
+                    O.traced(hyper, state))
+
+
+def steps_per_epoch(net: Net, hyper: Hyper, X) -> int:
+    return 1 if hyper.rule == "batch" else L.n_examples(X, net.layout)
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
@@ -320,9 +380,26 @@ def notes(net: Net, hyper: Hyper, n: int, opt: torch.optim.SGD) -> dict:
     return m
 
 
+def optimizer_call(hyper: Hyper, lr: float) -> str:
+    """The optimizer as the code builds it, in words."""
+    h = hyper
+    call = {"sgd": f"torch.optim.SGD(lr={lr:g}, momentum=0)",
+            "momentum": f"torch.optim.SGD(lr={lr:g}, momentum={h.momentum:g})",
+            "nesterov": f"torch.optim.SGD(lr={lr:g}, momentum={h.momentum:g}, nesterov=True)",
+            "rmsprop": f"torch.optim.RMSprop(lr={lr:g}, alpha={h.rho:g}, eps={h.eps:g}, centered={h.centered})",
+            "adam": f"torch.optim.Adam(lr={lr:g}, betas=({h.beta1:g}, {h.beta2:g}), eps={h.eps:g})",
+            "adamw": f"torch.optim.AdamW(lr={lr:g}, betas=({h.beta1:g}, {h.beta2:g}), eps={h.eps:g}, "
+                     f"weight_decay={h.weight_decay:g})"}[h.optimizer]
+    if h.lr_schedule:
+        call += (" with lr_scheduler.LambdaLR(lambda k: lr(k + 1)/α), scheduler.step() after each opt.step() ("
+                 + ", ".join(f"lr {v:g} from update {t}" for t, v in h.lr_schedule) + ")")
+    return call
+
+
 def describe_optimizer(net: Net, hyper: Hyper, n: int, opt) -> dict:
     """Learning rate, update rule and frozen parameters, read from the optimizer itself (both styles)."""
-    lr = opt.param_groups[0]["lr"] if opt.param_groups else hyper.learning_rate * hyper.scale(n)
+    group = opt.param_groups[0] if opt.param_groups else {}
+    lr = group.get("initial_lr", group.get("lr", hyper.learning_rate * hyper.scale(n)))   # a schedule's base lr
     batch = n if hyper.rule == "batch" else 1
     scale = f"α·(1/n) = {hyper.learning_rate:g}·(1/{batch})" if hyper.grad_scale == "1/n" else "α"
     examples = f"{n} example{'s' if n != 1 else ''}"
@@ -330,7 +407,7 @@ def describe_optimizer(net: Net, hyper: Hyper, n: int, opt) -> dict:
         "learning rate": (f"lr = {scale} = {lr:g}"
                           + (" (the loss module keeps the article's J = the sum; the 1/n of the update goes into lr)"
                              if hyper.grad_scale == "1/n" else " (the article's step is W − α·∂J/∂W)")),
-        "update": (f"torch.optim.SGD(lr={lr:g}, momentum=0), opt.step() "
+        "update": (f"{optimizer_call(hyper, lr)}, opt.step() "
                    + (f"once per epoch on all {examples}" if hyper.rule == "batch"
                       else f"once per example in data order ({n} steps per epoch)")
                    + f", {hyper.epochs} epoch{'s' if hyper.epochs != 1 else ''}"),
