@@ -254,15 +254,15 @@ def keras_optimizer(hyper: Hyper, s: float, m: float):
     cancels 1/m everywhere but in ε: epsilon = ε/m² under RMSprop's root, ε/m beside Adam's √v."""
     h = hyper
     if h.optimizer in ("sgd", "momentum", "nesterov"):
-        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,    # [step:update] SGD(lr = α·s·m)
+        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,    # [step:update:sgd,momentum,nesterov] SGD(lr = α·s·m)
                                     nesterov=h.optimizer == "nesterov")
     if h.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,           # [step:update] g/√(v + ε)
+        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,           # [step:update:rmsprop] g/√(v + ε)
                                         epsilon=h.eps / m ** 2, centered=h.centered)
     if h.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,          # [step:update] ε before correction
+        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,          # [step:update:adam] ε before correction
                                      beta_2=h.beta2, epsilon=h.eps / m)
-    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update] decoupled λ
+    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update:adamw] decoupled λ
                                   beta_1=h.beta1, beta_2=h.beta2, epsilon=h.eps / m)
 
 

@@ -166,14 +166,14 @@ def transformation(hyper: Hyper, s: float) -> optax.GradientTransformation:
     lr = values[0] if not starts else optax.join_schedules(                                  # [step:update] lr_schedule
         [optax.constant_schedule(v) for v in values], starts)
     if h.optimizer == "rmsprop":
-        return optax.rmsprop(lr, decay=h.rho, eps=h.eps, centered=h.centered)                 # [step:update] g/√(ν + ε)
+        return optax.rmsprop(lr, decay=h.rho, eps=h.eps, centered=h.centered)                 # [step:update:rmsprop] g/√(ν + ε)
     if h.optimizer == "adam":
-        return optax.adam(lr, b1=h.beta1, b2=h.beta2, eps=h.eps)                              # [step:update] m̂/(√v̂ + ε)
+        return optax.adam(lr, b1=h.beta1, b2=h.beta2, eps=h.eps)                              # [step:update:adam] m̂/(√v̂ + ε)
     if h.optimizer == "adamw":
-        return optax.adamw(lr, b1=h.beta1, b2=h.beta2, eps=h.eps, weight_decay=h.weight_decay)  # [step:update] + λ·p
+        return optax.adamw(lr, b1=h.beta1, b2=h.beta2, eps=h.eps, weight_decay=h.weight_decay)  # [step:update:adamw] + λ·p
     if h.optimizer in ("momentum", "nesterov"):
-        return optax.sgd(lr, momentum=h.momentum, nesterov=h.optimizer == "nesterov")          # [step:update] trace b = μb + g
-    return optax.sgd(lr)                                                                      # [step:update] optax.sgd(α·s)
+        return optax.sgd(lr, momentum=h.momentum, nesterov=h.optimizer == "nesterov")          # [step:update:momentum,nesterov] trace b = μb + g
+    return optax.sgd(lr)                                                                      # [step:update:sgd] optax.sgd(α·s)
 
 
 def optimizer(net: Net, params: dict, hyper: Hyper, n: int) -> Optimizer:

@@ -42,7 +42,10 @@ def test_walkthrough_of_a_full_case(capsys):
     for q in case("courtial-l2").quantities:                   # every article quantity, with its verdicts
         assert q.id in out, q.id
     for m in steps.extract(REF):                               # the NumPy line of every step, from the source
-        assert m.where in out and m.code.splitlines()[0] in out
+        if m.serves(case("courtial-l2")):                      # (a line of another optimizer: not this case's)
+            assert m.where in out and m.code.splitlines()[0] in out
+        else:
+            assert m.where not in out
 
 
 def test_the_numbers_and_the_article(capsys):

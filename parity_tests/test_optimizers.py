@@ -216,3 +216,41 @@ def test_a_style_in_another_form_is_held_to_it_and_the_gap_is_measured(name, apa
         assert all(r.status == "match" for r in form.values())
     velocity = next(r for r in rows if r.source == "article" and r.quantity == "velocity1")
     assert velocity.status == "MISMATCH"          # the stand-in is not declared in the case's differs: it shows
+
+
+@pytest.mark.parametrize("case_name, made_by, expected", [
+    ("optim-adam-eps", lambda v, h: v["W[1]"] - h.learning_rate * v["grad.W[1]"]
+     / (np.abs(v["grad.W[1]"]) + h.eps / np.sqrt(1 - h.beta2)), "adam eps-before"),
+    ("optim-rmsprop", lambda v, h: v["W[1]"] - h.learning_rate * v["grad.W[1]"]
+     / (np.sqrt((1 - 0.99) * v["grad.W[1]"] ** 2) + h.eps), "ρ = 0.99"),
+])
+def test_diagnose_names_the_optimizer_form_or_default_a_print_came_from(tmp_path, case_name, made_by, expected):
+    """A user's worked example printed with Keras' Adam (ε before the correction), or with torch's RMSprop default
+    ρ = 0.99, against a case written in the paper's form: diagnose names that form or default."""
+    from backprop_parity.reference import trace as T
+    from backprop_parity.reports import diagnose as D
+    from backprop_parity.reference.case import CASES_DIR
+    case = load(case_name)
+    v = T.trace(N, case.net, case.params, case.X, case.y, case.hyper, case.inputs)[0]
+    value = np.atleast_2d(made_by(v, case.hyper))
+    text = (CASES_DIR / f"{case_name}.toml").read_text(encoding="utf-8")
+    text = text[:text.index("[[quantity]]")] + ('[[quantity]]\nid = "w"\nof = "W_new[1]"\nprinted = ['
+                                                + ", ".join("[" + ", ".join(f'"{x:.9g}"' for x in row) + "]"
+                                                            for row in value) + "]\n")
+    path = tmp_path / "printed.toml"
+    path.write_text(text, encoding="utf-8")
+    (found,) = D.diagnose_case(load(path), "w")
+    assert not found.as_written and expected in [t.variant for t in found.reproducing], found.summary()
+
+
+def test_the_walkthrough_shows_the_lines_of_the_cases_optimizer_only():
+    """A marked line tagged with optimizers ([step:update:adam,adamw]) serves those cases only; untagged lines every
+    case — so explain shows Adam's lines for an Adam case and none of RMSprop's."""
+    from backprop_parity.reports import steps
+    ref = registry.reference().name
+    lines = steps.for_step("update", ref)
+    adam = [m.code for m in lines if m.serves(load("optim-adam-eps"))]
+    sgd = [m.code for m in lines if m.serves(load("courtial-bias-trick"))]
+    assert any("m_hat" in c for c in adam) and not any("centred" in c for c in adam)
+    assert any("p - lr * g" == c.replace("return ", "") for c in sgd) and not any("m_hat" in c for c in sgd)
+    assert any(not m.only for m in lines)                       # the step itself serves every case

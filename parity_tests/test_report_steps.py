@@ -27,7 +27,8 @@ def test_marked_lines_are_the_source_lines(backend):
     for m in marked:
         path = ROOT / m.path if not Path(m.path).is_absolute() else Path(m.path)
         lines = path.read_text(encoding="utf-8").splitlines()
-        assert "[step:" + m.step + "]" in lines[m.line - 1]
+        tag = "[step:" + m.step + (":" + ",".join(m.only) if m.only else "") + "]"
+        assert tag in lines[m.line - 1]
         first = m.code.splitlines()[0]
         assert lines[m.start - 1].strip().startswith(first.strip()), (m.where, first)
         assert m.start <= m.line <= m.end

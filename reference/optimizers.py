@@ -120,19 +120,19 @@ def update(opt: State, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         return S.setdefault(key, {}).get(name, np.zeros_like(p))
 
     if kind == "sgd":
-        return p - lr * g                                                    # [step:update] p −= lr·g
+        return p - lr * g                                                    # [step:update:sgd] p −= lr·g
     if kind in ("momentum", "nesterov"):
         mu = constant(h, "momentum", h.momentum)
         if form_ == "velocity":                                              # v = μv − lr·g
-            v = mu * slot("velocity") - lr * g                               # [step:update] v = μv − lr·g
+            v = mu * slot("velocity") - lr * g                               # [step:update:momentum,nesterov] v = μv − lr·g
             S["velocity"][name] = v
-            return p + v if kind == "momentum" else p + mu * v - lr * g      # [step:update] p += v | p += μv − lr·g
-        b = mu * slot("velocity") + g                                        # [step:update] b = μb + g
+            return p + v if kind == "momentum" else p + mu * v - lr * g      # [step:update:momentum,nesterov] p += v | μv − lr·g
+        b = mu * slot("velocity") + g                                        # [step:update:momentum,nesterov] b = μb + g
         S["velocity"][name] = b
-        return p - lr * b if kind == "momentum" else p - lr * (g + mu * b)   # [step:update] p −= lr·b | lr·(g + μb)
+        return p - lr * b if kind == "momentum" else p - lr * (g + mu * b)   # [step:update:momentum,nesterov] p −= lr·b | lr·(g + μb)
     if kind == "rmsprop":
         rho, eps = h.rho, h.eps
-        v = rho * slot("v") + (1 - rho) * g * g                              # [step:update] v = ρv + (1−ρ)g²
+        v = rho * slot("v") + (1 - rho) * g * g                              # [step:update:rmsprop] v = ρv + (1−ρ)g²
         S["v"][name] = v
         centred = v
         if h.centered:
@@ -140,21 +140,21 @@ def update(opt: State, name: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
             S["m"][name] = gbar
             centred = v - gbar * gbar
         if form_ == "eps-inside":
-            return p - lr * g / np.sqrt(centred + eps)                       # [step:update] ε inside the root
-        return p - lr * g / (np.sqrt(centred) + eps)                         # [step:update] ε outside
+            return p - lr * g / np.sqrt(centred + eps)                       # [step:update:rmsprop] ε inside the root
+        return p - lr * g / (np.sqrt(centred) + eps)                         # [step:update:rmsprop] ε outside
     # adam, adamw
     b1, b2, eps, t = h.beta1, h.beta2, h.eps, opt.t
     if kind == "adamw":
-        p = p - p * constant(h, "weight_decay", h.weight_decay) * lr         # [step:update] decoupled: p −= lr·λ·p
-    m = b1 * slot("m") + (1 - b1) * g                                        # [step:update] m = β1m + (1−β1)g
-    v = b2 * slot("v") + (1 - b2) * g * g                                    # [step:update] v = β2v + (1−β2)g²
+        p = p - p * constant(h, "weight_decay", h.weight_decay) * lr         # [step:update:adamw] decoupled: p −= lr·λ·p
+    m = b1 * slot("m") + (1 - b1) * g                                        # [step:update:adam,adamw] m = β1m + (1−β1)g
+    v = b2 * slot("v") + (1 - b2) * g * g                                    # [step:update:adam,adamw] v = β2v + (1−β2)g²
     S["m"][name], S["v"][name] = m, v
     p1, p2 = constant(h, "beta powers", b1) ** t, constant(h, "beta powers", b2) ** t
     if form_ == "eps-before":
         lr_t = lr * np.sqrt(1 - p2) / (1 - p1)                               # ε before the bias correction
-        return p - lr_t * m / (np.sqrt(v) + eps)                             # [step:update] ε before the correction
+        return p - lr_t * m / (np.sqrt(v) + eps)                             # [step:update:adam,adamw] ε before the correction
     m_hat, v_hat = m / (1 - p1), v / (1 - p2)                                # bias correction
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps)                           # [step:update] p −= lr·m̂/(√v̂ + ε)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)                           # [step:update:adam,adamw] p −= lr·m̂/(√v̂ + ε)
 
 
 def traced(hyper, snapshots: dict) -> dict:

@@ -30,7 +30,7 @@ from . import network as N
 from .contract import History, Training
 from .trace import trace
 
-FAMILIES = ("update", "parameters", "loss", "l2", "activation", "layout", "arithmetic")
+FAMILIES = ("update", "optimizer", "parameters", "loss", "l2", "activation", "layout", "arithmetic")
 FORWARD_FAMILIES = ("activation", "layout", "arithmetic")
 
 
@@ -249,6 +249,52 @@ def sequential(case, digits) -> Iterator[Variant]:
         yield Variant("sequential", "update", "layers updated one at a time from the output down, each δ taken "
                       "through the already-updated weights above it (not all from the same weights)",
                       lambda c: c, style=SEQUENTIAL)
+
+
+# --------------------------------------------------------------------------- the optimizer's form and defaults
+
+@variant("optimizer")
+def optimizer_forms(case, digits) -> Iterator[Variant]:
+    """Every other written form of the case's optimizer (reference/optimizers.py FORMS): the number a
+    framework that writes it so gives."""
+    from . import optimizers as O
+    h = case.hyper
+    for name, text in O.FORMS.get(h.optimizer, {}).items():
+        if name != O.form(h):
+            yield Variant(f"{h.optimizer} {name}", "optimizer", f"{h.optimizer} written {text}",
+                          lambda c, name=name: with_hyper(c, form=name))
+
+
+@variant("optimizer")
+def optimizer_defaults(case, digits) -> Iterator[Variant]:
+    """A framework's default where the case states another value, its constants through float32, and the
+    schedule one update early or late (a scheduler counting from 0 where the case counts from 1)."""
+    h = case.hyper
+    if h.optimizer in ("rmsprop", "adam", "adamw"):
+        for eps in (1e-8, 1e-7):
+            if eps != h.eps:
+                yield Variant(f"ε = {eps:g}", "optimizer", f"ε = {eps:g} (one of the two defaults in use, 1e-8 "
+                              f"and 1e-7), not {h.eps:g}", lambda c, eps=eps: with_hyper(c, eps=eps))
+    if h.optimizer == "rmsprop":
+        for rho in (0.9, 0.99):
+            if rho != h.rho:
+                yield Variant(f"ρ = {rho:g}", "optimizer", f"ρ = {rho:g} (one of the two defaults in use, 0.9 and "
+                              f"0.99), not {h.rho:g}", lambda c, rho=rho: with_hyper(c, rho=rho))
+    if h.optimizer == "adamw":
+        yield Variant("λ coupled", "optimizer", f"λ = {h.weight_decay:g} added to the gradient (coupled, "
+                      f"an L2 term: Adam with weight_decay) instead of decoupled",
+                      lambda c: with_hyper(c, optimizer="adam", l2=c.hyper.weight_decay, weight_decay=0.0))
+    names = {"momentum": ("momentum",), "nesterov": ("momentum",), "adam": ("beta powers",),
+             "adamw": ("beta powers", "weight_decay")}.get(h.optimizer, ())
+    if names and not h.float32_constants:
+        yield Variant("float32 constants", "optimizer", f"{', '.join(names)} rounded to float32 (as a float32 "
+                      f"constant cast to float64 would be)", lambda c: with_hyper(c, float32_constants=names))
+    if h.lr_schedule:
+        for shift, words in ((-1, "one update early"), (1, "one update late")):
+            moved = tuple((max(1, t + shift), lr) for t, lr in h.lr_schedule)
+            if moved != h.lr_schedule and len({t for t, _ in moved}) == len(moved):
+                yield Variant(f"schedule {words.split()[-1]}", "optimizer", f"every lr change {words}",
+                              lambda c, moved=moved: with_hyper(c, lr_schedule=moved))
 
 
 # --------------------------------------------------------------------------- which parameters

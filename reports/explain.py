@@ -304,13 +304,13 @@ def _print_article(console, q, rows_q) -> None:
             print_matrix(console, bracket(F.matrix_lines(r.actual)))
 
 
-def _print_code(console, step: str, backends_ran: list) -> None:
+def _print_code(console, step: str, backends_ran: list, case=None) -> None:
     console.print(Text("  code", style="bold"))
     for entry in registry.entries():
         b = entry.name
         if b not in backends_ran:
             continue
-        marked = steps.ordered(steps.for_step(step, b), b)
+        marked = [m for m in steps.ordered(steps.for_step(step, b), b) if m.serves(case)]
         if not marked:
             console.print(Text(f"    {b}: no line marked [step:{step}]", style="yellow"))
             continue
@@ -396,7 +396,7 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
             why = {"bias-trick": f"this case does not use the bias trick (bias = {case.net.bias})",
                    "l2": "this case has no L2 term (λ = 0)"}.get(only_step, "this case does not reach this step")
             console.print(Text(f"\n{only_step}: {why}. The code that would compute it:", style="yellow"))
-            _print_code(console, only_step, backends_ran)
+            _print_code(console, only_step, backends_ran, case)
             return
     for i, st in enumerate(all_stations, 1):
         console.print()
@@ -426,7 +426,7 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
             for q in claimed.get(key, []):
                 _print_article(console, q, article_rows.get(q.id, []))
         if st.step not in shown_code or only_step is not None:
-            _print_code(console, st.step, backends_ran)
+            _print_code(console, st.step, backends_ran, case)
             shown_code.add(st.step)
     if only_step is None:
         used = {q.id for qs in claimed.values() for q in qs}

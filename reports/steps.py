@@ -37,7 +37,7 @@ from backprop_parity.reference import registry
 # assembles every trace; reference/gradcheck.py checks every gradient).
 SHARED_MODULES = ("trace", "gradcheck")
 
-MARKER = re.compile(r"\[step:([A-Za-z0-9_-]*)\]")
+MARKER = re.compile(r"\[step:([A-Za-z0-9_-]*)(?::([a-z0-9_,]+))?\]")   # [step:NAME] or [step:NAME:adam,adamw]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,12 @@ class Marked:
     function: str          # enclosing function (qualified), "" at module level
     code: str              # the statement, dedented, marker comments removed
     note: str              # the marker comment's own words ("Z = A·W (+ b)")
+    only: tuple = ()       # the optimizers the line runs for ([step:update:adam,adamw]); (): every case
+
+    def serves(self, case) -> bool:
+        """Does this line run for ``case`` (its optimizer)?"""
+        hyper = getattr(case, "hyper", None)
+        return not self.only or hyper is None or hyper.optimizer in self.only
 
     @property
     def where(self) -> str:
@@ -237,7 +243,8 @@ def extract_file(path: Path, backend: str, styles: tuple) -> list[Marked]:
             code_lines.append(text_i.rstrip())
         code = _tidy(code_lines)
         note = text[m.end():].strip()
-        out.append(Marked(name, backend, styles, _display_path(path), number, start, end, scope, code, note))
+        only = tuple(m.group(2).split(",")) if m.group(2) else ()
+        out.append(Marked(name, backend, styles, _display_path(path), number, start, end, scope, code, note, only))
     return out
 
 

@@ -180,15 +180,15 @@ def keras_optimizer(hyper: Hyper, s: float, m: float = 1.0):
     RMSprop's root, ε/m beside Adam's √v (their s is 1: the case refuses 1/n for them)."""
     h = hyper
     if h.optimizer in ("sgd", "momentum", "nesterov"):
-        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,   # [step:update] v = μv − lr·g
+        return keras.optimizers.SGD(learning_rate=learning_rate(h, s, m), momentum=h.momentum,   # [step:update:sgd,momentum,nesterov] v = μv − lr·g
                                     nesterov=h.optimizer == "nesterov")
     if h.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,          # [step:update] g/√(v + ε)
+        return keras.optimizers.RMSprop(learning_rate=learning_rate(h), rho=h.rho,          # [step:update:rmsprop] g/√(v + ε)
                                         epsilon=h.eps / m ** 2, centered=h.centered)
     if h.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,         # [step:update] ε before correction
+        return keras.optimizers.Adam(learning_rate=learning_rate(h), beta_1=h.beta1,         # [step:update:adam] ε before correction
                                      beta_2=h.beta2, epsilon=h.eps / m)
-    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update] decoupled λ
+    return keras.optimizers.AdamW(learning_rate=learning_rate(h), weight_decay=h.weight_decay,  # [step:update:adamw] decoupled λ
                                   beta_1=h.beta1, beta_2=h.beta2, epsilon=h.eps / m)
 
 

@@ -284,7 +284,7 @@ def step(net: Net, params: nn.Sequential, grads: dict, hyper: Hyper, opt: torch.
 
     The optimizer reads .grad, which the backward pass filled, and adds weight_decay·p itself:
     that sum is ``grads`` (what the reference applies by hand)."""
-    opt.step()                                                               # [step:update] torch.optim.SGD
+    opt.step()                                                               # [step:update] the optimizer's step
     if getattr(opt, "scheduler", None) is not None:
         opt.scheduler.step()                                                 # [step:update] the next update's lr
     return params

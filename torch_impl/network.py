@@ -201,16 +201,16 @@ def framework_optimizer(groups: list, hyper: Hyper, lr: float) -> torch.optim.Op
     AdamW's weight_decay is its own decoupled λ (the groups' coupled L2 is refused with AdamW by the case)."""
     h = hyper
     if h.optimizer == "rmsprop":
-        opt = torch.optim.RMSprop(groups, lr=lr, alpha=h.rho, eps=h.eps, centered=h.centered)   # [step:update] ε outside √v
+        opt = torch.optim.RMSprop(groups, lr=lr, alpha=h.rho, eps=h.eps, centered=h.centered)   # [step:update:rmsprop] ε outside √v
     elif h.optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)              # [step:update] m̂/(√v̂ + ε)
+        opt = torch.optim.Adam(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)              # [step:update:adam] m̂/(√v̂ + ε)
     elif h.optimizer == "adamw":
         for g in groups:
-            g["weight_decay"] = h.weight_decay                                                   # [step:update] decoupled λ
-        opt = torch.optim.AdamW(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)             # [step:update] p −= lr·λ·p first
+            g["weight_decay"] = h.weight_decay                                                   # [step:update:adamw] decoupled λ
+        opt = torch.optim.AdamW(groups, lr=lr, betas=(h.beta1, h.beta2), eps=h.eps)             # [step:update:adamw] p −= lr·λ·p first
     else:
-        opt = torch.optim.SGD(groups, lr=lr, momentum=h.momentum,                                # [step:update] lr = α·s
-                              nesterov=h.optimizer == "nesterov")                                # [step:update] b = μb + g
+        opt = torch.optim.SGD(groups, lr=lr, momentum=h.momentum,                                # [step:update:sgd,momentum,nesterov] b = μb + g
+                              nesterov=h.optimizer == "nesterov")
     if h.lr_schedule:
         opt.scheduler = torch.optim.lr_scheduler.LambdaLR(                                       # [step:update] lr_schedule
             opt, lambda k: O.lr_at(h, k + 1) / h.learning_rate)
@@ -223,7 +223,7 @@ def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: torch.optim.Opt
 
     The optimizer reads W.grad, which ``backward`` filled, and adds weight_decay·W itself:
     that sum is ``grads`` (what the reference applies by hand)."""
-    opt.step()                                                               # [step:update] torch.optim.SGD
+    opt.step()                                                               # [step:update] the optimizer's step
     if getattr(opt, "scheduler", None) is not None:
         opt.scheduler.step()                                                 # [step:update] the next update's lr
     return params
