@@ -216,6 +216,20 @@ def test_a_style_in_another_form_is_held_to_it_and_the_gap_is_measured(name, apa
         assert all(r.status == "match" for r in form.values())
     velocity = next(r for r in rows if r.source == "article" and r.quantity == "velocity1")
     assert velocity.status == "MISMATCH"          # the stand-in is not declared in the case's differs: it shows
+    # check prints one [optimizer form] row for the style (every row with --all-rows)
+    import io
+
+    from rich.console import Console
+
+    from backprop_parity.reports import text
+    out = io.StringIO()
+    text.print_results(run.Results([(case, [ref, style], rows)]), console=Console(file=out, width=200))
+    lines = [line for line in out.getvalue().splitlines() if "[optimizer form]" in line]
+    assert len(lines) == 1 and "other/x" in lines[0]
+    assert ("convention confirmed" if apart else "match") in lines[0]
+    out = io.StringIO()
+    text.print_results(run.Results([(case, [ref, style], rows)]), all_rows=True, console=Console(file=out, width=200))
+    assert "W_final[3] vs the case's form" in out.getvalue()
 
 
 @pytest.mark.parametrize("case_name, made_by, expected", [

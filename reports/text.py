@@ -116,15 +116,30 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             else:
                 t.add_row(literal(name), backend, literal(printed), diff, tol, literal(verdict_text, style),
                           literal(short(reason, 60)))
+        form_groups = defaultdict(list)
         for r in rows:
             if r.source == "reference" and r.quantity != "*" and not all_rows:
                 ref_groups[(r.backend, r.style)].append(r)
+                continue
+            if r.source == "form" and not all_rows:          # one row per style: how far its optimizer's form ends
+                form_groups[(r.backend, r.style)].append(r)
                 continue
             if r.status == "hint" or (quiet and r.passed is not False):
                 continue
             add(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]", f"{r.backend}/{r.style}",
                 short(r.printed, 24 if narrow else 34), fmt(r.max_abs_diff), fmt_tol(r.tolerance), verdict(r),
                 _style(r), r.erratum or r.reason or "")
+        for (backend, style), group in form_groups.items():
+            differs = [r for r in group if r.status == "convention confirmed"]
+            bad = [r for r in group if r.passed is False]
+            worst = max(group, key=lambda r: r.max_abs_diff or 0.0)
+            if not quiet or bad:
+                add("[optimizer form]", f"{backend}/{style}", "costs, final weights vs the case's form",
+                    fmt(worst.max_abs_diff), fmt_tol(worst.tolerance),
+                    verdict(bad[0]) if bad else "convention confirmed" if differs else "match",
+                    "bold red" if bad else _style(differs[0] if differs else worst),
+                    (differs[0].reason.rsplit(" — ", 1)[0] + f" — {worst.quantity.split(' ')[0]} differs most")
+                    if differs else "the two forms give the same numbers on this case")
         for (backend, style), whole in ref_groups.items():
             # float64 parity and gradient checking's centered differences (whose rounding noise, 64·eps·|J|/h,
             # is far above float64's): two rows, so that one's worst difference never reads as the other's
