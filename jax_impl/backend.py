@@ -23,13 +23,14 @@ import numpy as np
 
 from backprop_parity.reference.functions import table
 
-from . import activations, array, calculus, jax_dtype, keras_style, losses, network, platform_note
+from . import activations, array, calculus, jax_dtype, keras_style, losses, network, platform_note, preprocessing
 
 STYLES = {"grad": network, "keras": keras_style}
 
 FUNCTIONS_NOTE = ("act.* by jax.nn / jax.numpy, their derivatives by jnp.vectorize(jax.grad(g)); loss.* by "
                   "optax.losses (l2_loss, squared_error) and jax.scipy.special.xlogy, reduced with jnp.sum / "
-                  "jnp.mean; calc.* by jax.vjp (the computation graph), jax.grad and optax.sgd")
+                  "jnp.mean; calc.* by jax.vjp (the computation graph), jax.grad and optax.sgd; prep.standardize by "
+                  "jax.nn.standardize with its defaults (ε = 1e-5 added to the variance), the rest by jax.numpy")
 NOTES = {"functions": FUNCTIONS_NOTE, "platform": platform_note()}
 
 
@@ -43,4 +44,4 @@ def _act_prime(name, z, dtype, at_zero=None, **params):
 
 def functions(dtype=np.float64) -> dict:
     jax_dtype(dtype)     # refuse anything but float64 / float32 (and float64 without x64)
-    return table(_act, _act_prime, losses.value, calculus, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)

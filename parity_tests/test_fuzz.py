@@ -115,7 +115,8 @@ TRACE_NAMES = ["X", "y", "yhat", "error", "J", "J_each", "dJ_dyhat", "costs", "n
                "gradcheck.numerical.W[1]", "gradcheck.probe.J_plus", "xs", "zs"]
 FUNCTION_NAMES = [*expr.MATH, "act.tanh", "act.tanh_prime", "act.relu_prime", "act.leaky_relu", "act.elu_prime",
                   "act.sigmoid", "act.identity", "loss.bce", "loss.mse", "loss.half_sse", "calc.computation_graph",
-                  "calc.surface", "calc.surface_gradient", "calc.descent_step"]
+                  "calc.surface", "calc.surface_gradient", "calc.descent_step", "prep.standardize", "prep.std",
+                  "prep.min_max", "prep.min_max_inverse", "prep.plus_minus"]
 MATRIX_NAMES = ["X", "y", "yhat", "error", "Z[1]", "A[1]", "deriv[1]", "delta[1]", "dJ_dyhat", "W[1]", "grad.W[1]",
                 "W_new[1]", "W_final[1]", "gradcheck.numerical.W[1]", "costs", "J_each", "A_aug[1]", "dA[2]",
                 "delta_aug[1]", "predict.emily", "Z[2]"]

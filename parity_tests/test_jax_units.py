@@ -165,6 +165,24 @@ def collect() -> dict:
             "regularizer_l": p.regularizer.l2, "jit_compile": model.jit_compile,
         }
 
+    # Courtial's data preparation: every prep.* function against the reference's, and jax.nn.standardize's
+    # two defaults — ε = 1e-5 inside the root, the variance as E[x²] − E[x]² (algorithm="fast")
+    from backprop_parity.reference import backend as RB
+    cars = np.asarray(load("courtial-preprocessing").arrays["cars"], dtype=float)
+    ref = RB.functions()
+    f["prep"] = {name: (np.asarray(fns[name](*args)), np.asarray(ref[name](*args))) for name, args in (
+        ("prep.mean", (cars,)), ("prep.std", (cars,)), ("prep.std", (cars, 1)),
+        ("prep.unstandardize", (cars, cars.mean(0), cars.std(0))),
+        ("prep.min_max", (cars,)), ("prep.min_max_inverse", (cars, 0.0, 40000.0)), ("prep.plus_minus", ([0, 1, 1], 1)))}
+    f["prep_standardize"] = {"from data": np.asarray(fns["prep.standardize"](cars)),
+                             "given": np.asarray(fns["prep.standardize"](cars, cars.mean(0), cars.std(0))),
+                             "population": (cars - cars.mean(0)) / cars.std(0)}
+    far = 1e8 + np.array([0.1, 0.2, 0.3, 0.4])      # a large mean next to a small spread
+    exact = (far - far.mean()) / far.std()
+    f["prep_fast_vs_stable"] = (np.asarray(jax.nn.standardize(jnp.asarray(far), axis=0, epsilon=0.0)),
+                                np.asarray(jax.nn.standardize(jnp.asarray(far), axis=0, epsilon=0.0, algorithm="stable")),
+                                exact)
+
     # one update by each style's optimizer and step, against the first epoch of its own training
     f["step_vs_train"] = {}
     for name in ("courtial-bias-trick", "courtial-l2", "dlai-shapes", "robust-leaky-default", "robust-sgd-frozen"):
@@ -368,3 +386,34 @@ def test_keras_style_refuses_another_keras_backend():
     out = proc.stdout.decode()
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert "REFUSED" in out and "'numpy' backend" in out, out
+
+
+# --------------------------------------------------------------------------- data preparation (prep.*)
+
+def test_prep_functions_agree_with_the_reference(facts):
+    """Every prep.* the JAX way (jnp) against the reference, at the float64 bound of each column's largest
+    value; standardize (jax.nn.standardize, with its ε) is the next test."""
+    for name, (got, want) in facts["prep"].items():
+        assert got.shape == want.shape and got.dtype == np.float64, name
+        scale = np.max(np.abs(want), axis=0) if want.ndim == 2 else np.max(np.abs(want))
+        assert np.all(np.abs(got - want) <= 1e-12 * scale), (name, got, want)
+
+
+def test_standardize_adds_epsilon_to_the_variance(facts):
+    """jax.nn.standardize's default ε = 1e-5, from the data's own statistics or from given ones alike: the
+    ages (variance 11.25) come out √(1 + 1e-5/11.25) too small, 4.4e-7 of their value; the km (variance
+    3.3e9) stay within float64's bound."""
+    population = facts["prep_standardize"]["population"]
+    for how in ("from data", "given"):
+        got = facts["prep_standardize"][how]
+        np.testing.assert_allclose(population[:, 1] / got[:, 1], np.sqrt(1 + 1e-5 / 11.25), rtol=1e-12, err_msg=how)
+        assert np.all(np.abs(got[:, 0] - population[:, 0]) <= 1e-12 * np.max(np.abs(population[:, 0]))), how
+
+
+def test_standardize_fast_algorithm_loses_the_spread(facts):
+    """algorithm="fast" (the default) takes the variance as E[x²] − E[x]²: with x = 1e8 + (0.1 … 0.4) the two
+    terms are 1e16 and agree to all but ~1 unit, so the variance is rounding noise; "stable" takes
+    E[(x − x̄)²] and is right to float64's resolution of the data (1.5e-8 in 1e8)."""
+    fast, stable, exact = facts["prep_fast_vs_stable"]
+    assert np.max(np.abs(stable - exact)) < 1e-6
+    assert not np.all(np.isfinite(fast)) or np.max(np.abs(fast - exact)) > 0.1, fast

@@ -77,6 +77,7 @@ DECLARED = {
     ("courtial-bias-trick", "deriv2-aug-cols12"),   # 1 − tanh² printed with its digits cut
     ("courtial-five-cars", "A4-cars2-5"),           # a(4) of car 2 printed half a unit off
     ("courtial_ru-five-cars", "A4-cars2-5"),
+    ("courtial-preprocessing", "km-50k"),           # "around 0.7": 0.786 cut to one decimal
 }
 
 

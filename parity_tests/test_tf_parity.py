@@ -479,3 +479,59 @@ def test_one_wrong_entry_fails_at_its_own_bound(tf_backend, style):
     made, escaped, cancelled = H.injection_escapes("tf", style)
     assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"
     assert cancelled <= {"robust-bce-saturated"}, cancelled
+
+
+# --------------------------------------------------------------------------- data preparation (prep.*)
+
+def _cars():
+    from .helpers import case
+    return np.asarray(case("courtial-preprocessing").arrays["cars"], dtype=float)
+
+
+def test_functions_prep(tf_backend):
+    """Each prep.* by Keras' preprocessing layers (Normalization, Rescaling) or tf.math, against the reference
+    at the float64 bound of each column's largest value — defaults included: Normalization.adapt and
+    tf.math.reduce_std take the population σ, as NumPy does."""
+    from backprop_parity.reference.backend import functions
+    ref, f = functions(), tf_backend.functions()
+    cars = _cars()
+    m, s = cars.mean(0), cars.std(0)
+    for name, args in [("prep.mean", (cars,)), ("prep.std", (cars,)), ("prep.std", (cars, 1)),
+                       ("prep.standardize", (cars,)), ("prep.standardize", (cars, m, s)),
+                       ("prep.standardize", (cars[:, 1],)), ("prep.standardize", (50000, -5000, 70000)),
+                       ("prep.unstandardize", (cars, m, s)), ("prep.min_max", (cars,)),
+                       ("prep.min_max", (17000, 0, 40000)), ("prep.min_max_inverse", (cars, 0, 40000)),
+                       ("prep.plus_minus", ([0, 1, 1], 1))]:
+        got, want = np.asarray(f[name](*args)), np.asarray(ref[name](*args))
+        assert got.shape == want.shape and got.dtype == np.float64, (name, got.shape, want.shape)
+        scale = np.max(np.abs(want), axis=0) if want.ndim == 2 else np.max(np.abs(want))
+        assert np.all(np.abs(got - want) <= 1e-12 * scale), (name, got, want)
+
+
+def test_keras_normalization_defaults_to_float32(tf_backend):
+    """A Normalization layer made without a dtype computes in Keras' global dtype policy, float32 in a fresh
+    process: float64 data come out float32, 1e-8 of their size from NumPy's — the backend passes the case's
+    dtype instead. (keras.config.dtype_policy() is fixed from floatx() the first time a layer asks for it,
+    so set_floatx after that no longer changes new layers: the policy is set here, and restored.)"""
+    import keras
+    cars = _cars()
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        layer = keras.layers.Normalization(axis=-1)
+        layer.adapt(cars)
+        out = np.asarray(layer(cars))
+        ours = {name: np.asarray(tf_backend.functions()[name](*args)) for name, args in (
+            ("prep.standardize", (cars,)), ("prep.standardize", (cars, cars.mean(0), cars.std(0))),
+            ("prep.unstandardize", (cars, cars.mean(0), cars.std(0))), ("prep.min_max", (cars,)),
+            ("prep.min_max_inverse", (cars, 0, 40000)))}
+    finally:
+        keras.config.set_dtype_policy(before)
+    want = (cars - cars.mean(0)) / cars.std(0)
+    assert out.dtype == np.float32
+    err = np.max(np.abs(out - want))
+    assert 1e-9 < err < 1e-6, err
+    # the backend's layers are made in the case's dtype, whatever the global policy
+    for name, got in ours.items():
+        assert got.dtype == np.float64, name
+    assert np.max(np.abs(ours["prep.standardize"] - want)) <= 1e-12 * np.max(np.abs(want))

@@ -138,3 +138,43 @@ def test_float32_functions_are_float32(torch_backend):
     F32 = torch_backend.functions(np.float32)
     assert F32["act.tanh_prime"](Z).dtype == np.float32
     assert torch_backend.functions()["act.tanh_prime"](Z).dtype == np.float64
+
+
+# --------------------------------------------------------------------------- data preparation (prep.*)
+
+def _cars():
+    from .helpers import case
+    return np.asarray(case("courtial-preprocessing").arrays["cars"], dtype=float)
+
+
+PREP_CALLS = [  # (function, its arguments from the cars, their mean and σ)
+    ("prep.mean", lambda c, m, s: (c,)), ("prep.std", lambda c, m, s: (c, 0)), ("prep.std", lambda c, m, s: (c, 1)),
+    ("prep.standardize", lambda c, m, s: (c, m, s)), ("prep.unstandardize", lambda c, m, s: (c, m, s)),
+    ("prep.min_max", lambda c, m, s: (c,)), ("prep.min_max", lambda c, m, s: (c, 0, 40000)),
+    ("prep.min_max_inverse", lambda c, m, s: (c, 0, 40000)), ("prep.plus_minus", lambda c, m, s: ([0, 1, 1], 1))]
+
+
+@pytest.mark.parametrize("name, args", PREP_CALLS)
+def test_prep_functions(F, name, args):
+    """Each prep.* the torch way against the reference, with ddof or the statistics given (the defaults are
+    the next test), at the float64 bound of each column's largest value."""
+    cars = _cars()
+    given = args(cars, cars.mean(0), cars.std(0))
+    got, want = np.asarray(F[name](*given)), np.asarray(R()[name](*given))
+    assert got.shape == want.shape and got.dtype == np.float64
+    scale = np.max(np.abs(want), axis=0) if want.ndim == 2 else np.max(np.abs(want))
+    assert np.all(np.abs(got - want) <= tolerances.REL_FLOAT64 * scale), (got, want)
+
+
+def test_torch_std_default_is_the_sample_sigma(F):
+    """Tensor.std's default correction=1 divides by n − 1: prep.std(cars) and the standardisation built on it
+    are √(n/(n−1)) and √((n−1)/n) of NumPy's (the courtial-preprocessing case declares it, differs = torch)."""
+    import torch
+    cars = _cars()
+    n = cars.shape[0]
+    np.testing.assert_allclose(F["prep.std"](cars) / np.std(cars, axis=0), np.sqrt(n / (n - 1)), rtol=1e-14)
+    np.testing.assert_allclose(F["prep.standardize"](cars) / ((cars - cars.mean(0)) / cars.std(0)),
+                               np.sqrt((n - 1) / n), rtol=1e-14)
+    t = torch.tensor(cars)
+    assert torch.equal(t.std(dim=0), t.std(dim=0, correction=1))
+    assert torch.equal(t.std(dim=0, unbiased=False), t.std(dim=0, correction=0))

@@ -23,7 +23,7 @@ from functools import partial
 
 import numpy as np
 
-from . import activations, calculus, losses, network
+from . import activations, calculus, losses, network, preprocessing
 from .contract import Trace  # noqa: F401  (re-exported: the one return type of a trace)
 from .functions import table
 from .trace import trace_case
@@ -46,5 +46,5 @@ def _act_prime(name, z, dtype, **params):
 
 
 def functions(dtype=np.float64) -> dict:
-    """act.* in ``dtype``; loss.* and calc.* in float64 whatever the dtype."""
-    return table(partial(_act, dtype=dtype), partial(_act_prime, dtype=dtype), losses.value, calculus)
+    """act.* in ``dtype``; loss.*, calc.* and prep.* in float64 whatever the dtype."""
+    return table(partial(_act, dtype=dtype), partial(_act_prime, dtype=dtype), losses.value, calculus, preprocessing)

@@ -24,6 +24,7 @@ import numpy as np
 
 from backprop_parity.reference import expr
 from backprop_parity.reference.case import Case, CaseError, printed_array
+from backprop_parity.reference.functions import COLUMNWISE
 
 from . import tolerances
 
@@ -251,12 +252,13 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
         except (ValueError, TypeError) as exc:   # the printed formula does not even fit the shapes
             row.n_elements = int(actual.size)   # the quantity was computed; the formula cannot be
             return _formula_unusable(row, q, exc)
-        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-        bound = q.tolerance if q.tolerance is not None else tolerances.rel_bound(case_dtype(case)) * max(scale, 1e-300)
-        tol = np.full(expected.shape, bound)
+        by_column = columnwise(q.of, expected)
+        bound = q.tolerance if q.tolerance is not None else tolerances.rel_bound(case_dtype(case)) * _scale(expected, by_column)
+        tol = np.broadcast_to(bound, expected.shape).copy()
         row.tolerance_reason = q.tolerance_reason or (
             f"the article's formula on this backend's own numbers: {tolerances.rel_bound(case_dtype(case)):g} "
-            f"relative to the largest |value|")
+            f"relative to the largest |value|" + (" of each column (a column-wise function: each column is computed "
+                                                  "from its own numbers)" if by_column else ""))
         row.printed = q.formula
     row.expected = to_list(expected)
 
@@ -333,12 +335,26 @@ def _declared_value(case: Case, q, trace, ns, actual):
     if value.size != actual.size:
         return False, "convention NOT as declared", f"{why}; its formula gives {value.size} numbers, not {actual.size}"
     value = value.reshape(actual.shape)
-    bound = tolerances.rel_bound(case_dtype(case)) * max(float(np.max(np.abs(value))) if value.size else 0.0, 1e-300)
+    bound = tolerances.rel_bound(case_dtype(case)) * _scale(value, columnwise(q.of, value))
     worst = float(np.max(np.abs(actual - value))) if value.size else 0.0
-    if not worst <= bound:
+    if not np.all(np.abs(actual - value) <= bound):
         return False, "convention NOT as declared", (f"{why}; but this backend is {worst:.1e} from that convention's own "
                                                      f"number ({q.differs_value[key]}): another difference")
     return True, "convention confirmed", why
+
+
+def columnwise(of: str, value) -> bool:
+    """Whether a matrix quantity is a column-wise function's result (``prep.standardize(cars)``): each column
+    computed from its own column only, so each keeps its own rounding scale (km next to years)."""
+    return np.ndim(value) == 2 and of.strip().startswith(COLUMNWISE)
+
+
+def _scale(value, by_column: bool):
+    """The magnitude a relative bound multiplies: the largest |value|, of each column when ``by_column``."""
+    value = np.abs(np.asarray(value, dtype=float))
+    if not value.size:
+        return 1e-300
+    return np.maximum(value.max(axis=0, keepdims=True), 1e-300) if by_column else max(float(value.max()), 1e-300)
 
 
 def _rounding_verdict(row: Comparison, q, expected, actual, diff, half) -> Comparison:

@@ -18,7 +18,7 @@ from backprop_parity.reference.contract import Trace
 from backprop_parity.reference.functions import table
 from backprop_parity.reference.trace import trace_case
 
-from . import activations, calculus, idiomatic, losses, network
+from . import activations, calculus, idiomatic, losses, network, preprocessing
 
 STYLES = {"tape": network, "keras": idiomatic}
 
@@ -88,4 +88,4 @@ def _act_prime(name, z, dtype, **params):
 def functions(dtype=np.float64) -> dict:
     """The case-expression functions, TensorFlow's way (tape derivatives, Keras loss objects), in the table
     of ``reference/functions.py``."""
-    return table(_act, _act_prime, losses.value, calculus, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)

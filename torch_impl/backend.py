@@ -18,11 +18,12 @@ import torch
 from backprop_parity.reference.expr import NoCounterpart
 from backprop_parity.reference.functions import table
 
-from . import activations, calculus, idiomatic, losses, network
+from . import activations, calculus, idiomatic, losses, network, preprocessing
 from .layout import numpy, tensor, torch_dtype
 
 FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad; loss.* by torch loss "
-                  "modules; calc.* by autograd (retain_grad, backward) and torch.optim.SGD")
+                  "modules; calc.* by autograd (retain_grad, backward) and torch.optim.SGD; prep.* by tensor reductions "
+                  "(Tensor.std with its default correction=1, the sample σ, unless a ddof is given)")
 
 STYLES = {"autograd": network, "modules": idiomatic}
 NOTES = {"functions": FUNCTIONS_NOTE}
@@ -48,4 +49,4 @@ def _act_prime(name, z, dtype, at_zero=None, **params):
 
 def functions(dtype=np.float64) -> dict:
     torch_dtype(dtype)     # refuse anything but float64 / float32
-    return table(_act, _act_prime, losses.value, calculus, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)
