@@ -500,6 +500,7 @@ def _backward(net: Net, model, fwd: Forward, y, p: Plan) -> Backward:
         (dA_in[l],) = pullbacks[l].affine(delta[l])                                          # [step:hidden-delta] ∂J/∂A_in: the Dense layer's vjp
         (dA,) = pullbacks[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                  # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
         (delta[l - 1],) = pullbacks[l - 1].activation(dA)                                    # [step:hidden-delta] δ: the activation layer's vjp
+    (dA_in[0],) = pullbacks[0].affine(delta[0])                                              # [step:input-gradient] ∂J/∂X: the first Dense layer's vjp
     X_ex = L.examples_first(fwd.A[0], lay)
     fwd.record.J = lambda tr, ntr: keras_J(model, net, p, tr, ntr, X_ex, y_ex)[0]          # J(variables), for gradients
     back = lambda xs: [None if x is None else L.from_examples_first(x, lay) for x in xs]  # noqa: E731

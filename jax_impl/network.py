@@ -119,6 +119,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -
         dA_in[l] = pullbacks[l].affine(delta[l])[0]                                          # [step:hidden-delta] ∂J/∂A_in = δ·Wᵀ, Z's vjp
         (dA,) = pullbacks[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                  # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
         (delta[l - 1],) = pullbacks[l - 1].activation(dA)                                    # [step:hidden-delta] δ = g's vjp
+    dA_in[0] = pullbacks[0].affine(delta[0])[0]                                              # [step:input-gradient] ∂J/∂X: the first Z's vjp
     X = fwd.A[0]
     fwd.record.J = lambda params: cost(net, params, predict(net, params, X), y, hyper)      # J(params), for gradients
     return Backward(dJ_dyhat, deriv, delta, dA_in)

@@ -24,8 +24,8 @@ from . import helpers
 from .conftest import required
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = {"bias-trick", "forward-affine", "forward-activation", "output-delta", "hidden-delta", "weight-gradient",
-         "l2", "cost", "update"}
+STEPS = {"bias-trick", "forward-affine", "forward-activation", "output-delta", "hidden-delta", "input-gradient",
+         "weight-gradient", "l2", "cost", "update"}
 
 
 # --------------------------------------------------------------------------- a process with Keras on JAX
@@ -244,7 +244,8 @@ def test_marked_lines_are_jax_calls():
     src = (ROOT / "jax_impl" / "network.py").read_text(encoding="utf-8").splitlines()
     calls = {"bias-trick": ("jnp.concatenate", "jax.vjp"), "forward-affine": ("@", "jax.vjp"),
              "forward-activation": ("jax.vjp",), "output-delta": ("jax.grad", ".activation("),
-             "hidden-delta": (".affine(", ".trick(", ".activation("), "weight-gradient": ("jax.grad",),
+             "hidden-delta": (".affine(", ".trick(", ".activation("), "input-gradient": (".affine(",),
+             "weight-gradient": ("jax.grad",),
              "l2": ("jnp.sum",), "cost": ("jnp.sum", "jnp.mean"), "update": ("optax.", "opt.update(", "tx.update(")}
     for line in src:
         m = re.search(r"# \[step:([a-z0-9-]+)\]", line)

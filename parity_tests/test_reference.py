@@ -19,7 +19,7 @@ from backprop_parity.reference import activations, gradcheck, losses, network
 from backprop_parity.reference.case import Printed, load
 from backprop_parity.reference.spec import Hyper, Net
 
-from .helpers import CASES, REF, assert_row, case, rows, trace_values
+from .helpers import CASES, REF, assert_row, case, reference_trace, rows, trace_values
 
 
 def _article_ids():
@@ -48,6 +48,40 @@ def test_gradient_check_every_case(name):
 
 
 GRADCHECK_UNDECIDABLE = {"robust-bce-saturated"}
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if case(n).net is not None and case(n).y is not None])
+def test_input_gradient_is_the_derivative_of_J_in_X(name):
+    """dX (∂J/∂X, the chain rule one layer past δ of the first layer) against centered differences of J in
+    every entry of X, h = 1e-6·max(|x|, 1): the difference errs by about h²·J‴ + eps·|J|/h, so 1e-6 of the
+    largest |dX| (and 1e-9 absolute) holds it with room, while a wrong sign, a missing transpose or a row
+    from the bias unit is off by the whole value. Held on the rows of the robust-bce-saturated case too
+    (J = 1e-9, where the rounding of J alone is 1e-25/1e-6 = 1e-19)."""
+    c = case(name)
+    values = reference_trace(name).values
+    dX = np.asarray(values["dX"])
+    X = np.asarray(c.X, dtype=float)
+    assert dX.shape == X.shape
+    numerical = np.zeros_like(X)
+    for i in np.ndindex(X.shape):
+        plus, minus = X.copy(), X.copy()
+        plus[i] += 1e-6 * max(abs(X[i]), 1.0)
+        minus[i] -= 1e-6 * max(abs(X[i]), 1.0)
+        J_plus = network.J_of(c.net, plus, c.y, c.hyper)(c.params)[0]
+        J_minus = network.J_of(c.net, minus, c.y, c.hyper)(c.params)[0]
+        numerical[i] = (J_plus - J_minus) / (plus[i] - minus[i])
+    # An example with some Z exactly at a kink (relu, leaky relu, elu at 0) has no derivative there: the
+    # difference averages the two slopes while backprop takes the stated g'(0). Those examples are left out.
+    axis = c.net.example_axis
+    kinked = np.zeros(X.shape[axis], dtype=bool)
+    for l, act in enumerate(c.net.activations):
+        if "at_zero" in activations.FUNCTIONS[act.name][2]:
+            Z = np.asarray(values[f"Z[{c.net.layer_number(l)}]"])
+            kinked |= np.any(Z == 0, axis=1 - axis)
+    keep = np.take(np.abs(numerical - dX), np.flatnonzero(~kinked), axis=axis)
+    assert keep.size, f"{name}: every example sits on a kink; nothing compared"
+    bound = 1e-6 * float(np.max(np.abs(dX))) + 1e-9
+    assert np.max(keep) <= bound, (name, numerical, dX)
 
 
 def test_every_case_has_quantities_and_every_row_compares_something():

@@ -181,7 +181,7 @@ def test_check_json_has_both_torch_styles(torch_backend, tmp_path):
 # --------------------------------------------------------------------------- step markers for the report
 
 STEPS = {"bias-trick", "forward-affine", "forward-activation", "cost", "output-delta", "hidden-delta",
-         "weight-gradient", "update", "l2"}
+         "input-gradient", "weight-gradient", "update", "l2"}
 
 
 @pytest.mark.parametrize("module", ["network", "idiomatic"])

@@ -72,7 +72,7 @@ QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "for
                    "differs_value", "check", "threshold", "note"}
 REMARK_FIELDS = {"section", "text"}
 # Names an array may not take: bare trace keys, namespace prefixes and expression functions.
-RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "n_params", "n", "l2",
+RESERVED_NAMES = {"X", "y", "J", "J_each", "yhat", "error", "costs", "dJ_dyhat", "dX", "n_params", "n", "l2",
                   "learning_rate", "h", "act", "loss", "calc", "prep", "grad", "gradcheck", "predict", "inputs", "opt", "opt_new",
                   "momentum", "beta1", "beta2", "eps", "rho", "weight_decay",
                   *expr.MATH}

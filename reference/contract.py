@@ -48,7 +48,7 @@ class Backward:
     dJ_dyhat: Any
     deriv: list      # g'(Z[l])
     delta: list      # δ[l] = ∂J/∂Z[l]
-    dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ, for l ≥ 1 (index 0 unused: X needs no error)
+    dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ; at l = 0 the input's: ∂J/∂X (∂J/∂[X | 1] under the bias trick)
 
 
 class History(list):

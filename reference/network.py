@@ -73,6 +73,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) 
         dA_in[l] = L.backprop_error(delta[l], params[net.W_name(l)], net.layout)   # [step:hidden-delta] δ·Wᵀ
         dA = L.drop_ones(dA_in[l], net.layout) if net.trick else dA_in[l]         # [step:hidden-delta] drop the bias unit
         delta[l - 1] = dA * deriv[l - 1]                                     # [step:hidden-delta]
+    dA_in[0] = L.backprop_error(delta[0], params[net.W_name(0)], net.layout)  # [step:input-gradient] ∂J/∂X = δ(first)·Wᵀ
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 

@@ -49,8 +49,9 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
         n = net.layer_number(l)
         t[key("deriv", n)] = to_np(bwd.deriv[l])
         t[key("delta", n)] = to_np(bwd.delta[l])
-        if l >= 1:
+        if l >= 1 or net.trick:          # at the input, dA is ∂J/∂[X | 1]; without the trick it would be dX again
             t[key("dA", n - 1)] = to_np(bwd.dA_in[l])
+    t["dX"] = input_gradient(net, to_np(bwd.dA_in[0]), t["X"])
     t.update(courtial_aug(net, t, missing))
     for name, g in grads.items():
         t[param_key("grad", name)] = g
@@ -71,6 +72,12 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
 def without(t: dict, missing: dict) -> dict:
     """The values, less the keys the style declares it has no counterpart for (values and missing never overlap)."""
     return {k: v for k, v in t.items() if k not in missing}
+
+
+def input_gradient(net, dA0: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """∂J/∂X in X's shape: the first layer's ∂J/∂A_in, less the bias unit's column (row) when the style
+    differentiated [X | 1] (a style whose layer adds its bias itself differentiates X alone)."""
+    return L.drop_ones(dA0, net.layout) if net.trick and np.shape(dA0) != np.shape(X) else dA0
 
 
 def courtial_aug(net, t: dict, missing: dict) -> dict:

@@ -136,6 +136,14 @@ def stations(case) -> list[Station]:
             formulas.append(f"delta[{n - 1}] = dA[{n - 1}] ⊙ {_act(net, l - 1)}'(Z[{n - 1}])")
             keys = [f"dA[{n - 1}]", f"deriv[{n - 1}]", f"deriv_aug[{n - 1}]", f"delta_aug[{n - 1}]", f"delta[{n - 1}]"]
             out.append(Station("hidden-delta", f"layer {n - 1}: hidden delta", formulas, keys))
+    n0, k0 = net.layer_number(0), net.first_weight
+    name = f"dA[{n0 - 1}]" if net.trick else "dX"
+    back = f"{name} = delta[{n0}] · W[{k0}]ᵀ" if rows else f"{name} = W[{k0}]ᵀ · delta[{n0}]"
+    formulas = [back + "   (the inputs' error: nothing to update, what a saliency map shows)"]
+    if net.trick:
+        formulas.append("dX = {} without the bias unit's {}".format(name, "column" if rows else "row"))
+    out.append(Station("input-gradient", "the inputs: ∂J/∂X", formulas,
+                       [f"dA[{n0 - 1}]", "dX"] if net.trick else ["dX"]))
     if h.l2:
         out.append(Station("l2", "L2 regularisation",
                            [f"J includes ½·λ·ΣW² and every ∂J/∂W includes λ·W (λ = {h.l2:g}; "

@@ -62,6 +62,9 @@ STEPS: dict[str, Step] = {s.name: s for s in [
          "Courtial ch. 6"),
     Step("hidden-delta", "hidden delta",
          "δ(l) = (δ(l+1)·W(l+1)ᵀ, bias-unit column dropped) ⊙ g'(Z(l))", "Courtial ch. 6"),
+    Step("input-gradient", "input gradient",
+         "∂J/∂X = δ(first)·W(first)ᵀ, the bias unit's column dropped: the gradient with respect to the inputs",
+         "the chain rule one layer further; cs231n and micrograd differentiate a neuron's inputs"),
     Step("weight-gradient", "weight gradient", "∂J/∂W(l) = A(l−1)ᵀ·δ(l)   (columns layout: δ·Aᵀ)",
          "Courtial ch. 6; deeplearning.ai"),
     Step("update", "gradient-descent update", "W ← W − α·(1/n)·∂J/∂W   (or W − α·∂J/∂W; per example for SGD; or the "
@@ -78,7 +81,8 @@ ALIASES = {"z": "forward-affine", "affine": "forward-affine", "a": "forward-acti
            "a_aug": "bias-trick", "bias": "bias-trick", "j": "cost", "j_each": "cost", "loss": "cost",
            "costs": "cost", "grad": "weight-gradient", "dw": "weight-gradient", "gradient": "weight-gradient",
            "w_new": "update", "b_new": "update", "w_final": "update", "b_final": "update",
-           "lambda": "l2", "regularization": "l2", "gradient-checking": "gradcheck"}
+           "lambda": "l2", "regularization": "l2", "gradient-checking": "gradcheck", "dx": "input-gradient",
+           "input-gradient": "input-gradient", "saliency": "input-gradient"}
 DELTA_KEYS = ("delta", "deriv", "da", "delta_aug", "deriv_aug", "dj_dyhat", "error", "dz")
 
 
@@ -102,6 +106,8 @@ def resolve(name: str, net=None, quantities=()) -> str | None:
         return "update"
     if word.startswith("grad"):
         return "weight-gradient"
+    if word == "da" and net is not None and number and int(number) == net.first_layer - 1:
+        return "input-gradient"                # dA at the input layer is ∂J/∂X
     if word in DELTA_KEYS:
         if word in ("dj_dyhat", "error"):
             return "output-delta"

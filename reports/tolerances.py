@@ -230,6 +230,11 @@ def element_scales(trace: dict, net, hyper) -> dict:
                 S[f"deriv_aug[{n - 1}]"] = d_aug
                 S[f"delta_aug[{n - 1}]"] = (dA_in * np.abs(np.asarray(trace[f"deriv_aug[{n - 1}]"], f))
                                             + np.abs(np.asarray(trace[f"dA[{n - 1}]"], f)) * d_aug)
+        n0 = net.layer_number(0)                # ∂J/∂X = δ(first)·Wᵀ: the walk one layer further
+        W0 = np.abs(np.asarray(trace[f"W[{net.first_weight}]"], f))
+        dA0 = mm(deltas[0], W0.T) if rows else mm(W0.T, deltas[0])
+        S[f"dA[{n0 - 1}]"] = dA0
+        S["dX"] = L.drop_ones(dA0, net.layout) if net.trick else dA0
         for l in range(net.depth):
             n = net.layer_number(l)
             S[f"delta[{n}]"] = deltas[l]

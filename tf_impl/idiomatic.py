@@ -270,6 +270,7 @@ def forward(net: Net, params, X) -> Forward:
     with tape:
         tape.watch([v.value for v in weights])   # frozen (non-trainable) variables too: their gradient is reported
         X_first = L.examples_first(X, net.layout)
+        tape.watch(X_first)                      # [step:input-gradient] the model's input on the tape, for ∂J/∂X
         outs = extractor(model)(X_first)         # Z and A of every layer, from the model's own layers
         Z_first, A_first = list(outs[0::2]), [X_first, *outs[1::2]]
         Z = [L.from_examples_first(Z_l, net.layout) for Z_l in Z_first]
@@ -307,6 +308,7 @@ def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
     for l in range(last, 0, -1):
         dA_in[l] = L.from_examples_first(rec.tape.gradient(J, rec.A[l]), net.layout)        # [step:hidden-delta] ∂J/∂A
         delta[l - 1] = L.from_examples_first(rec.tape.gradient(J, rec.Z[l - 1]), net.layout)  # [step:hidden-delta] tape.gradient(J, Z)
+    dA_in[0] = L.from_examples_first(rec.tape.gradient(J, rec.A[0]), net.layout)            # [step:input-gradient] tape.gradient(J, X)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -455,10 +457,11 @@ def missing(net: Net) -> dict:
         for l in range(net.depth):
             out[key("A_aug", net.layer_number(l) - 1)] = (
                 "Keras Dense adds a bias vector: no layer sees [A | 1] (the bias row of W is Dense.bias)")
+        for l in range(net.depth):
+            out[key("dA", net.layer_number(l) - 1)] = ("Dense has no bias unit, so ∂J/∂A has no bias column; the "
+                                                       "tape's ∂J/∂A equals dA without its last column")
         for l in range(1, net.depth):
             n = net.layer_number(l)
-            out[key("dA", n - 1)] = ("Dense has no bias unit, so ∂J/∂A has no bias column; the tape's "
-                                     "∂J/∂A equals dA without its last column")
             out[key("deriv_aug", n - 1)] = "no autodiff counterpart: g' of the bias unit's constant 1 (Courtial's display)"
             out[key("delta_aug", n - 1)] = "no autodiff counterpart: Courtial's δ with a bias column (display only)"
     return out

@@ -79,6 +79,7 @@ def forward(net: Net, params: dict, X) -> Forward:
     """Every Z, A and [A | 1] recorded on a persistent tape (kept in ``Forward.record``)."""
     tape = tf.GradientTape(persistent=True)
     with tape:
+        tape.watch(X)                                                                        # [step:input-gradient] X on the tape, for ∂J/∂X
         Z, A, A_in = [], [X], []
         for l in range(net.depth):
             A_prev = A[-1] if not net.trick else (
@@ -113,6 +114,7 @@ def backward(net: Net, params: dict, fwd: Forward, y, hyper: Hyper) -> Backward:
     for l in range(last, 0, -1):
         dA_in[l] = tape.gradient(J, fwd.A_in[l], unconnected_gradients=ZERO)         # [step:hidden-delta] ∂J/∂[A | 1]
         delta[l - 1] = tape.gradient(J, fwd.Z[l - 1], unconnected_gradients=ZERO)    # [step:hidden-delta] tape.gradient(J, Z)
+    dA_in[0] = tape.gradient(J, fwd.A_in[0], unconnected_gradients=ZERO)             # [step:input-gradient] tape.gradient(J, X)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 

@@ -186,7 +186,8 @@ def forward(net: Net, params: nn.Sequential, X: torch.Tensor) -> Forward:
     """The model on an article-layout X, with Z and A captured by forward hooks (returned in the article's layout)."""
     lay = net.layout
     cap = Capture().attach(params)
-    cap.yhat = params(L.examples_first(X, lay))                             # nn.Sequential: Linear, g, Linear, g …
+    X_first = L.examples_first(X, lay).detach().requires_grad_(True)         # [step:input-gradient] an input that keeps ∂J/∂X
+    cap.yhat = params(X_first)                                               # nn.Sequential: Linear, g, Linear, g …
     Z = [L.from_examples_first(cap.Z[l], lay) for l in range(net.depth)]
     A = [X] + [L.from_examples_first(cap.A[l], lay) for l in range(net.depth)]
     A_in = A[:-1]                       # what each nn.Linear multiplies: A itself (it adds its bias without [A | 1])
@@ -212,6 +213,7 @@ def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyp
     for l in range(last, 0, -1):
         dA_in[l] = L.from_examples_first(cap.dA_in[l], lay)                  # [step:hidden-delta] grad_input of nn.Linear l
         delta[l - 1] = L.from_examples_first(cap.delta[l - 1], lay)          # [step:hidden-delta] grad_output of nn.Linear l−1
+    dA_in[0] = L.from_examples_first(cap.dA_in[0], lay)                      # [step:input-gradient] ∂J/∂X: grad_input of the first nn.Linear
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -367,9 +369,9 @@ def missing(net: Net) -> dict:
         n = net.layer_number(l)
         out[key("A_aug", n - 1)] = ("nn.Linear adds its bias itself: no column of ones is ever "
                                     "appended to A (see the autograd style for [A | 1])")
+        out[key("dA", n - 1)] = ("nn.Linear's bias has no input unit, so ∂J/∂A (the full backward "
+                                 "hook's grad_input) has no bias-unit column to report")
         if l >= 1:
-            out[key("dA", n - 1)] = ("nn.Linear's bias has no input unit, so ∂J/∂A (the full backward "
-                                     "hook's grad_input) has no bias-unit column to report")
             out[key("deriv_aug", n - 1)] = NO_AUG
             out[key("delta_aug", n - 1)] = NO_AUG
     return out

@@ -72,6 +72,8 @@ def activation(act, Z: torch.Tensor) -> torch.Tensor:
 
 
 def forward(net: Net, params: dict, X: torch.Tensor) -> Forward:
+    if not X.requires_grad:
+        X = X.detach().requires_grad_(True)                                  # [step:input-gradient] X a leaf that keeps ∂J/∂X
     Z, A, A_in = [], [X], []
     for l in range(net.depth):
         A_prev = A[-1]
@@ -97,7 +99,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper
     yhat.retain_grad()                                                       # ∂J/∂ŷ = ŷ.grad
     for Z_l in fwd.Z:
         Z_l.retain_grad()                                                    # [step:hidden-delta] keep δ = ∂J/∂Z
-    for A_prev in fwd.A_in[1:]:
+    for A_prev in fwd.A_in:
         A_prev.retain_grad()                                                 # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
     graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
     deriv = [ACT.prime(lambda z, a=net.activations[l]: activation(a, z), fwd.Z[l]) for l in range(net.depth)]
@@ -108,6 +110,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper
     for l in range(last, 0, -1):
         dA_in[l] = fwd.A_in[l].grad                                          # [step:hidden-delta] δ·Wᵀ (bias unit kept)
         delta[l - 1] = fwd.Z[l - 1].grad                                     # [step:hidden-delta] δ = Z.grad
+    dA_in[0] = fwd.A_in[0].grad                                              # [step:input-gradient] ∂J/∂X = X.grad ([X | 1].grad)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
