@@ -106,3 +106,35 @@ def test_a_feature_matrix_is_bounded_column_by_column():
         np.testing.assert_allclose(tol, 1e-12 * values.max(axis=0, keepdims=True) * np.ones_like(values), rtol=1e-15)
         assert "of each column" in row.tolerance_reason
     assert np.asarray(by_id["cars-round-trip"].tolerance, float)[:, 1].max() < 1e-10   # ages: ≤ 10 years · 1e-12
+
+
+@pytest.mark.parametrize("made_with, variant", [
+    ("sqrt(sum((c - mean(c, 0))**2, 0) / 3)", "σ ÷ (n − 1)"),
+    ("sqrt(mean((c - mean(c, 0))**2, 0) + 1e-5)", "ε = 1e-5 in σ"),
+    ("mean((c - mean(c, 0))**2, 0)", "÷ variance"),
+])
+def test_diagnose_names_the_sigma_a_print_was_made_with(tmp_path, made_with, variant):
+    """A user's standardised ages printed from another σ (computed here with NumPy, outside the project):
+    diagnose names the convention that gives those digits, and no other σ."""
+    from backprop_parity.reference.case import load
+    from backprop_parity.reports import diagnose
+    c = CARS
+    sigma = eval(made_with, {"sqrt": np.sqrt, "sum": np.sum, "mean": np.mean, "c": c})   # noqa: S307 (our text)
+    printed = (c[:, 1] - c[:, 1].mean()) / sigma[1]
+    text = ", ".join(f'"{v:.6f}"' for v in printed)
+    path = tmp_path / "ages.toml"
+    path.write_text(f'''schema = 1
+name = "ages"
+title = "standardised ages, printed by a user"
+[source]
+article = "user"
+[arrays]
+age = {c[:, 1].tolist()}
+[[quantity]]
+id = "ages"
+label = "the ages standardised"
+of = "prep.standardize(age)"
+printed = [{text}]
+''', encoding="utf-8")
+    (d,) = diagnose.diagnose_case(load(path))
+    assert [t.variant for t in d.reproducing] == [variant], d.summary()

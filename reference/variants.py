@@ -30,7 +30,7 @@ from . import network as N
 from .contract import History, Training
 from .trace import trace
 
-FAMILIES = ("update", "optimizer", "parameters", "loss", "l2", "activation", "layout", "arithmetic")
+FAMILIES = ("update", "optimizer", "parameters", "loss", "l2", "activation", "layout", "arithmetic", "preprocessing")
 FORWARD_FAMILIES = ("activation", "layout", "arithmetic")
 
 
@@ -42,6 +42,7 @@ class Variant:
     change: Callable                              # case -> the case as the variant computes it
     style: object = None                          # a style module replacing the reference's (or None)
     keys: Callable | None = None                  # trace values -> trace values read instead (or None)
+    functions: Callable | None = None             # the expression functions -> those evaluated instead (or None)
 
     def then(self, other: "Variant") -> "Variant | None":
         """Both variants at once (a pair), or None when they cannot combine (two styles, one family twice)."""
@@ -49,9 +50,11 @@ class Variant:
             return None
         keys = (None if self.keys is None and other.keys is None else
                 lambda v: (other.keys or (lambda x: x))((self.keys or (lambda x: x))(v)))
+        functions = (None if self.functions is None and other.functions is None else
+                     lambda f: (other.functions or (lambda x: x))((self.functions or (lambda x: x))(f)))
         return Variant(f"{self.name} + {other.name}", f"{self.family}+{other.family}",
                        f"{self.description}; and {other.description}",
-                       lambda c: other.change(self.change(c)), self.style or other.style, keys)
+                       lambda c: other.change(self.change(c)), self.style or other.style, keys, functions)
 
 
 _GENERATORS: list[tuple[str, Callable]] = []
@@ -76,10 +79,10 @@ class Digits:
 
 def catalogue(case, digits: Digits | None = None) -> list[Variant]:
     """Every variant that applies to ``case``, simplest first (catalogue order)."""
-    if case.net is None:
-        return []
-    # a forward-only case (no y) has no loss, update or L2 to vary
-    usable = FAMILIES if case.y is not None else FORWARD_FAMILIES
+    if case.net is None:            # no network: only the data preparation's conventions can vary
+        usable = ("preprocessing",)
+    else:                           # a forward-only case (no y) has no loss, update or L2 to vary
+        usable = FAMILIES if case.y is not None else FORWARD_FAMILIES
     out = [v for family, gen in _GENERATORS if family in usable for v in gen(case, digits)]
     assert all(v.family in FAMILIES for v in out)
     return out
@@ -88,6 +91,8 @@ def catalogue(case, digits: Digits | None = None) -> list[Variant]:
 def values(case, v: Variant | None = None) -> dict:
     """The reference's trace values of ``case`` under variant ``v`` (``None``: the case as written)."""
     c = case if v is None else v.change(case)
+    if c.net is None:               # a case of expressions only: nothing to trace (its functions may vary)
+        return {}
     S = N if v is None or v.style is None else v.style
     with np.errstate(all="ignore"):
         got, _, _ = trace(S, c.net, c.params, c.X, c.y, c.hyper, c.inputs)
@@ -493,6 +498,44 @@ def rounded(case, digits) -> Iterator[Variant]:
         yield Variant(f"intermediates {label}", "arithmetic",
                       f"Z, A and g'(Z) {label} (as the text prints them) before they are used further; "
                       f"σ' and tanh' from the rounded A", change)
+
+
+# --------------------------------------------------------------------------- preprocessing (prep.*)
+
+def _prep(case) -> bool:
+    return any("prep." in (q.of or "") for q in case.quantities)
+
+
+def _sigma_table(ddof: int = 0, eps: float = 0.0, square: bool = False) -> Callable:
+    """The expression functions with prep.std and prep.standardize computing σ another way: dividing by
+    n − ddof, with ε added to the variance inside the root, or (``square``) dividing by the variance."""
+    def sigma(x, d=None):
+        var = np.var(np.asarray(x, dtype=float), axis=0, ddof=ddof if d is None else int(d))
+        return var + eps if square else np.sqrt(var + eps)
+
+    def standardize(x, *given):
+        x = np.asarray(x, dtype=float)
+        if given:
+            mean, s = (np.asarray(g, dtype=float) for g in given)
+            return (x - mean) / (np.square(s) + eps if square else np.sqrt(np.square(s) + eps))
+        return (x - np.mean(x, axis=0)) / sigma(x)
+
+    return lambda functions: {**functions, "prep.std": sigma, "prep.standardize": standardize}
+
+
+@variant("preprocessing")
+def sigma_conventions(case, digits) -> Iterator[Variant]:
+    if not _prep(case):
+        return
+    same = lambda c: c          # noqa: E731  (the case is unchanged: only the functions differ)
+    # which library takes each σ by default is in CASES.md ("Data preparation"); naming it here, as diagnose's
+    # other framework defaults do, needs the registry's settings and a probe that confirms it
+    yield Variant("σ ÷ (n − 1)", "preprocessing", "σ dividing by n − 1, the sample σ (ddof = 1), not by n", same,
+                  functions=_sigma_table(ddof=1))
+    yield Variant("ε = 1e-5 in σ", "preprocessing", "σ as √(variance + 1e-5): ε = 1e-5 added inside the root",
+                  same, functions=_sigma_table(eps=1e-5))
+    yield Variant("÷ variance", "preprocessing", "divided by the variance σ² instead of σ", same,
+                  functions=_sigma_table(square=True))
 
 
 def families() -> dict:

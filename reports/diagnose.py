@@ -92,7 +92,8 @@ class Diagnosis:
                                         " ".join(f"({k}) {text}" for k, text in enumerate(items, 1))) + (
                 f" (+{len(self.reproducing) - 3} more: backprop-parity diagnose)" if len(self.reproducing) > 3 else "")
         if len(self.tried) == 1:
-            return "no variant of the catalogue applies (no network to vary); how the text printed it: nothing found"
+            return ("no variant of the catalogue applies (no network to vary, no data preparation); how the text "
+                    "printed it: nothing found")
         near = ", ".join(f"{t.variant} {_short(t.value)} ({t.units:.3g} units off)" for t in self.nearest)
         return "no variant in the catalogue reproduces it" + (f"; nearest: {near}" if near else "")
 
@@ -246,6 +247,8 @@ class _Runs:
             try:
                 base, _ = self.get(None)
                 functions = base.functions if base is not None else {}
+                if v.functions is not None:
+                    functions = v.functions(functions)
                 self.done[key] = (Trace("reference", v.name, variants.values(case, v), functions=functions), "")
             except CaseError as exc:
                 self.done[key] = (None, exc.message)
@@ -410,8 +413,8 @@ def main(args) -> int:
     width = int(os.environ.get("COLUMNS") or shutil.get_terminal_size((100, 24)).columns) - 1
     lines = render(diagnoses, case, width)
     if case.net is None:
-        lines.insert(1, "  (no network in this case: its numbers come from functions, which the catalogue does not vary; "
-                        "only how the text printed them is checked)")
+        lines.insert(1, "  (no network in this case: of its functions the catalogue varies only the data preparation's "
+                        "σ (prep.*); otherwise only how the text printed them is checked)")
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json:
         rows = [t.as_dict() for d in diagnoses for t in d.tried]

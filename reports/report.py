@@ -462,9 +462,9 @@ def cost_blocks(case: Case, traces, rows) -> list:
 def network_blocks(case: Case) -> list:
     blocks = [Heading(3, "Network, conventions and hyper-parameters")]
     if case.net is None:
-        return blocks + [Para([Text("No network: the quantities of this case are the article's small "
-                                    "function examples (activations, losses, calculus), computed by each "
-                                    "backend's own functions.", "muted")])]
+        return blocks + [Para([Text("No network: the quantities of this case are the article's small function "
+                                    "examples (activations, losses, calculus, data preparation), computed by "
+                                    "each backend's own functions.", "muted")])]
     net, h = case.net, case.hyper
     shapes = ", ".join(f"{n} {tuple(p.shape)}" for n, p in case.params.items())
     n = case.X.shape[net.example_axis] if case.X is not None else 0
