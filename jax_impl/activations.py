@@ -21,6 +21,9 @@ and where XLA's float64 differs from NumPy's (asserted in the case files, never 
   exactly 0 below z ≈ −37.4, where NumPy's alpha·e^z is still ≈ 5e-17;
 * XLA's CPU kernels flush subnormal results to 0: σ(z) = 0 for z < −708 (NumPy: down to 5e-324).
 
+Softmax is not element-wise: its g'(Z) is each example's Jacobian, ``jax.vmap(jax.jacrev(softmax))``
+(examples first, (n, k, k), as the reference's).
+
 A case's ``at_zero`` that differs from JAX's value cannot be honoured by JAX: the network
 uses JAX's value (its mapping says so and counts the exact zeros); the ``act.*_prime``
 functions raise ``NoCounterpart`` when an argument is exactly 0.
@@ -62,6 +65,10 @@ def elu(Z, alpha=1.0):
     return jax.nn.elu(Z, alpha=alpha)
 
 
+def softmax(Z, axis=-1):
+    return jax.nn.softmax(Z, axis=axis)
+
+
 # name -> (g, the JAX call as the report prints it)
 FUNCTIONS = {
     "identity": (identity, "Z (identity)"),
@@ -70,9 +77,10 @@ FUNCTIONS = {
     "relu": (relu, "jax.nn.relu"),
     "leaky_relu": (leaky_relu, "jax.nn.leaky_relu"),
     "elu": (elu, "jax.nn.elu"),
+    "softmax": (softmax, "jax.nn.softmax"),
 }
 # JAX's keyword for each forward parameter
-KEYWORDS = {"slope": "negative_slope", "alpha": "alpha"}
+KEYWORDS = {"slope": "negative_slope", "alpha": "alpha", "axis": "axis"}
 
 
 def function(act):
@@ -85,7 +93,17 @@ def prime(g, Z):
     return jnp.vectorize(jax.grad(g))(Z)
 
 
+def jacobian(g, Z, axis=-1):
+    """g'(Z) of a softmax-like g (classes along ``axis``): each example's Jacobian by jax.jacrev, mapped over the
+    examples by jax.vmap, examples first: (n, k, k); a single vector gives one (k, k)."""
+    Z = jnp.moveaxis(Z, axis, -1)
+    one = jax.jacrev(lambda z: g(z, axis=-1))                                # [step:output-delta] softmax's Jacobian: jax.jacrev
+    return one(Z) if Z.ndim == 1 else jax.vmap(one)(Z)
+
+
 def g_prime(act, Z):
+    if not act.elementwise:
+        return jacobian(FUNCTIONS[act.name][0], Z, act.params["axis"])
     return prime(function(act), Z)
 
 
@@ -97,6 +115,8 @@ def jax_at_zero(name: str, dtype=jnp.float64, **params) -> float:
 def checked_prime(name: str, Z, at_zero=None, **params):
     """g'(Z) by jax.grad; when a caller asks for an ``at_zero`` JAX does not give and Z has an exact 0:
     NoCounterpart (the value cannot be produced the framework's way)."""
+    if name == "softmax":
+        return jacobian(softmax, Z, **params)
     d = prime(functools.partial(FUNCTIONS[name][0], **params), Z)
     if at_zero is not None and bool(jnp.any(Z == 0)):
         got = jax_at_zero(name, Z.dtype, **params)

@@ -44,4 +44,4 @@ def _act_prime(name, z, dtype, at_zero=None, **params):
 
 def functions(dtype=np.float64) -> dict:
     jax_dtype(dtype)     # refuse anything but float64 / float32 (and float64 without x64)
-    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, losses, dtype=dtype)

@@ -141,9 +141,9 @@ def floatx(dtype):
 
 # --------------------------------------------------------------------------- the article ↔ Keras mapping
 
-TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0}       # article term / Keras term
+TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0, "cce": 1.0}   # article term / Keras term
 KERAS_CLASS = {"half_sse": "MeanSquaredError", "mse": "MeanSquaredError", "squared_error": "MeanSquaredError",
-               "bce": "BinaryCrossentropy"}
+               "bce": "BinaryCrossentropy", "cce": "CategoricalCrossentropy"}
 
 
 def keras_loss(loss, dtype, reduction="sum_over_batch_size"):
@@ -154,7 +154,7 @@ def keras_loss(loss, dtype, reduction="sum_over_batch_size"):
 def multiplier(loss, n_elements: int) -> float:
     """m in J = m·keras_loss for a batch of ``n_elements`` numbers (examples × outputs)."""
     r = TERM_RATIO[loss.name]
-    return r * n_elements if loss.reduce == "sum" else r
+    return r * n_elements if loss.reduce == "sum" else r      # "mean" and "example_mean": Keras averages the same way
 
 
 def rate(net: Net, hyper: Hyper, n: int) -> float:
@@ -310,6 +310,8 @@ def activation_layer(act, dtype, name=None):
         return keras.layers.LeakyReLU(negative_slope=p["slope"], dtype=dtype, name=name)
     if act.name == "elu":
         return keras.layers.ELU(alpha=p["alpha"], dtype=dtype, name=name)
+    if act.name == "softmax":
+        return keras.layers.Softmax(axis=-1, dtype=dtype, name=name)            # examples first: the classes are last
     return keras.layers.Activation({"identity": "linear"}.get(act.name, act.name), dtype=dtype, name=name)
 
 
@@ -321,6 +323,8 @@ def activation_label(act) -> str:
         return f"keras.layers.LeakyReLU(negative_slope={p['slope']:g})"
     if act.name == "elu":
         return f"keras.layers.ELU(alpha={p['alpha']:g})"
+    if act.name == "softmax":
+        return "keras.layers.Softmax(axis=-1)"
     return f"keras.layers.Activation({ {'identity': 'linear'}.get(act.name, act.name)!r})"
 
 
@@ -491,7 +495,8 @@ def _backward(net: Net, model, fwd: Forward, y, p: Plan) -> Backward:
     y_ex, yhat_ex = L.examples_first(y, lay), L.examples_first(fwd.A[-1], lay)
     Z_ex = [L.examples_first(Z, lay) for Z in fwd.Z]
     pullbacks = fwd.record.layers
-    deriv = [r.activation(jnp.ones_like(Z))[0] for r, Z in zip(pullbacks, Z_ex)]          # g'(Z): the activation layer's vjp of ones
+    deriv = [r.activation(jnp.ones_like(Z))[0] if a.elementwise else layer_jacobian(layer, Z)
+             for a, (_, layer), r, Z in zip(net.activations, layer_pairs(model), pullbacks, Z_ex)]  # g'(Z): the layer's vjp of ones
     dJ_dyhat = jax.grad(lambda yhat: p.loss(y_ex, yhat) * p.m_full)(yhat_ex)                # [step:output-delta] ∂J/∂ŷ = jax.grad of m·keras loss
     delta = [None] * net.depth
     dA_in = [None] * net.depth
@@ -504,7 +509,15 @@ def _backward(net: Net, model, fwd: Forward, y, p: Plan) -> Backward:
     X_ex = L.examples_first(fwd.A[0], lay)
     fwd.record.J = lambda tr, ntr: keras_J(model, net, p, tr, ntr, X_ex, y_ex)[0]          # J(variables), for gradients
     back = lambda xs: [None if x is None else L.from_examples_first(x, lay) for x in xs]  # noqa: E731
-    return Backward(L.from_examples_first(dJ_dyhat, lay), back(deriv), back(delta), back(dA_in))
+    deriv = [L.from_examples_first(d, lay) if a.elementwise else d                  # softmax's Jacobians stay examples first
+             for a, d in zip(net.activations, deriv)]
+    return Backward(L.from_examples_first(dJ_dyhat, lay), deriv, back(delta), back(dA_in))
+
+
+def layer_jacobian(layer, Z_ex):
+    """g'(Z) of a softmax layer: each example's Jacobian, jax.jacrev of the layer on a batch of one, jax.vmap over
+    the examples (examples first: (n, k, k))."""
+    return jax.vmap(jax.jacrev(lambda z: layer(z[None, :])[0]))(Z_ex)
 
 
 def gradients(net: Net, params, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:

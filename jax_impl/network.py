@@ -110,7 +110,7 @@ def forward(net: Net, params: dict, X: jax.Array) -> Forward:
 def backward(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -> Backward:
     last = net.depth - 1
     deriv = [ACT.g_prime(net.activations[l], fwd.Z[l]) for l in range(net.depth)]          # jnp.vectorize(jax.grad(g))(Z)
-    dJ_dyhat = jax.grad(lambda yhat: LOSS.J(net.loss, y, yhat))(fwd.A[-1])                  # [step:output-delta] ∂J/∂ŷ = jax.grad of the loss
+    dJ_dyhat = jax.grad(lambda yhat: LOSS.J(net.loss, y, yhat, net.example_axis))(fwd.A[-1])                  # [step:output-delta] ∂J/∂ŷ = jax.grad of the loss
     delta = [None] * net.depth
     dA_in = [None] * net.depth
     pullbacks = fwd.record.layers
@@ -141,7 +141,9 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
 def cost(net: Net, params: dict, yhat: jax.Array, y: jax.Array, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0."""
     terms = LOSS.TERMS[net.loss.name](y, yhat)                                               # optax.losses.l2_loss / squared_error, xlogy
-    J = jnp.sum(terms) if net.loss.reduce == "sum" else jnp.mean(terms)                      # [step:cost] J = Σ or mean of the terms
+    J = jnp.mean(terms) if net.loss.reduce == "mean" else jnp.sum(terms)                     # [step:cost] J = Σ or mean of the terms
+    if net.loss.reduce == "example_mean":
+        J = J / terms.shape[net.example_axis]                                                # mean over the examples
     if hyper.l2:
         J = J + 0.5 * hyper.l2 * sum(jnp.sum(l2_mask(net, hyper, n, p.shape) * p ** 2) for n, p in params.items())  # [step:l2] J += ½λΣ(M⊙W)²
     return J

@@ -35,7 +35,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import numpy as np
+
+from backprop_parity.reference import activations as RA
+from backprop_parity.reference import losses as RLS
 from backprop_parity.reference import registry
+from backprop_parity.reference.layout import EXAMPLE_AXIS
 from backprop_parity.reference.case import builtin_names, load
 from backprop_parity.reports import run
 
@@ -264,3 +269,62 @@ def effective_forms(case, backend: str) -> dict:
             eff, note = found
             out[style.name] = (B.run(eff, REF)[0], f"{backend}/{style.name}: {note}", eff)
     return {backend: out} if out else {}
+
+
+# --------------------------------------------------------------------------- random classifiers
+
+# Softmax outputs for every backend's random networks: cce on every bias convention and layout, and a softmax
+# trained on mse (δ(L) through the Jacobian, nothing collapses), as (i, loss, bias, layout).
+SOFTMAX_GRID = [(i, *p) for i, p in enumerate([("cce", b, lay) for b in ("trick", "vectors", "none")
+                                                for lay in ("rows", "columns")]
+                                               + [("mse", "vectors", lay) for lay in ("rows", "columns")])]
+
+
+def class_output(activations: list, loss: str, layout: str) -> list:
+    """The output layer as a case file gets it: a softmax on the layout's class axis (cce needs one)."""
+    if loss in RLS.ONE_HOT or activations[-1].name == "softmax":
+        activations[-1] = RA.make("softmax", axis=1 - EXAMPLE_AXIS[layout])
+    return activations
+
+
+def one_hot(rng, shape_y, layout: str) -> np.ndarray:
+    """Random one-hot targets of that shape (one class per example, examples along the layout's axis)."""
+    n, k = (shape_y if layout == "rows" else shape_y[::-1])
+    y = np.eye(k)[rng.integers(0, k, n)]
+    return y if layout == "rows" else y.T
+
+
+
+def renormalised_dJ_dyhat(case, rows, traces, styles) -> list:
+    """The rows of a cce case with the Keras convention for ∂J/∂ŷ taken out, after asserting it: from
+    probabilities, CategoricalCrossentropy divides ŷ by its sum, which adds Σy/Σŷ = 1 to every class of ∂J/∂ŷ —
+    (1 − y/ŷ)/n, at the float64 bound of the reference's own −(y/ŷ)/n (each entry's rounding is relative to
+    1/n + |y/ŷ|/n). ``styles``: the styles (of ``traces``) that compute the loss with a Keras loss object."""
+    if case.net.loss.name != "cce":
+        return rows
+    n = np.shape(case.y)[case.net.example_axis]
+    for t in traces:
+        if t.style not in styles:
+            continue
+        y, yhat = np.asarray(t.values["y"]), np.asarray(t.values["yhat"])
+        want = (1 - np.where(y == 0, 0.0, y / yhat)) / n
+        got = np.asarray(t.values["dJ_dyhat"])
+        bound = 1e-12 * (1 + np.abs(y / yhat)) / n
+        assert np.all(np.abs(got - want) <= bound), (t.style, got, want)
+        matched = [r for r in rows if r.style == t.style and r.source == "reference" and r.quantity == "dJ_dyhat"]
+        assert matched and all(r.passed is False for r in matched), [describe(r) for r in matched]
+    return [r for r in rows if not (r.style in styles and r.source == "reference" and r.quantity == "dJ_dyhat")]
+
+
+# Arguments for every backend's cross-entropy functions (reference/losses.py): one-hot rows and probabilities
+# (softmax of the logits), class indices, logits that differ by up to 9 (ŷ down to ~1e-4), and a single example.
+_Z = np.array([[2.0, -1.0, 0.5], [-3.0, 4.0, 1.0], [0.1, 0.2, -6.0], [1.5, 1.5, 1.5]])
+_LABELS = np.array([0.0, 2.0, 1.0, 1.0])
+_Y = np.eye(3)[_LABELS.astype(int)]
+_P = RA.softmax(_Z, 1)
+CROSS_ENTROPY_CALLS = [          # (form, targets, argument)
+    ("cce", _Y, _P), ("cce_logits", _Y, _Z), ("sparse_cce", _LABELS, _P), ("sparse_cce_logits", _LABELS, _Z),
+    ("cce_logits_delta", _Y, _Z), ("sparse_cce_logits_delta", _LABELS, _Z),
+    ("cce_logits", _Y[1], _Z[1]), ("sparse_cce_logits", _LABELS[1:2], _Z[1]),        # one example, as a vector
+]
+CROSS_ENTROPY_IDS = [f"{f}-{'one' if np.ndim(x) == 1 else 'batch'}" for f, _, x in CROSS_ENTROPY_CALLS]

@@ -108,6 +108,16 @@ BROKEN = [
      '[init]\nseed = 0', None),                                                       # a valid variant
     ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
      'sizes = [2, 90000, 1]\nactivations = ["tanh", "sigmoid"]', "params.W1: expected shape (2, 90000)"),
+    # classification: softmax only at the output, its axis from the layout, cce after a softmax on one-hot targets
+    ('activations = ["tanh", "sigmoid"]', 'activations = ["softmax", "sigmoid"]',
+     "network.activations[0]: softmax normalises over the classes of an example: only the output layer"),
+    ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
+     'sizes = [2, 2, 2]\nactivations = ["tanh", { name = "softmax", axis = 0 }]',
+     "network.activations[1].axis: the class axis follows network.layout"),
+    ('loss = "half_sse"', 'loss = "cce"',
+     "network.loss: 'cce' is the cross-entropy of a class distribution: the output layer needs a softmax"),
+    ('activations = ["tanh", "sigmoid"]', 'activations = ["tanh", "softmax"]',
+     "network.sizes: a softmax over 1 class is 1 whatever Z is: a classifier needs at least 2 outputs"),
 ]
 
 
@@ -263,12 +273,18 @@ def test_a_number_float32_cannot_hold_is_an_error_in_a_float32_run(tmp_path, cap
      "2000000 training steps would take about 16000 s on the slowest framework: the budget is 900 s"),
     ('sizes = [2, 2, 1]', 'sizes = [2, 5000, 1]', "inputs.many",
      "the run would hold about 6.0 GiB (5003 units × 20000 examples × 8 arrays"),
+    ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
+     'sizes = [2, 2, 3000]\nactivations = ["tanh", "softmax"]', "network.sizes",
+     "(a softmax Jacobian of 3000 × 3000 for each of 200 examples)"),
 ])
 def test_cost_budgets_are_checked_when_the_file_is_read(tmp_path, capsys, monkeypatch, old, new, field, message):
     """Memory and time of the whole run (activations × examples, [inputs], J for every epoch, training
     steps at a framework's per-step cost, gradient checking's passes) are estimated before anything runs;
     over the budget: one line naming the field, exit 2, in well under a second. --large lifts the budget."""
     text = GOOD.replace(old, new, 1)
+    if field == "network.sizes":                        # 200 examples of 3000 classes, from [init]
+        text = text[:text.index("[params]")] + "[init]\nseed = 0\n\n[data]\nX = [" + ", ".join(["[0.5, 0.1]"] * 200) \
+            + "]\n\n" + text[text.index("[train]"):]
     if field.startswith("inputs."):
         text = text.replace("[train]", "[inputs]\nmany = [" + ", ".join(["[0.5, 0.1]"] * 20000) + "]\n\n[train]")
         text = text[:text.index("[params]")] + "[init]\nseed = 0\n\n" + text[text.index("[data]"):]
@@ -289,3 +305,22 @@ def test_a_list_literal_counts_like_any_array(tmp_path, capsys):
     with pytest.raises(expr.ExprError, match=r"the list would hold 20000000 numbers \(limit 10000000\)"):
         ns.evaluate("sum([" + ",".join(["X"] * 100) + "])")
     assert ns.evaluate("sum([X, X])") == 0.0
+
+
+@pytest.mark.parametrize("y,message", [
+    ("[[1.0, 0.0], [0.5, 0.5]]", "example 1 is [0.5, 0.5]"),
+    ("[[1.0, 0.0], [1.0, 1.0]]", "example 1 is [1.0, 1.0]"),
+    ("[[1.0, 0.0], [0.0, 0.0]]", "example 1 is [0.0, 0.0]"),
+])
+def test_cce_targets_must_be_one_hot(tmp_path, capsys, y, message):
+    """cce reads each example's y as a class: exactly one 1, the rest 0 (soft labels are refused, not guessed at)."""
+    text = (GOOD.replace('sizes = [2, 2, 1]', 'sizes = [2, 2, 2]')
+                .replace('activations = ["tanh", "sigmoid"]\nloss = "half_sse"', 'activations = ["tanh", "softmax"]\nloss = "cce"')
+                .replace('W2 = [[0.5], [0.6]]\nb2 = [[0.2]]', 'W2 = [[0.5, 0.1], [0.6, -0.2]]\nb2 = [[0.2, 0.0]]')
+                .replace('y = [[1.0], [0.0]]', f'y = {y}'))
+    assert main(["check", str(write(tmp_path, text)), "--backend", REF, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "data.y: loss 'cce' takes one-hot targets (one 1 per example, the rest 0): " + message in err, err
+    assert len(err.splitlines()) == 1
+    ok = text.replace(f'y = {y}', 'y = [[1.0, 0.0], [0.0, 1.0]]')
+    assert main(["check", str(write(tmp_path, ok)), "--backend", REF, "--quiet"]) in (0, 1)

@@ -48,6 +48,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     activations = [RA.make(name, **params) for name, params in acts]
     if loss == "bce":                                  # bce needs ŷ in (0, 1)
         activations[-1] = RA.make("sigmoid")
+    activations = helpers.class_output(activations, loss, layout)
     net = Net(sizes=tuple(sizes), activations=tuple(activations), loss=RLS.make(loss), layout=layout, bias=bias,
               first_layer=first_layer, first_weight=first_weight, frozen=frozenset(frozen))
     params = {k: 0.7 * rng.standard_normal(s) for k, s in net.param_shapes().items()}
@@ -56,7 +57,8 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     X = rng.standard_normal(shape_x)
     if zero_first:                                     # an all-zero first example: Z = 0 exactly without a bias
         X[0] = 0.0
-    y = rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else rng.standard_normal(shape_y)
+    y = (rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else helpers.one_hot(rng, shape_y, layout)
+         if loss == "cce" else rng.standard_normal(shape_y))
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
                   probe=(net.W_name(0), (0, 0)) if probe else None)
     return Case(name=f"random-{seed}", path=Path(f"random-{seed}.toml"), title="random", description="",
@@ -111,6 +113,9 @@ def all_cases() -> dict:
         d = dict(d)
         out[f"drawn-{k}"] = make_case(d.pop("seed"), d.pop("sizes"), d.pop("acts"), d.pop("loss"), d.pop("bias"),
                                       d.pop("layout"), **d)
+    for i, loss, bias, layout in helpers.SOFTMAX_GRID:
+        out[f"softmax-{i}"] = make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
+                                        rule=("batch", "sgd")[i % 2])
     out["relu-zero-default"] = make_case(600, (2, 2, 1), [("relu", {}), ("identity", {})], "half_sse", "none",
                                          "rows", probe=False, zero_first=True)
     out["relu-zero-at-zero-1"] = make_case(601, (2, 2, 1), [("relu", {"at_zero": 1}), ("identity", {})], "half_sse",
@@ -174,13 +179,14 @@ def at_zero_explains(test_id: str, traces, failed) -> bool:
     return all(r.source == "reference" for r in failed)
 
 
-def check(test_id: str) -> list:
+def check(test_id: str, convention=lambda rows, traces: rows) -> list:
     """Every row (reference keys, gradient check) of both jax styles holds; every key compared or explained.
     Where Z is exactly 0 in a layer whose g'(0) convention JAX does not share, the rows hold against the
     reference run with JAX's convention instead (and the mapping must say so)."""
     traces, rows = result(test_id)
     mine = [r for r in rows if r.backend == BACKEND]
     assert {r.style for r in mine} == set(STYLES), [describe(r) for r in mine if r.quantity == "*"]
+    mine = convention(mine, [t for t in traces if getattr(t, "backend", None) == BACKEND])
     failed = [r for r in mine if r.passed is False]
     if not (failed and at_zero_explains(test_id, [t for t in traces if getattr(t, "backend", None) == BACKEND],
                                         failed)):
@@ -205,6 +211,14 @@ def traces_of(test_id: str) -> list:
                          ids=[f"{a[0]}{a[1] or ''}-{b}-{lay}" for _, a, b, lay in GRID_ACT])
 def test_every_activation_bias_layout(random_runs, i, act, bias, layout):
     check(f"act-{i}")
+
+
+@pytest.mark.parametrize("i,loss,bias,layout", helpers.SOFTMAX_GRID, ids=["-".join(p[1:]) for p in helpers.SOFTMAX_GRID])
+def test_softmax_output(random_runs, i, loss, bias, layout):
+    """A softmax output on cce and on mse, every bias convention and layout: jax.vmap(jax.jacrev(…)) for g'(Z);
+    Keras' CategoricalCrossentropy renormalises ŷ, so its ∂J/∂ŷ is (1 − y/ŷ)/n — asserted, nothing else moves."""
+    check(f"softmax-{i}", lambda rows, traces: helpers.renormalised_dJ_dyhat(CASES[f"softmax-{i}"], rows, traces,
+                                                                             {"keras"}))
 
 
 @pytest.mark.parametrize("i,loss,bias,layout,rule", GRID_LOSS, ids=["-".join(p[1:]) for p in GRID_LOSS])

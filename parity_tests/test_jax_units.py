@@ -103,6 +103,10 @@ def collect() -> dict:
     f["at_zero"] = {"relu": ACT.jax_at_zero("relu"), "leaky_relu": ACT.jax_at_zero("leaky_relu", slope=0.01),
                     "elu": ACT.jax_at_zero("elu", alpha=1.0), "elu_half": ACT.jax_at_zero("elu", alpha=0.5)}
     fns = JB.functions()
+    f["cross_entropy"] = [np.asarray(fns[f"loss.{form}"](t, x)) for form, t, x in helpers.CROSS_ENTROPY_CALLS]
+    z = helpers.CROSS_ENTROPY_CALLS[1][2]
+    f["softmax"] = (np.asarray(fns["act.softmax"](z, 1)), np.asarray(fns["act.softmax_prime"](z, 1)),
+                    np.shape(fns["act.softmax_prime"](z[0])))
     f["bce_wrong"] = fns["loss.bce"]([1.0, 0.0], [0.0, 1.0])
     f["bce_exact"] = fns["loss.bce"]([1.0, 0.0], [1.0, 0.0])
     try:
@@ -294,6 +298,28 @@ def test_derivatives_at_exactly_zero(facts):
     assert facts["at_zero"] == {"relu": 0.0, "leaky_relu": 1.0, "elu": 1.0, "elu_half": 0.5}
     assert facts["relu_prime_at_zero_1"].startswith("NoCounterpart") and "gives relu'(0) = 0" in \
         facts["relu_prime_at_zero_1"]
+
+
+@pytest.mark.parametrize("i", range(len(helpers.CROSS_ENTROPY_CALLS)), ids=helpers.CROSS_ENTROPY_IDS)
+def test_cross_entropy_forms(facts, i):
+    """optax.losses.softmax_cross_entropy[_with_integer_labels] averaged with jnp.mean, −log ŷ at the labels, xlogy
+    from probabilities, and jax.grad of the logits forms: the reference's forms at the float64 bound."""
+    from backprop_parity.reference.backend import functions
+    form, targets, x = helpers.CROSS_ENTROPY_CALLS[i]
+    want = np.asarray(functions()[f"loss.{form}"](targets, x))
+    got = facts["cross_entropy"][i]
+    assert got.shape == want.shape
+    assert np.max(np.abs(got - want)) <= 1e-12 * np.max(np.abs(want))
+
+
+def test_softmax_and_its_jacobian(facts):
+    """act.softmax is jax.nn.softmax; act.softmax_prime is jax.vmap(jax.jacrev(…)): one (k, k) per example."""
+    from backprop_parity.reference.backend import functions
+    z = helpers.CROSS_ENTROPY_CALLS[1][2]
+    s, jac, one = facts["softmax"]
+    np.testing.assert_allclose(s, functions()["act.softmax"](z, 1), rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(jac, functions()["act.softmax_prime"](z, 1), rtol=0, atol=1e-16)
+    assert jac.shape == (4, 3, 3) and one == (3, 3)
 
 
 def test_bce_is_not_clipped(facts):

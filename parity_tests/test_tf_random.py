@@ -17,7 +17,7 @@ import pytest
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import assert_row, describe
+from .helpers import SOFTMAX_GRID, assert_row, describe, renormalised_dJ_dyhat
 from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case
 
 
@@ -45,6 +45,22 @@ GRID_ACT = [(i, a, b, lay) for i, (a, b, lay) in enumerate(itertools.product(ACT
 def test_every_activation_bias_layout(tf_backend, i, act, bias, layout):
     loss = LOSSES[i % len(LOSSES)]
     check(make_case(100 + i, (3, 4, 2), [act, act], loss, bias, layout))
+
+
+@pytest.mark.parametrize("i,loss,bias,layout", SOFTMAX_GRID, ids=["-".join(p[1:]) for p in SOFTMAX_GRID])
+def test_softmax_output(tf_backend, i, loss, bias, layout):
+    """A softmax output on cce and on mse, every bias convention and layout: the tape's batch_jacobian for g'(Z);
+    Keras' CategoricalCrossentropy renormalises ŷ, so its ∂J/∂ŷ is (1 − y/ŷ)/n — asserted, and nothing else
+    moves (softmax's Jacobian sends the added constant to 0)."""
+    case = make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
+                     rule=("batch", "sgd")[i % 2])
+    ref = B.run(case, "numpy")[0]
+    traces = B.run(case, "tf")
+    rows = compare_case(case, traces, ref)
+    assert {r.style for r in rows} == set(B.STYLE_NAMES["tf"])
+    for r in renormalised_dJ_dyhat(case, rows, traces, {"keras"}):
+        assert_row(r)
+    assert sum(r.passed is True for r in rows) > 40
 
 
 GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]

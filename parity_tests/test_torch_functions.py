@@ -13,6 +13,8 @@ from backprop_parity.reference import backend as RB
 from backprop_parity.reference.expr import NoCounterpart
 from backprop_parity.reports import tolerances
 
+from . import helpers as H
+
 Z = np.array([-3.0, -1.0, -0.25, -1e-8, 1e-8, 0.25, 1.0, 3.0, 40.0, -40.0])
 PARAMS = {  # positional parameters as case expressions pass them (at_zero left out: see below)
     "identity": [()], "sigmoid": [()], "tanh": [()], "relu": [()],
@@ -108,13 +110,29 @@ LOSS_DATA = [
 ]
 
 
-@pytest.mark.parametrize("name", ["half_sse", "mse", "squared_error", "bce"])
+@pytest.mark.parametrize("name", ["half_sse", "mse", "squared_error", "bce"])      # cce: test_cross_entropy_forms
 @pytest.mark.parametrize("i", range(len(LOSS_DATA)))
 def test_loss(F, name, i):
     y, yhat = LOSS_DATA[i]
     if name == "bce" and i == 0:
         yhat = np.array([0.1, 0.2, 0.3, 0.9])
     assert close(F[f"loss.{name}"](y, yhat), R()[f"loss.{name}"](y, yhat))
+
+
+@pytest.mark.parametrize("form,targets,x", H.CROSS_ENTROPY_CALLS, ids=H.CROSS_ENTROPY_IDS)
+def test_cross_entropy_forms(F, form, targets, x):
+    """nn.NLLLoss of log ŷ, nn.CrossEntropyLoss on logits (one-hot probabilities or class indices as the target)
+    and its ∂J/∂z by backward(): the reference's forms at the float64 bound."""
+    assert close(F[f"loss.{form}"](targets, x), R()[f"loss.{form}"](targets, x))
+
+
+def test_softmax_prime_is_a_jacobian(F):
+    """act.softmax_prime: torch.func.jacrev of torch.softmax, one (k, k) per example (not the vjp with ones,
+    which is 0: the outputs sum to 1)."""
+    z = H.CROSS_ENTROPY_CALLS[1][2]
+    assert close(F["act.softmax_prime"](z, 1), R()["act.softmax_prime"](z, 1))
+    assert np.shape(F["act.softmax_prime"](z[0])) == (3, 3)
+    assert close(F["act.softmax"](z, 1), R()["act.softmax"](z, 1))
 
 
 def test_zhou_mse_example(F):

@@ -24,7 +24,7 @@ from backprop_parity.reference.spec import Hyper, Net
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import assert_row, describe
+from .helpers import SOFTMAX_GRID, assert_row, class_output, describe, one_hot
 
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
         ("leaky_relu", {}), ("elu", {}), ("elu", {"alpha": 0.5})]
@@ -40,6 +40,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     activations = [RA.make(name, **params) for name, params in acts]
     if loss == "bce":                                  # bce needs ŷ in (0, 1)
         activations[-1] = RA.make("sigmoid")
+    activations = class_output(activations, loss, layout)
     net = Net(sizes=tuple(sizes), activations=tuple(activations), loss=RLS.make(loss), layout=layout, bias=bias,
               first_layer=first_layer, first_weight=first_weight)
     net = Net(**{**net.__dict__, "frozen": frozenset(frozen)})
@@ -47,7 +48,8 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     shape_x = (n, sizes[0]) if layout == "rows" else (sizes[0], n)
     shape_y = (n, sizes[-1]) if layout == "rows" else (sizes[-1], n)
     X = rng.standard_normal(shape_x)
-    y = rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else rng.standard_normal(shape_y)
+    y = (rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else one_hot(rng, shape_y, layout)
+         if loss == "cce" else rng.standard_normal(shape_y))
     first = net.W_name(0)
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
                   probe=(first, (0, 0)) if probe else None)
@@ -78,6 +80,14 @@ GRID_ACT = [(i, a, b, lay) for i, (a, b, lay) in enumerate(itertools.product(ACT
 def test_every_activation_bias_layout(torch_backend, i, act, bias, layout):
     loss = LOSSES[i % len(LOSSES)]
     check(make_case(100 + i, (3, 4, 2), [act, act], loss, bias, layout))
+
+
+@pytest.mark.parametrize("i,loss,bias,layout", SOFTMAX_GRID, ids=["-".join(p[1:]) for p in SOFTMAX_GRID])
+def test_softmax_output(torch_backend, i, loss, bias, layout):
+    """A softmax output on cce (δ(L) = (ŷ − y)/n by autograd through NLLLoss of log ŷ) and on mse (through its
+    Jacobian), every bias convention and layout; g'(Z) is each example's Jacobian (torch.func)."""
+    check(make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
+                    rule=("batch", "sgd")[i % 2]))
 
 
 GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]

@@ -16,6 +16,12 @@ defined, is a *convention*, stated here and settable per layer in a case file
 * leaky_relu'(0) = slope  (torch and TensorFlow give the slope; the notes define 1)
 * elu'(0)        = 1      (the chapter after Victor Zhou defines ELU by "x for x >= 0";
                            torch and TensorFlow give alpha at exactly 0 — equal only when alpha = 1)
+
+Softmax is the one activation that is not element-wise: each output of an example depends on
+every Z of that example, along the class ``axis`` (the case sets it from the layout: 1 when
+examples are rows, 0 when they are columns). Its g'(Z) is therefore a Jacobian per example,
+∂A_i/∂Z_j = A_i(δ_ij − A_j), examples first: shape (n, k, k). Backprop multiplies ∂J/∂A by it
+(``Activation.backprop``) instead of element-wise.
 """
 
 from __future__ import annotations
@@ -84,6 +90,25 @@ def elu_prime(Z, alpha=1.0, at_zero=1.0):
         np.result_type(Z, np.float32))
 
 
+def softmax(Z, axis=-1):
+    # e^Z / Σ e^Z along the class axis; max(Z) subtracted first (the same quotient) so exp() cannot overflow.
+    E = np.exp(Z - np.max(Z, axis=axis, keepdims=True))
+    return E / np.sum(E, axis=axis, keepdims=True)
+
+
+def softmax_prime(Z, axis=-1, A=None):
+    # The Jacobian of each example, examples first: ∂A_i/∂Z_j = A_i·(δ_ij − A_j), shape (n, k, k).
+    s = np.moveaxis(softmax(Z, axis) if A is None else A, axis, -1)        # classes last
+    return s[..., :, None] * (np.eye(s.shape[-1], dtype=s.dtype) - s[..., None, :])
+
+
+def jacobian_product(dA, jac, axis=-1):
+    """∂J/∂Z = ∂J/∂A · ∂A/∂Z for each example (the chain rule of a non-element-wise g): row i of dA times
+    that example's Jacobian, ``jac`` examples first as ``softmax_prime`` gives it; dA and the result in Z's
+    layout (classes along ``axis``)."""
+    return np.moveaxis(np.einsum("...i,...ij->...j", np.moveaxis(dA, axis, -1), jac), -1, axis)
+
+
 @dataclass(frozen=True)
 class Activation:
     """One layer's activation: its name, its parameters, g and g'."""
@@ -98,6 +123,17 @@ class Activation:
 
     def g(self, Z):
         return FUNCTIONS[self.name][0](Z, **forward_params(self))
+
+    @property
+    def elementwise(self) -> bool:
+        return self.name not in NOT_ELEMENTWISE
+
+    def backprop(self, dA, deriv):
+        """∂J/∂Z from ∂J/∂A and g'(Z): dA ⊙ g'(Z) for an element-wise g; for softmax each example's row of
+        dA times its Jacobian (``jacobian_product``)."""
+        if self.elementwise:
+            return dA * deriv
+        return jacobian_product(dA, deriv, self.params["axis"])
 
     def g_prime(self, Z, A=None):
         """g'(Z); ``A`` = g(Z) when the caller has it: σ' and tanh' are written with σ(Z) and tanh(Z),
@@ -120,9 +156,12 @@ FUNCTIONS: dict[str, tuple[Callable, Callable, tuple[str, ...]]] = {
     "relu": (relu, relu_prime, ("at_zero",)),
     "leaky_relu": (leaky_relu, leaky_relu_prime, ("slope", "at_zero")),
     "elu": (elu, elu_prime, ("alpha", "at_zero")),
+    "softmax": (softmax, softmax_prime, ("axis",)),
 }
 
-FROM_A = {"sigmoid", "tanh"}          # g' written with g(Z) itself: the forward pass's A serves
+FROM_A = {"sigmoid", "tanh", "softmax"}          # g' written with g(Z) itself: the forward pass's A serves
+NOT_ELEMENTWISE = {"softmax"}                    # g' is a Jacobian per example, not one number per entry
+INTEGER_PARAMS = {"axis"}                        # parameters that are not numbers but positions
 
 DEFAULTS: dict[str, dict] = {
     "relu": {"at_zero": 0.0},
@@ -140,7 +179,8 @@ def make(name: str, **params) -> Activation:
         if key not in allowed:
             raise ValueError(f"activation {name!r} takes no parameter {key!r}"
                              + (f" (it takes: {', '.join(allowed)})" if allowed else ""))
-    return Activation(name, {**DEFAULTS.get(name, {}), **{k: float(v) for k, v in params.items()}})
+    return Activation(name, {**DEFAULTS.get(name, {}),
+                             **{k: int(v) if k in INTEGER_PARAMS else float(v) for k, v in params.items()}})
 
 
 # --------------------------------------------------------------------------- what a framework's mapping says

@@ -47,4 +47,5 @@ def _act_prime(name, z, dtype, **params):
 
 def functions(dtype=np.float64) -> dict:
     """act.* in ``dtype``; loss.*, calc.* and prep.* in float64 whatever the dtype."""
-    return table(partial(_act, dtype=dtype), partial(_act_prime, dtype=dtype), losses.value, calculus, preprocessing)
+    return table(partial(_act, dtype=dtype), partial(_act_prime, dtype=dtype), losses.value, calculus, preprocessing,
+                 losses)

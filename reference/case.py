@@ -22,6 +22,7 @@ import numpy as np
 
 from . import activations as act_mod
 from . import expr
+from . import layout as L
 from . import losses as loss_mod
 from . import registry
 from .spec import Hyper, Net
@@ -46,6 +47,7 @@ MAX_GRADCHECK_WORK = 20_000_000_000
 # runs with --large (BACKPROP_PARITY_LARGE=1), which lifts them.
 MAX_BYTES = 4 * 2 ** 30
 MAX_SECONDS = 900.0
+JACOBIANS = 4                 # softmax's g'(Z) per example (n × k × k): the trace's, a framework's, their copies
 ARRAYS_PER_UNIT = 8           # Z, A, g'(Z), δ, δ·Wᵀ, [A | 1] and a framework's autograd copies, per example and unit
 STEP_SECONDS = 0.008          # a framework's overhead per training step (eager TF measured 7 ms on a 2-parameter net)
 LAYER_PASS_SECONDS = 1e-4     # a framework's overhead per layer of one forward pass (gradient checking's 2·P passes)
@@ -489,15 +491,20 @@ class _Loader:
         widest = max(rows, key=rows.get)
         memory = {widest: 8 * ARRAYS_PER_UNIT * units * rows[widest],
                   "train.epochs": 3 * 8 * P + hyper.epochs * COST_BYTES}
+        if not net.activations[-1].elementwise:           # g'(Z) of a softmax: a k × k Jacobian per example
+            memory["network.sizes"] = JACOBIANS * 8 * net.sizes[-1] ** 2 * n
         steps = hyper.epochs * (n if hyper.rule == "sgd" else 1)
         passes = (2 * P + (4 if hyper.probe else 0)) if y is not None else 0
         seconds = {"train.epochs": steps * STEP_SECONDS + hyper.epochs * n * 3 * macs / MACS_PER_SECOND,
                    "network.sizes": passes * (net.depth * LAYER_PASS_SECONDS + n * macs / MACS_PER_SECOND)}
         if sum(memory.values()) > MAX_BYTES:
             field = max(memory, key=memory.get)
-            self.fail(field, f"the run would hold about {sum(memory.values()) / 2 ** 30:.1f} GiB ({units} units × "
-                             f"{rows[widest]} examples × {ARRAYS_PER_UNIT} arrays, J for each of "
-                             f"{hyper.epochs} epochs): the budget is {MAX_BYTES / 2 ** 30:.0f} GiB (--large lifts it)")
+            what = (f"a softmax Jacobian of {net.sizes[-1]} × {net.sizes[-1]} for each of {n} examples"
+                    if field == "network.sizes" else
+                    f"{units} units × {rows[widest]} examples × {ARRAYS_PER_UNIT} arrays, J for each of "
+                    f"{hyper.epochs} epochs")
+            self.fail(field, f"the run would hold about {sum(memory.values()) / 2 ** 30:.1f} GiB ({what}): "
+                             f"the budget is {MAX_BYTES / 2 ** 30:.0f} GiB (--large lifts it)")
         if sum(seconds.values()) > MAX_SECONDS:
             field = max(seconds, key=seconds.get)
             what = (f"{steps} training steps" if field == "train.epochs"
@@ -527,6 +534,7 @@ class _Loader:
         bias = self.string("network.bias", raw.get("bias", "vectors"), ["trick", "vectors", "none"])
         first_layer = self.integer("network.first_layer", raw.get("first_layer", 1), 0, 1000)
         first_weight = self.integer("network.first_weight", raw.get("first_weight", 1), 0, 1000)
+        activations = self.class_axis(activations, layout, loss, sizes[-1])
         net = Net(sizes=sizes, activations=activations, loss=loss, layout=layout, bias=bias,
                   first_layer=first_layer, first_weight=first_weight)
         if net.n_params() > MAX_PARAMS:
@@ -537,6 +545,30 @@ class _Loader:
         for i, f in enumerate(frozen):
             self.string(f"network.frozen[{i}]", f, net.param_names())
         return Net(**{**net.__dict__, "frozen": frozenset(frozen)})
+
+    def class_axis(self, activations, layout, loss, classes: int) -> tuple:
+        """A softmax normalises each example over its classes: only the output layer may have one, and its axis
+        is the layout's class axis (1 when examples are rows, 0 when they are columns), set here, never by hand.
+        A loss over class distributions (cce) needs a softmax output to read ŷ as one."""
+        last = len(activations) - 1
+        out = []
+        for i, act in enumerate(activations):
+            if act.name in act_mod.NOT_ELEMENTWISE:
+                if i != last:
+                    self.fail(f"network.activations[{i}]", f"{act.name} normalises over the classes of an example: "
+                                                           f"only the output layer (activations[{last}]) may use it")
+                if classes < 2:
+                    self.fail("network.sizes", f"a {act.name} over {classes} class is 1 whatever Z is: a classifier "
+                                               f"needs at least 2 outputs (one unit: sigmoid and bce)")
+                if "axis" in act.params:
+                    self.fail(f"network.activations[{i}].axis", "the class axis follows network.layout (rows: 1, "
+                                                                "columns: 0); leave it out")
+                act = act_mod.make(act.name, axis=1 - L.EXAMPLE_AXIS[layout])
+            out.append(act)
+        if loss.name in loss_mod.ONE_HOT and activations[last].name != "softmax":
+            self.fail("network.loss", f"{loss.name!r} is the cross-entropy of a class distribution: the output "
+                                      f"layer needs a softmax (activations[{last}] is {activations[last].name!r})")
+        return tuple(out)
 
     def activation(self, where, raw) -> act_mod.Activation:
         if isinstance(raw, str):
@@ -589,6 +621,13 @@ class _Loader:
                 if y.shape != expected:
                     self.fail("data.y", f"expected shape {expected} ({n} examples, {net.sizes[-1]} outputs, "
                                         f"{net.layout} layout), got {y.shape}")
+                if net.loss.name in loss_mod.ONE_HOT:
+                    rows = np.moveaxis(y, net.example_axis, 0)
+                    bad = ~(np.isin(rows, (0.0, 1.0)).all(axis=1) & (rows.sum(axis=1) == 1))
+                    if bad.any():
+                        i = int(np.argmax(bad))
+                        self.fail("data.y", f"loss {net.loss.name!r} takes one-hot targets (one 1 per example, "
+                                            f"the rest 0): example {i} is {rows[i].tolist()}")
         return X, y
 
     def arrays(self, raw) -> dict:

@@ -92,6 +92,7 @@ MATH: dict[str, Callable[..., Any]] = {
     "shape": _takes(lambda x: np.asarray(np.shape(x), dtype=float), "shape", 1),
     "size": _takes(lambda x: float(np.size(x)), "size", 1),
     "norm": _takes(np.linalg.norm, "norm", 1, 2),    # (x) or (x, ord)
+    "diag": _takes(lambda x: np.diag(np.asarray(x, dtype=float)), "diag", 1),   # a vector -> its diagonal matrix
 }
 
 

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Callable
 
 from .activations import FUNCTIONS
-from .losses import LOSSES
+from .losses import CROSS_ENTROPY, LOSSES
 
 # The articles' calculus examples (reference/calculus.py and each backend's calculus.py).
 CALCULUS = ("computation_graph", "surface", "surface_gradient", "descent_step")
@@ -21,7 +21,7 @@ CALCULUS = ("computation_graph", "surface", "surface_gradient", "descent_step")
 PREPROCESSING = ("mean", "std", "standardize", "unstandardize", "min_max", "min_max_inverse", "plus_minus")
 
 
-def table(act: Callable, act_prime: Callable, loss: Callable, calculus, preprocessing, **bind) -> dict:
+def table(act: Callable, act_prime: Callable, loss: Callable, calculus, preprocessing, cross_entropy, **bind) -> dict:
     """{"act.<name>": …, "act.<name>_prime": …, "loss.<name>": …, "calc.<name>": …, "prep.<name>": …} from a
     backend's
 
@@ -30,6 +30,8 @@ def table(act: Callable, act_prime: Callable, loss: Callable, calculus, preproce
     * ``loss(name, y_true, y_pred)``: J of the loss ``name``;
     * ``calculus``: a module with the functions of :data:`CALCULUS`;
     * ``preprocessing``: a module with the functions of :data:`PREPROCESSING`;
+    * ``cross_entropy``: a module with the functions of ``losses.CROSS_ENTROPY`` (``loss.cce_logits(y, z)``,
+      ``loss.sparse_cce(labels, ŷ)``, … and the logits forms' ∂J/∂z, ``loss.cce_logits_delta(y, z)``);
 
     each called with ``bind`` as keywords too (a backend's ``dtype=…``). An expression passes an
     activation's parameters in the order ``activations.FUNCTIONS`` lists them (``act.elu_prime(Z, alpha,
@@ -42,6 +44,8 @@ def table(act: Callable, act_prime: Callable, loss: Callable, calculus, preproce
         out[f"act.{name}_prime"] = _positional(f"act.{name}_prime", accepts, partial(act_prime, name, **bind))
     for name in LOSSES:
         out[f"loss.{name}"] = partial(loss, name, **bind)
+    for name in CROSS_ENTROPY:
+        out[f"loss.{name}"] = partial(getattr(cross_entropy, name), **bind)
     for name in CALCULUS:
         out[f"calc.{name}"] = partial(getattr(calculus, name), **bind)
     for name in PREPROCESSING:

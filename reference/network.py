@@ -61,14 +61,14 @@ def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
 def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) -> Backward:
     last = net.depth - 1
     deriv = [net.activations[l].g_prime(fwd.Z[l], fwd.A[l + 1]) for l in range(net.depth)]   # g'(Z), σ(Z) = A reused
-    dJ_dyhat = net.loss.dJ_dyhat(y, fwd.A[-1])
+    dJ_dyhat = net.loss.dJ_dyhat(y, fwd.A[-1], net.example_axis)
     delta = [None] * net.depth
     dA_in = [None] * net.depth
-    fused = net.loss.delta_after.get(net.activations[last].name)              # sigmoid + BCE: δ = (ŷ − y)/N
+    fused = net.loss.delta_after.get(net.activations[last].name)              # sigmoid + BCE, softmax + CCE: δ = (ŷ − y)/N
     if fused is not None:
-        delta[last] = fused(y, fwd.Z[last])                                  # [step:output-delta] dZ = (A − Y)/m
+        delta[last] = fused(y, fwd.Z[last], net.example_axis)                # [step:output-delta] dZ = (A − Y)/m
     else:
-        delta[last] = dJ_dyhat * deriv[last]                                 # [step:output-delta]
+        delta[last] = net.activations[last].backprop(dJ_dyhat, deriv[last])  # [step:output-delta] ∂J/∂ŷ ⊙ g'(Z) (softmax: · Jacobian)
     for l in range(last, 0, -1):
         dA_in[l] = L.backprop_error(delta[l], params[net.W_name(l)], net.layout)   # [step:hidden-delta] δ·Wᵀ
         dA = L.drop_ones(dA_in[l], net.layout) if net.trick else dA_in[l]         # [step:hidden-delta] drop the bias unit
@@ -99,7 +99,7 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
 
 def cost(net: Net, params: dict, yhat: np.ndarray, y: np.ndarray, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0."""
-    J = net.loss.J(y, yhat)                                                  # [step:cost]
+    J = net.loss.J(y, yhat, net.example_axis)                                # [step:cost]
     if hyper.l2:
         J = J + 0.5 * hyper.l2 * sum(np.sum(l2_mask(net, hyper, n, p.shape) * p ** 2) for n, p in params.items())
     return J
@@ -188,7 +188,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
                    + (" with A = [A | 1]" if net.trick else "") + "; A = g(Z) — "
                    + ", ".join(a.label for a in net.activations),
         "loss": net.loss.formula,
-        "deltas": "δ(L) = ∂J/∂ŷ ⊙ g'(Z); δ(l) = (δ(l+1)·Wᵀ) ⊙ g'(Z)" + (", bias column dropped" if net.trick else "")
+        "deltas": output_delta_words(net) + "; δ(l) = (δ(l+1)·Wᵀ) ⊙ g'(Z)" + (", bias column dropped" if net.trick else "")
                   + "; written by hand",
         "learning rate": f"α = {h.learning_rate:g}, s = {scale}" + (f" (n = {n})" if scale == "1/n" else ""),
         "update": ((("W ← W − α·s·∂J/∂W" if h.rule == "batch" else "W ← W − α·∂J/∂W") if h.optimizer == "sgd" else
@@ -200,3 +200,15 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     if h.l2:
         out["L2"] = f"J += ½λΣW², ∂J/∂W += λW, λ = {h.l2:g}" + ("" if h.l2_bias else " (biases not regularized)")
     return out
+
+
+def output_delta_words(net: Net) -> str:
+    """How the reference writes δ(L), in words: the fused forms, softmax's Jacobian, or ∂J/∂ŷ ⊙ g'(Z)."""
+    out = net.activations[-1]
+    if out.name in net.loss.delta_after:
+        return (f"δ(L) = (ŷ − y)/{'n' if net.loss.reduce == 'example_mean' else 'N'} in one piece "
+                f"({net.loss.name} after {out.name})")
+    if not out.elementwise:
+        return f"δ(L) = ∂J/∂ŷ · g'(Z), g'(Z) each example's {net.sizes[-1]} × {net.sizes[-1]} Jacobian ({out.name})"
+    return "δ(L) = ∂J/∂ŷ ⊙ g'(Z)"
+

@@ -114,8 +114,16 @@ def stations(case) -> list[Station]:
                        ["yhat", "error", "J_each", "J"]))
     last = net.depth - 1
     nL = net.layer_number(last)
-    out.append(Station("output-delta", f"layer {nL}: output delta",
-                       [f"delta[{nL}] = dJ_dyhat ⊙ {_act(net, last)}'(Z[{nL}])"],
+    out_act = net.activations[last]
+    if out_act.elementwise:
+        formulas = [f"delta[{nL}] = dJ_dyhat ⊙ {_act(net, last)}'(Z[{nL}])"]
+    else:
+        formulas = [f"delta[{nL}] = dJ_dyhat · {_act(net, last)}'(Z[{nL}]): each example's row times its "
+                    f"{net.sizes[-1]} × {net.sizes[-1]} Jacobian (softmax is not element-wise)"]
+    if out_act.name in net.loss.delta_after:
+        formulas.append(f"= (ŷ − y)/{'n' if net.loss.reduce == 'example_mean' else 'N'} for {net.loss.name} after "
+                        f"{out_act.name}: the product collapses to a subtraction")
+    out.append(Station("output-delta", f"layer {nL}: output delta", formulas,
                        ["dJ_dyhat", f"deriv[{nL}]", f"delta[{nL}]"]))
     for l in range(last, -1, -1):
         n, k = net.layer_number(l), net.first_weight + l

@@ -37,7 +37,7 @@ import re
 import numpy as np
 
 from backprop_parity.reference import layout as L
-from backprop_parity.reference.activations import FROM_A
+from backprop_parity.reference.activations import FROM_A, jacobian_product
 
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -138,6 +138,16 @@ def _sensitivity(f, x, s):
         return np.abs(here) + np.where(np.isnan(moved), 0.0, moved)
 
 
+def _softmax_scales(A, z, axis, jac):
+    """Softmax's scales: S(A_i) = |A_i| + A_i·(S(Z_i) + Σ_j A_j·S(Z_j)) (first order: dA_i = A_i·(dZ_i − Σ_j A_j dZ_j)),
+    and for its Jacobian A_i(δ_ij − A_j): |J_ij| + S(A_i)·|δ_ij − A_j| + A_i·S(A_j), examples first."""
+    Ac, zc = np.abs(np.moveaxis(A, axis, -1)), np.moveaxis(z, axis, -1)
+    a = Ac + Ac * (zc + np.sum(Ac * zc, axis=-1, keepdims=True))
+    k = Ac.shape[-1]
+    d = np.abs(jac) + a[..., :, None] * np.abs(np.eye(k) - Ac[..., None, :]) + Ac[..., :, None] * a[..., None, :]
+    return np.moveaxis(a, -1, axis), d
+
+
 def first_update_scales(hyper, n: int, letter: str, number: str, P, g, S_g) -> dict:
     """The first update from zero state is element-wise in g, whatever the optimizer: W_new = W + u(g), and each
     state slot is s(g). Their scales: |W| + |u| + u's change when g moves by S(g) (W − α·g: |W| + α·|g| + α·S(g);
@@ -181,12 +191,15 @@ def element_scales(trace: dict, net, hyper) -> dict:
                 z = z + np.abs(np.asarray(b, f))
             Z, A = np.asarray(trace[f"Z[{n}]"], f), np.asarray(trace[f"A[{n}]"], f)
             act = net.activations[l]
-            with np.errstate(all="ignore"):
-                a = np.abs(A) + np.abs(act.g_prime(Z, A)) * z
-            if act.name in FROM_A:            # g'(Z) written with A = g(Z): it inherits A's rounding
-                d = _sensitivity(lambda v: act.g_prime(Z, v), A, a)
+            if not act.elementwise:           # softmax: |∂A_i| ≤ A_i·(S(Z_i) + Σ_j A_j·S(Z_j)); g' is a Jacobian
+                a, d = _softmax_scales(A, z, act.params["axis"], act.g_prime(Z, A))
             else:
-                d = _sensitivity(act.g_prime, Z, z)
+                with np.errstate(all="ignore"):
+                    a = np.abs(A) + np.abs(act.g_prime(Z, A)) * z
+                if act.name in FROM_A:        # g'(Z) written with A = g(Z): it inherits A's rounding
+                    d = _sensitivity(lambda v: act.g_prime(Z, v), A, a)
+                else:
+                    d = _sensitivity(act.g_prime, Z, z)
             S[f"Z[{n}]"], S[f"A[{n}]"], S[f"deriv[{n}]"] = z, a, d
             if net.trick:
                 S[f"A_aug[{n - 1}]"] = S_in
@@ -201,12 +214,13 @@ def element_scales(trace: dict, net, hyper) -> dict:
         y, yhat = np.asarray(trace["y"], f), np.asarray(trace["yhat"], f)
         S["error"] = np.abs(y) + S_prev
         loss = net.loss
-        dJ = _sensitivity(lambda v: loss.dJ_dyhat(y, v), yhat, S_prev)
+        axis = net.example_axis
+        dJ = _sensitivity(lambda v: loss.dJ_dyhat(y, v, axis), yhat, S_prev)
         S["dJ_dyhat"] = dJ
         terms = _sensitivity(lambda v: loss.terms(y, v), yhat, S_prev)
-        other = 1 - net.example_axis
-        S["J_each"] = np.sum(terms, axis=other) if loss.reduce == "sum" else np.mean(terms, axis=other)
-        J = np.sum(terms) if loss.reduce == "sum" else np.mean(terms)
+        S["J_each"] = np.mean(terms, axis=1 - axis) if loss.reduce == "mean" else np.sum(terms, axis=1 - axis)
+        J = (np.sum(terms) / np.shape(terms)[axis] if loss.reduce == "example_mean" else
+             np.sum(terms) if loss.reduce == "sum" else np.mean(terms))
         if hyper.l2:
             J = J + 0.5 * hyper.l2 * sum(float(np.sum(np.asarray(v, f) ** 2)) for k, v in trace.items()
                                          if re.fullmatch(r"[Wb]\[\d+\]", k))
@@ -214,7 +228,14 @@ def element_scales(trace: dict, net, hyper) -> dict:
         deltas = [None] * net.depth
         dJ_v = np.asarray(trace["dJ_dyhat"], f)
         deriv_last = np.abs(np.asarray(trace[f"deriv[{net.layer_number(last)}]"], f))
-        deltas[last] = dJ * deriv_last + np.abs(dJ_v) * S_deriv[last]
+        out = net.activations[last]
+        if out.name in loss.delta_after and not out.elementwise:     # softmax + cce: δ = (ŷ − y)/n, one subtraction
+            deltas[last] = (np.abs(y) + S_prev) / np.shape(y)[axis]
+        elif not out.elementwise:                                     # ∂J/∂ŷ · Jacobian, each example
+            deltas[last] = (jacobian_product(dJ, deriv_last, out.params["axis"])
+                            + jacobian_product(np.abs(dJ_v), S_deriv[last], out.params["axis"]))
+        else:
+            deltas[last] = dJ * deriv_last + np.abs(dJ_v) * S_deriv[last]
         for l in range(last, 0, -1):
             n = net.layer_number(l)
             W = np.abs(np.asarray(trace[f"W[{net.first_weight + l}]"], f))

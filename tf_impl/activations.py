@@ -13,6 +13,9 @@ assumed: relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = 1 for alpha = 1 but
 alpha otherwise (Keras computes ELU(alpha) as where(x > 0, elu(x), alpha·elu(x))).
 Where a caller asks for a different ``at_zero`` *and* an argument is exactly 0,
 the value cannot be produced the framework's way: :class:`NoCounterpart`.
+
+Softmax is not element-wise: its g'(Z) is each example's Jacobian, ``tape.batch_jacobian``
+(examples first, (n, k, k), as the reference's).
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ def elu(Z, alpha=1.0):
     return keras.activations.elu(Z, alpha=alpha)
 
 
+def softmax(Z, axis=-1):
+    return tf.nn.softmax(Z, axis=axis)
+
+
+def jacobian(g, Z, axis=-1):
+    """g'(Z) of a softmax-like g: each example's Jacobian ∂A_i/∂Z_j by ``tape.batch_jacobian`` (classes along
+    ``axis``), examples first: (n, k, k); a single vector gives one (k, k) by ``tape.jacobian``."""
+    Z = tf.convert_to_tensor(Z)
+    Z = Z if axis in (-1, Z.shape.rank - 1) else tf.transpose(Z)          # classes last
+    with tf.GradientTape() as tape:
+        tape.watch(Z)
+        A = g(Z, axis=-1)
+    return tape.jacobian(A, Z) if Z.shape.rank == 1 else tape.batch_jacobian(A, Z)   # [step:output-delta] softmax's Jacobian: tape.batch_jacobian
+
+
 def derivative(g, Z, **params):
     """g'(Z) by the tape: g acts element-wise, so ∂(Σ g(Z))/∂Z = g'(Z)."""
     Z = tf.convert_to_tensor(Z)
@@ -78,6 +96,10 @@ def _prime(name, Z, at_zero, **params):
                                 f"TensorFlow's tape gives {name}'(0) = {tf_value:g}; at_zero = {float(at_zero):g} "
                                 f"cannot be asked of it")
     return derivative(FUNCTIONS[name][0], Z, **params)
+
+
+def softmax_prime(Z, axis=-1):
+    return jacobian(softmax, Z, axis)
 
 
 def identity_prime(Z):
@@ -112,6 +134,7 @@ FUNCTIONS = {
     "relu": (relu, relu_prime),
     "leaky_relu": (leaky_relu, leaky_relu_prime),
     "elu": (elu, elu_prime),
+    "softmax": (softmax, softmax_prime),
 }
 
 
@@ -149,4 +172,6 @@ def keras_label(act) -> str:
         return f"keras.layers.LeakyReLU(negative_slope={p['slope']:g})"
     if act.name == "elu":
         return f"keras.layers.ELU(alpha={p['alpha']:g})"
+    if act.name == "softmax":
+        return "keras.layers.Softmax(axis=-1)"
     return f"keras.layers.Activation({ {'identity': 'linear'}.get(act.name, act.name)!r})"

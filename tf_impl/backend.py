@@ -88,4 +88,4 @@ def _act_prime(name, z, dtype, **params):
 def functions(dtype=np.float64) -> dict:
     """The case-expression functions, TensorFlow's way (tape derivatives, Keras loss objects), in the table
     of ``reference/functions.py``."""
-    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, losses, dtype=dtype)

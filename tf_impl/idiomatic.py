@@ -168,6 +168,7 @@ ACTIVATION_LAYER = {
     "relu": lambda act, **kw: keras.layers.ReLU(**kw),
     "leaky_relu": lambda act, **kw: keras.layers.LeakyReLU(negative_slope=act.params["slope"], **kw),
     "elu": lambda act, **kw: keras.layers.ELU(alpha=act.params["alpha"], **kw),
+    "softmax": lambda act, **kw: keras.layers.Softmax(axis=-1, **kw),
 }   # [step:forward-activation] the Keras layer of g
 
 
@@ -285,16 +286,17 @@ def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
     rec.J = J
     last = net.depth - 1
     deriv = []
-    for layer, Z in zip(activation_layers(model), rec.Z):
+    for act, layer, Z in zip(net.activations, activation_layers(model), rec.Z):
         with tf.GradientTape() as tape:
             tape.watch(Z)
             A = layer(Z)
-        deriv.append(L.from_examples_first(tape.gradient(A, Z), net.layout))   # g'(Z) of the model's own layer
+        deriv.append(L.from_examples_first(tape.gradient(A, Z), net.layout) if act.elementwise
+                     else tape.batch_jacobian(A, Z))                           # g'(Z) of the model's own layer (softmax: Jacobians)
     dJ_dyhat = rec.tape.gradient(J, rec.A[-1])
     rec.yhat_on_path = dJ_dyhat is not None
     if dJ_dyhat is None:
-        # Keras computed the loss from the sigmoid's logits (BinaryCrossentropy after a sigmoid layer), so ŷ
-        # is not on the gradient path: ask the same loss object about ŷ as a plain tensor instead.
+        # Keras computed the loss from the layer's logits (BinaryCrossentropy after a sigmoid layer, CategoricalCrossentropy
+        # after a softmax), so ŷ is not on the gradient path: ask the same loss object about ŷ as a plain tensor instead.
         yhat = tf.identity(fwd.A[-1])
         with tf.GradientTape() as tape:
             tape.watch(yhat)
@@ -501,8 +503,9 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
                        + "; train_on_batch skips them, their gradient is still taken by the tape")
     m.update(activations_notes(net, [numpy(Z) for Z in fwd.Z]))
     if fwd.record is not None and not fwd.record.yhat_on_path:
-        m["dJ_dyhat"] = ("Keras computed the loss from the sigmoid's logits (BinaryCrossentropy after a "
-                         "sigmoid), so ŷ is off the gradient path; ∂J/∂ŷ is the same loss object's gradient "
+        out = net.activations[-1].name
+        m["dJ_dyhat"] = (f"Keras computed the loss from the {out}'s logits ({LOSS.KERAS_CLASS[net.loss.name]} after a "
+                         f"{out} layer), so ŷ is off the gradient path; ∂J/∂ŷ is the same loss object's gradient "
                          "at ŷ taken as a plain tensor (its probability form, ŷ clipped to [ε, 1 − ε], "
-                         f"ε = {keras.config.epsilon():g})")
+                         f"ε = {keras.config.epsilon():g}" + (", after ŷ / Σŷ" if out == "softmax" else "") + ")")
     return m

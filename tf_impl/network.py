@@ -72,7 +72,8 @@ G = {"identity": lambda Z, act: tf.identity(Z),
      "tanh": lambda Z, act: tf.nn.tanh(Z),
      "relu": lambda Z, act: tf.nn.relu(Z),
      "leaky_relu": lambda Z, act: tf.nn.leaky_relu(Z, alpha=act.params["slope"]),
-     "elu": lambda Z, act: keras.activations.elu(Z, alpha=act.params["alpha"])}   # [step:forward-activation] the TF op of g
+     "elu": lambda Z, act: keras.activations.elu(Z, alpha=act.params["alpha"]),
+     "softmax": lambda Z, act: tf.nn.softmax(Z, axis=act.params["axis"])}   # [step:forward-activation] the TF op of g
 
 
 def forward(net: Net, params: dict, X) -> Forward:
@@ -106,7 +107,8 @@ def backward(net: Net, params: dict, fwd: Forward, y, hyper: Hyper) -> Backward:
     """J taped on the forward's tape, then every derivative asked of that tape."""
     tape, J = fwd.record.tape, taped_cost(net, params, fwd, y, hyper)
     last = net.depth - 1
-    deriv = [tape.gradient(fwd.A[l + 1], fwd.Z[l], unconnected_gradients=ZERO) for l in range(net.depth)]
+    deriv = [tape.gradient(fwd.A[l + 1], fwd.Z[l], unconnected_gradients=ZERO) if act.elementwise
+             else ACT.jacobian(ACT.softmax, fwd.Z[l], act.params["axis"]) for l, act in enumerate(net.activations)]
     dJ_dyhat = tape.gradient(J, fwd.A[-1], unconnected_gradients=ZERO)
     delta = [None] * net.depth
     dA_in = [None] * net.depth
@@ -136,13 +138,16 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
 TERMS = {"half_sse": lambda y, yhat: 0.5 * tf.square(y - yhat),
          "mse": lambda y, yhat: tf.square(y - yhat),
          "squared_error": lambda y, yhat: tf.square(y - yhat),
-         "bce": lambda y, yhat: -(tf.math.xlogy(y, yhat) + tf.math.xlogy(1 - y, 1 - yhat))}   # [step:cost] the loss terms
+         "bce": lambda y, yhat: -(tf.math.xlogy(y, yhat) + tf.math.xlogy(1 - y, 1 - yhat)),
+         "cce": lambda y, yhat: -tf.math.xlogy(y, yhat)}   # [step:cost] the loss terms
 
 
 def cost(net: Net, params: dict, yhat, y, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0 (then the tape's ∂J/∂W includes λ·W)."""
     terms = TERMS[net.loss.name](y, yhat)
-    J = tf.reduce_sum(terms) if net.loss.reduce == "sum" else tf.reduce_mean(terms)        # [step:cost] J
+    J = tf.reduce_mean(terms) if net.loss.reduce == "mean" else tf.reduce_sum(terms)       # [step:cost] J
+    if net.loss.reduce == "example_mean":
+        J = J / tf.cast(tf.shape(terms)[net.example_axis], J.dtype)                         # [step:cost] mean over the examples
     if hyper.l2:
         J = J + 0.5 * hyper.l2 * tf.add_n([tf.reduce_sum(tf.constant(l2_mask(net, hyper, n, p.shape), p.dtype)
                                                          * tf.square(p)) for n, p in params.items()])  # [step:l2] J += ½λΣW²
@@ -152,7 +157,7 @@ def cost(net: Net, params: dict, yhat, y, hyper: Hyper):
 def cost_each(net: Net, yhat, y):
     terms = TERMS[net.loss.name](y, yhat)
     other = 1 - net.example_axis
-    return tf.reduce_sum(terms, axis=other) if net.loss.reduce == "sum" else tf.reduce_mean(terms, axis=other)
+    return tf.reduce_mean(terms, axis=other) if net.loss.reduce == "mean" else tf.reduce_sum(terms, axis=other)
 
 
 def optimizer(net: Net, params: dict, hyper: Hyper, n: int):

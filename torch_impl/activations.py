@@ -47,12 +47,32 @@ def elu(Z, alpha=1.0):
     return F.elu(Z, alpha=alpha)
 
 
+def softmax(Z, axis=-1):
+    return torch.softmax(Z, dim=axis)
+
+
 def prime(g, Z, **params):
     """g'(Z), element-wise, by autograd of the torch function g."""
     Z = Z.detach().requires_grad_(True)
     with torch.enable_grad():
         (d,) = torch.autograd.grad(g(Z, **params), Z, torch.ones_like(Z))
     return d
+
+
+def jacobian(g, Z, axis=-1):
+    """g'(Z) of a softmax-like g: each example's Jacobian ∂A_i/∂Z_j by torch.func.jacrev, vmapped over the
+    examples (classes along ``axis``), examples first: (n, k, k); a single vector gives one (k, k)."""
+    Z = Z.detach().movedim(axis, -1)
+    one = torch.func.jacrev(lambda z: g(z, axis=-1))                     # [step:output-delta] softmax's Jacobian: torch.func.jacrev
+    return one(Z) if Z.dim() == 1 else torch.func.vmap(one)(Z)
+
+
+def derivative(act, g, Z):
+    """One layer's g'(Z) by autograd: the vjp with ones through g (the layer's own function or module) for an
+    element-wise g; for softmax each example's Jacobian of torch.softmax along the layer's class axis."""
+    if act.elementwise:
+        return prime(g, Z)
+    return jacobian(softmax, Z, act.params["axis"])
 
 
 # name -> (g, the torch call as the report prints it)
@@ -63,9 +83,10 @@ FUNCTIONS = {
     "relu": (relu, "torch.relu"),
     "leaky_relu": (leaky_relu, "F.leaky_relu"),
     "elu": (elu, "F.elu"),
+    "softmax": (softmax, "torch.softmax"),
 }
-# the torch keyword for each forward parameter (F.leaky_relu and nn.LeakyReLU: negative_slope)
-MODULE_KEYWORDS = {"slope": "negative_slope", "alpha": "alpha"}
+# the torch keyword for each forward parameter (F.leaky_relu and nn.LeakyReLU: negative_slope; softmax: dim)
+MODULE_KEYWORDS = {"slope": "negative_slope", "alpha": "alpha", "axis": "dim"}
 
 
 def torch_at_zero(name: str, dtype=torch.float64, **params) -> float:

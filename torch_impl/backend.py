@@ -21,8 +21,10 @@ from backprop_parity.reference.functions import table
 from . import activations, calculus, idiomatic, losses, network, preprocessing
 from .layout import numpy, tensor, torch_dtype
 
-FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad; loss.* by torch loss "
-                  "modules; calc.* by autograd (retain_grad, backward) and torch.optim.SGD; prep.* by tensor reductions "
+FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad (softmax's Jacobian by "
+                  "torch.func.jacrev); loss.* by torch loss modules (the cross-entropy's logits forms by "
+                  "nn.CrossEntropyLoss, their ∂J/∂z by backward()); calc.* by autograd (retain_grad, backward) and "
+                  "torch.optim.SGD; prep.* by tensor reductions "
                   "(Tensor.std with its default correction=1, the sample σ, unless a ddof is given)")
 
 STYLES = {"autograd": network, "modules": idiomatic}
@@ -36,6 +38,8 @@ def _act(name, z, dtype, **params):
 
 def _act_prime(name, z, dtype, at_zero=None, **params):
     Z = tensor(z, dtype)
+    if name == "softmax":                                   # not element-wise: each example's Jacobian
+        return numpy(activations.jacobian(activations.softmax, Z, **params))
     d = activations.prime(activations.FUNCTIONS[name][0], Z, **params)
     if at_zero is not None:
         zeros = Z == 0
@@ -49,4 +53,4 @@ def _act_prime(name, z, dtype, at_zero=None, **params):
 
 def functions(dtype=np.float64) -> dict:
     torch_dtype(dtype)     # refuse anything but float64 / float32
-    return table(_act, _act_prime, losses.value, calculus, preprocessing, dtype=dtype)
+    return table(_act, _act_prime, losses.value, calculus, preprocessing, losses, dtype=dtype)

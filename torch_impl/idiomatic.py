@@ -55,6 +55,8 @@ def activation(act) -> nn.Module:
         return nn.LeakyReLU(**kw)                                            # [step:forward-activation] negative_slope
     if act.name == "elu":
         return nn.ELU(**kw)                                                  # [step:forward-activation] alpha
+    if act.name == "softmax":
+        return nn.Softmax(dim=1)                                             # [step:forward-activation] over the classes (examples first)
     raise ValueError(f"no torch module for activation {act.name!r}")
 
 
@@ -204,8 +206,7 @@ def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyp
         J = loss.factor * loss.module(reduction=loss.reduction)(cap.yhat, L.examples_first(y, lay))
         J.backward()                                                         # [step:weight-gradient] autograd fills .grad
     cap.detach()
-    deriv = [L.from_examples_first(ACT.prime(lambda z, m=m: m(z), cap.Z[l]), lay)
-             for l, m in enumerate(activations(params))]                    # g'(Z) by autograd through the module
+    deriv = [layer_derivative(a, m, cap.Z[l], lay) for l, (a, m) in enumerate(zip(net.activations, activations(params)))]
     dJ_dyhat = L.from_examples_first(cap.dJ_dyhat, lay)
     delta = [None] * net.depth
     dA_in = [None] * net.depth
@@ -215,6 +216,14 @@ def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyp
         delta[l - 1] = L.from_examples_first(cap.delta[l - 1], lay)          # [step:hidden-delta] grad_output of nn.Linear l−1
     dA_in[0] = L.from_examples_first(cap.dA_in[0], lay)                      # [step:input-gradient] ∂J/∂X: grad_input of the first nn.Linear
     return Backward(dJ_dyhat, deriv, delta, dA_in)
+
+
+def layer_derivative(act, module: nn.Module, Z_first: torch.Tensor, layout: str) -> torch.Tensor:
+    """g'(Z) by autograd through the layer's module, back in the article's layout; softmax's g'(Z) is each
+    example's Jacobian (torch.func over torch.softmax, nn.Softmax's function), examples first in every layout."""
+    if act.elementwise:
+        return L.from_examples_first(ACT.prime(lambda z: module(z), Z_first), layout)
+    return ACT.jacobian(ACT.softmax, Z_first, 1)
 
 
 # --------------------------------------------------------------------------- cost, L2, update

@@ -68,6 +68,8 @@ def activation(act, Z: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(Z, **kw)                                         # [step:forward-activation] negative_slope
     if act.name == "elu":
         return F.elu(Z, **kw)                                                # [step:forward-activation] alpha
+    if act.name == "softmax":
+        return torch.softmax(Z, **kw)                                        # [step:forward-activation] dim = the class axis
     raise ValueError(f"no torch function for activation {act.name!r}")
 
 
@@ -102,7 +104,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper
     for A_prev in fwd.A_in:
         A_prev.retain_grad()                                                 # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
     graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
-    deriv = [ACT.prime(lambda z, a=net.activations[l]: activation(a, z), fwd.Z[l]) for l in range(net.depth)]
+    deriv = [ACT.derivative(a, lambda z, a=a: activation(a, z), fwd.Z[l]) for l, a in enumerate(net.activations)]
     dJ_dyhat = yhat.grad
     delta = [None] * net.depth
     dA_in = [None] * net.depth
@@ -166,6 +168,7 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
 def cost(net: Net, params: dict, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0 (what the trace reports and gradient checking differentiates)."""
     loss = LOSS.make(net.loss.name)
+    yhat, y = L.examples_first(yhat, net.layout), L.examples_first(y, net.layout)   # as every torch loss takes them
     J = loss.factor * loss.module(reduction=loss.reduction)(yhat, y)         # [step:cost] the torch loss module
     if hyper.l2:
         J = J + l2_penalty(net, hyper, params)
@@ -175,6 +178,7 @@ def cost(net: Net, params: dict, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyp
 def graph_cost(net: Net, params: dict, yhat: torch.Tensor, y: torch.Tensor, hyper: Hyper):
     """What J.backward() differentiates: the loss, plus the L2 terms weight_decay cannot express."""
     loss = LOSS.make(net.loss.name)
+    yhat, y = L.examples_first(yhat, net.layout), L.examples_first(y, net.layout)   # as every torch loss takes them
     J = loss.factor * loss.module(reduction=loss.reduction)(yhat, y)         # [step:cost] the torch loss module
     names = [n for n in params if in_graph(net, hyper, n)]
     return J + l2_penalty(net, hyper, params, names) if names else J        # masked ½λΣ(M⊙W)², in the graph
