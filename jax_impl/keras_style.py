@@ -63,6 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from backprop_parity.reference import optimizers as O
+from backprop_parity.reference import batches as B
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
@@ -181,7 +182,7 @@ class Plan:
 
 def plan(net: Net, hyper: Hyper, n: int) -> Plan:
     k = net.sizes[-1]
-    batch_size = n if hyper.rule == "batch" else 1
+    batch_size = hyper.step_size(n)
     m_step = multiplier(net.loss, batch_size * k)
     s = hyper.scale(batch_size)
     lr = rate(net, hyper, batch_size)
@@ -198,9 +199,10 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
                           f"(s = {hyper.grad_scale} with {batch_size} example(s) per step; m_step = J / keras loss "
                           f"on one training batch of {batch_size}×{k})"),
         "update": (f"model.compile(optimizer={optimizer_words(hyper, lr, m_step)}, loss=…), "
-                   f"model.fit(batch_size={batch_size}, shuffle=False, epochs={hyper.epochs}): "
-                   + ("one step on all the data per epoch" if hyper.rule == "batch"
-                      else "one step per example, in data order")),
+                   + (f"model.fit(batch_size={batch_size}, shuffle=False, epochs=1) once per epoch on the data "
+                      f"pre-permuted in that epoch's order: " if hyper.shuffle_seed is not None else
+                      f"model.fit(batch_size={batch_size}, shuffle=False, epochs={hyper.epochs}): ")
+                   + B.words(hyper, n)),
     }
     if hyper.l2:
         part = ({"rows": "bias row", "columns": "bias column"}[net.layout] + " of W") if net.trick else "b vectors"
@@ -598,8 +600,13 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
                 state["opt_new" if epoch == 0 else "opt"] = snapshot(net, model, opt.sgd, opt.m)
 
         record = keras.callbacks.LambdaCallback(on_epoch_end=record_epoch)
-        model.fit(X_ex, y_ex, batch_size=p.batch_size, epochs=hyper.epochs, shuffle=False, verbose=0,
-                  callbacks=[record])                                                               # [step:update] W ← W − lr·∂/∂W, batch by batch in data order
+        if hyper.shuffle_seed is None:
+            model.fit(X_ex, y_ex, batch_size=p.batch_size, epochs=hyper.epochs, shuffle=False, verbose=0,
+                      callbacks=[record])                                                           # [step:update] W ← W − lr·∂/∂W, batch by batch in data order
+        for e in range(hyper.epochs if hyper.shuffle_seed is not None else 0):
+            order = B.order(hyper, len(X_ex), e)                                                    # each epoch's order (reference/batches.py)
+            model.fit(X_ex[order], y_ex[order], batch_size=p.batch_size, epochs=e + 1, initial_epoch=e,
+                      shuffle=False, verbose=0, callbacks=[record])                                 # [step:update] the data pre-permuted, no shuffling by Keras
         notes = observed(model, opt.sgd)
     return Training(history, np.asarray(costs), notes, O.traced(hyper, state))
 

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from backprop_parity.reference import batches as B          # framework-free: each epoch's batches
 from backprop_parity.reference import layout as RL          # framework-free: axes, the L2 mask
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
@@ -214,14 +215,15 @@ def compiled_update(net: Net, hyper: Hyper, opt: Optimizer):
     return run
 
 
-def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None) -> dict:
-    """One pass over the data: one batch step, or one SGD step per example in data order.
-    ``update`` is the compiled one_step (jax.jit) that training passes in."""
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None, e: int = 0) -> dict:
+    """One pass over the data: one batch step, one SGD step per example in data order, or one step per
+    minibatch, sliced by epoch ``e``'s indices (reference/batches.py). ``update`` is the compiled one_step
+    (jax.jit) that training passes in."""
     update = update or (lambda params, X, y: one_step(net, params, X, y, hyper))
     if hyper.rule == "batch":
         return update(params, X, y)
-    for i in range(RL.n_examples(X, net.layout)):
-        params = update(params, RL.example(X, i, net.layout), RL.example(y, i, net.layout))
+    for idx in B.batches(hyper, RL.n_examples(X, net.layout), e):
+        params = update(params, RL.examples(X, idx, net.layout), RL.examples(y, idx, net.layout))   # [step:update] X[idx]
     return params
 
 
@@ -264,14 +266,14 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     """Every epoch of the update rule with one jax.jit-compiled update; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     n = RL.n_examples(X, net.layout)
-    opt = optimizer(net, params, hyper, n if hyper.rule == "batch" else 1)
+    opt = optimizer(net, params, hyper, hyper.step_size(n))
     update = compiled_update(net, hyper, opt)
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
     history = History(params, every_epoch)
     costs = [J(params)]
-    per_epoch, state = (1 if hyper.rule == "batch" else n), {}
+    per_epoch, state = B.steps_per_epoch(hyper, n), {}
     for e in range(hyper.epochs):
-        params = epoch(net, params, X, y, hyper, update)
+        params = epoch(net, params, X, y, hyper, update, e)
         history.append(params)
         costs.append(J(params))
         if e in (0, hyper.epochs - 1):
@@ -324,8 +326,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     from . import platform_note
     h = hyper
     n = X_np.shape[net.example_axis]
-    batch = n if h.rule == "batch" else 1
-    s = h.scale(batch)
+    s = h.scale(h.step_size(n))
     acts = ", ".join(ACT.label(a) for a in net.activations)
     out = {
         "parameters": (f"a dict of jax.Array ({', '.join(net.param_names())}) in the article's {net.layout} layout, "
@@ -342,8 +343,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
                          + (" (optax.join_schedules of constant schedules: " + ", ".join(
                              f"{v:g} from update {t}" for t, v in h.lr_schedule) + ")" if h.lr_schedule else ""),
         "update": (f"{OPTAX_CALL[h.optimizer].format(h=h)} + optax.apply_updates, "
-                   + ("one step on all examples per epoch" if h.rule == "batch"
-                      else f"one step per example in data order ({n} per epoch)")
+                   + B.words(h, n)
                    + f", {h.epochs} epoch(s); each update is one call of the jax.jit-compiled step"
                    + (f"; frozen {', '.join(sorted(net.frozen))}: optax.multi_transform gives them "
                       f"optax.set_to_zero() (a zero update), their gradient is still reported" if net.frozen else "")),

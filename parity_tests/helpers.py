@@ -280,6 +280,15 @@ SOFTMAX_GRID = [(i, *p) for i, p in enumerate([("cce", b, lay) for b in ("trick"
                                                + [("mse", "vectors", lay) for lay in ("rows", "columns")])]
 
 
+# Mini-batches for every backend's random networks (reference/batches.py): a seeded order per epoch and a smaller
+# last batch where the loss averages; a summed loss with 1/n on batches that divide n; as (i, loss, bias, layout,
+# n, batch_size, grad_scale).
+MINIBATCH_GRID = [(i, *p) for i, p in enumerate([
+    ("cce", "vectors", "rows", 7, 3, "1"), ("cce", "trick", "columns", 7, 3, "1"), ("mse", "none", "rows", 5, 2, "1"),
+    ("bce", "vectors", "columns", 5, 4, "1"), ("half_sse", "trick", "rows", 6, 2, "1/n"),
+    ("squared_error", "vectors", "columns", 6, 3, "1")])]
+
+
 def class_output(activations: list, loss: str, layout: str) -> list:
     """The output layer as a case file gets it: a softmax on the layout's class axis (cce needs one)."""
     if loss in RLS.ONE_HOT or activations[-1].name == "softmax":

@@ -108,6 +108,24 @@ BROKEN = [
      '[init]\nseed = 0', None),                                                       # a valid variant
     ('sizes = [2, 2, 1]\nactivations = ["tanh", "sigmoid"]',
      'sizes = [2, 90000, 1]\nactivations = ["tanh", "sigmoid"]', "params.W1: expected shape (2, 90000)"),
+    # a dataset that ships offline instead of written-out data; gradient checking on the first N examples
+    ('X = [[1.0, 2.0], [0.5, -1.0]]\ny = [[1.0], [0.0]]', 'source = "mnist"', "data.source: 'mnist' is not one of"),
+    ('X = [[1.0, 2.0], [0.5, -1.0]]\ny = [[1.0], [0.0]]', 'source = "load_digits"',
+     "data.source: 64 features per example (rows layout, shape (1797, 64)) but network.sizes starts with 2"),
+    ('y = [[1.0], [0.0]]', 'y = [[1.0], [0.0]]\nsource = "load_digits"',
+     "data.X: give the data either as X and y or as a source, not both"),
+    ('y = [[1.0], [0.0]]', 'y = [[1.0], [0.0]]\nexamples = 1', "data.examples: keeps the first N examples of a [data] source"),
+    ('[train]', '[gradcheck]\nexamples = 3\n\n[train]', "gradcheck.examples: 3 is out of range"),
+    # minibatches: batch_size and shuffle_seed only with rule = "minibatch", which needs a batch_size within n
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nbatch_size = 2',
+     "train.batch_size: applies to rule = \"minibatch\" only (the rule is 'batch')"),
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nrule = "sgd"\nshuffle_seed = 2',
+     "train.shuffle_seed: applies to rule = \"minibatch\" only (the rule is 'sgd')"),
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nrule = "minibatch"',
+     'train.batch_size: rule = "minibatch" needs a batch_size'),
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nrule = "minibatch"\nbatch_size = 3', "train.batch_size: 3 is out of range"),
+    ('learning_rate = 0.5', 'learning_rate = 0.5\nrule = "minibatch"\nbatch_size = 1\nshuffle_seed = -1',
+     "train.shuffle_seed: -1 is out of range"),
     # classification: softmax only at the output, its axis from the layout, cce after a softmax on one-hot targets
     ('activations = ["tanh", "sigmoid"]', 'activations = ["softmax", "sigmoid"]',
      "network.activations[0]: softmax normalises over the classes of an example: only the output layer"),
@@ -324,3 +342,35 @@ def test_cce_targets_must_be_one_hot(tmp_path, capsys, y, message):
     assert len(err.splitlines()) == 1
     ok = text.replace(f'y = {y}', 'y = [[1.0, 0.0], [0.0, 1.0]]')
     assert main(["check", str(write(tmp_path, ok)), "--backend", REF, "--quiet"]) in (0, 1)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('grad_scale = "1/n"', 'whose 1/n would differ from the others\': with grad_scale = "1/n" choose a batch_size '
+                           'that divides 3'),
+    ('', "a summed loss (half_sse) then weighs it differently"),
+])
+def test_a_partial_last_batch_needs_a_mean_loss_and_no_1_over_n(tmp_path, capsys, extra, message):
+    """3 examples in batches of 2 leave a last batch of 1: its 1/n, or its share of a summed loss, differs from the
+    other batches' — no single learning rate maps it onto a framework whose loss averages. Refused in one line."""
+    text = (GOOD.replace('X = [[1.0, 2.0], [0.5, -1.0]]', 'X = [[1.0, 2.0], [0.5, -1.0], [0.0, 1.0]]')
+                .replace('y = [[1.0], [0.0]]', 'y = [[1.0], [0.0], [0.5]]')
+                .replace('learning_rate = 0.5', f'learning_rate = 0.5\nrule = "minibatch"\nbatch_size = 2\n{extra}'))
+    assert main(["check", str(write(tmp_path, text)), "--backend", REF, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "train.batch_size: 3 examples in batches of 2 leave a last batch of 1" in err and message in err, err
+    ok = text.replace('loss = "half_sse"', 'loss = "mse"').replace('grad_scale = "1/n"', '')
+    assert main(["check", str(write(tmp_path, ok)), "--backend", REF, "--quiet"]) in (0, 1)
+
+
+def test_a_dataset_without_its_package_is_one_line(tmp_path, capsys, monkeypatch):
+    """load_digits needs scikit-learn (the [data] extra): without it, one line naming the field and the fix."""
+    import sys
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)          # what an absent package raises: ImportError
+    text = (GOOD.replace('sizes = [2, 2, 1]', 'sizes = [64, 2, 10]')
+                .replace('X = [[1.0, 2.0], [0.5, -1.0]]\ny = [[1.0], [0.0]]', 'source = "load_digits"'))
+    text = text[:text.index("[params]")] + "[init]\nseed = 0\n\n" + text[text.index("[data]"):]
+    assert main(["check", str(write(tmp_path, text)), "--backend", REF, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("data.source: load_digits needs scikit-learn, which is not installed "
+                        "(pip install 'backprop-parity[data]')") and len(err.splitlines()) == 1, err
+

@@ -42,7 +42,8 @@ LAYOUTS = ["rows", "columns"]
 
 
 def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1/n", epochs=2, n=4,
-              l2=0.0, l2_bias=True, frozen=(), first_layer=1, first_weight=1, probe=True, zero_first=False):
+              l2=0.0, l2_bias=True, frozen=(), first_layer=1, first_weight=1, probe=True, zero_first=False,
+              batch_size=0, shuffle_seed=None):
     """A reference.case.Case built in code (no file), with random parameters and data."""
     rng = np.random.default_rng(seed)
     activations = [RA.make(name, **params) for name, params in acts]
@@ -60,7 +61,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     y = (rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else helpers.one_hot(rng, shape_y, layout)
          if loss == "cce" else rng.standard_normal(shape_y))
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
-                  probe=(net.W_name(0), (0, 0)) if probe else None)
+                  probe=(net.W_name(0), (0, 0)) if probe else None, batch_size=batch_size, shuffle_seed=shuffle_seed)
     return Case(name=f"random-{seed}", path=Path(f"random-{seed}.toml"), title="random", description="",
                 article="courtial", article_title="random", sections=[], net=net, params=params, X=X, y=y,
                 arrays={}, inputs={"probe": rng.standard_normal(shape_x)}, hyper=hyper, quantities=[], remarks=[])
@@ -116,6 +117,10 @@ def all_cases() -> dict:
     for i, loss, bias, layout in helpers.SOFTMAX_GRID:
         out[f"softmax-{i}"] = make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
                                         rule=("batch", "sgd")[i % 2])
+    for i, loss, bias, layout, n, batch_size, grad_scale in helpers.MINIBATCH_GRID:
+        out[f"minibatch-{i}"] = make_case(800 + i, (3, 4, 3), [("tanh", {}), ("sigmoid", {})], loss, bias, layout,
+                                          rule="minibatch", grad_scale=grad_scale, epochs=3, n=n,
+                                          batch_size=batch_size, shuffle_seed=i)
     out["relu-zero-default"] = make_case(600, (2, 2, 1), [("relu", {}), ("identity", {})], "half_sse", "none",
                                          "rows", probe=False, zero_first=True)
     out["relu-zero-at-zero-1"] = make_case(601, (2, 2, 1), [("relu", {"at_zero": 1}), ("identity", {})], "half_sse",
@@ -211,6 +216,16 @@ def traces_of(test_id: str) -> list:
                          ids=[f"{a[0]}{a[1] or ''}-{b}-{lay}" for _, a, b, lay in GRID_ACT])
 def test_every_activation_bias_layout(random_runs, i, act, bias, layout):
     check(f"act-{i}")
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,n,batch_size,grad_scale", helpers.MINIBATCH_GRID,
+                         ids=[f"{p[1]}-{p[2]}-{p[3]}-{p[4]}by{p[5]}" for p in helpers.MINIBATCH_GRID])
+def test_minibatches_in_a_stored_order(random_runs, i, loss, bias, layout, n, batch_size, grad_scale):
+    """Slices of each epoch's indices (grad) and model.fit(shuffle=False) on the data pre-permuted per epoch
+    (Keras): W after the first epoch and after the last, every cost, the order itself."""
+    rows = check(f"minibatch-{i}", lambda rows, traces: helpers.renormalised_dJ_dyhat(CASES[f"minibatch-{i}"], rows,
+                                                                                    traces, {"keras"}))
+    assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
 
 
 @pytest.mark.parametrize("i,loss,bias,layout", helpers.SOFTMAX_GRID, ids=["-".join(p[1:]) for p in helpers.SOFTMAX_GRID])

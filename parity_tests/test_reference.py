@@ -50,6 +50,9 @@ def test_gradient_check_every_case(name):
 GRADCHECK_UNDECIDABLE = {"robust-bce-saturated"}
 
 
+MAX_INPUT_ENTRIES = 1024
+
+
 @pytest.mark.parametrize("name", [n for n in CASES if case(n).net is not None and case(n).y is not None])
 def test_input_gradient_is_the_derivative_of_J_in_X(name):
     """dX (∂J/∂X, the chain rule one layer past δ of the first layer) against centered differences of J in
@@ -62,8 +65,14 @@ def test_input_gradient_is_the_derivative_of_J_in_X(name):
     dX = np.asarray(values["dX"])
     X = np.asarray(c.X, dtype=float)
     assert dX.shape == X.shape
+    # every entry of X; of a large X (the digits' 1 797 × 64) every entry of its first examples, up to 1 024
+    # entries — each example's ∂J/∂X is the same chain rule, and every entry costs two passes over all the data
+    axis = c.net.example_axis
+    first = max(1, MAX_INPUT_ENTRIES // (X.size // X.shape[axis]))
+    checked = np.zeros(X.shape, dtype=bool)
+    checked[(slice(None),) * axis + (slice(0, first),)] = True
     numerical = np.zeros_like(X)
-    for i in np.ndindex(X.shape):
+    for i in zip(*np.nonzero(checked)):
         plus, minus = X.copy(), X.copy()
         plus[i] += 1e-6 * max(abs(X[i]), 1.0)
         minus[i] -= 1e-6 * max(abs(X[i]), 1.0)
@@ -72,13 +81,13 @@ def test_input_gradient_is_the_derivative_of_J_in_X(name):
         numerical[i] = (J_plus - J_minus) / (plus[i] - minus[i])
     # An example with some Z exactly at a kink (relu, leaky relu, elu at 0) has no derivative there: the
     # difference averages the two slopes while backprop takes the stated g'(0). Those examples are left out.
-    axis = c.net.example_axis
     kinked = np.zeros(X.shape[axis], dtype=bool)
     for l, act in enumerate(c.net.activations):
         if "at_zero" in activations.FUNCTIONS[act.name][2]:
             Z = np.asarray(values[f"Z[{c.net.layer_number(l)}]"])
             kinked |= np.any(Z == 0, axis=1 - axis)
-    keep = np.take(np.abs(numerical - dX), np.flatnonzero(~kinked), axis=axis)
+    examples = [e for e in range(min(first, X.shape[axis])) if not kinked[e]]
+    keep = np.take(np.abs(numerical - dX), examples, axis=axis)
     assert keep.size, f"{name}: every example sits on a kink; nothing compared"
     bound = 1e-6 * float(np.max(np.abs(dX))) + 1e-9
     assert np.max(keep) <= bound, (name, numerical, dX)

@@ -14,6 +14,7 @@ import re
 from dataclasses import fields
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 
 from backprop_parity.reference import registry
@@ -153,7 +154,18 @@ def test_csv_and_json_rows(report):
         assert d["passed"] == ("" if r.passed is None else str(r.passed))
         assert d["status"] == r.status
         if isinstance(r.actual, list):
-            assert json.loads(d["actual"]) == json.loads(json.dumps(cli._jsonable(r.actual)))
+            assert json.loads(d["actual"]) == json.loads(json.dumps(cli._jsonable(cli.written(r.as_dict())["actual"])))
+
+
+def test_large_arrays_are_written_as_their_shape_and_extremes():
+    """Above cli.WRITTEN_NUMBERS numbers an array is its shape, size, min and max in the CSV and JSON (the digits
+    case's per-element tolerances of seven styles were 400 MB); smaller ones in full."""
+    big, small = np.arange(cli.WRITTEN_NUMBERS + 1, dtype=float).reshape(1, -1).tolist(), [[1.0, 2.0]]
+    out = cli.written({"expected": big, "actual": small, "tolerance": big, "label": "x"})
+    assert out["actual"] == small and out["label"] == "x"
+    for key in ("expected", "tolerance"):
+        assert out[key]["shape"] == [1, cli.WRITTEN_NUMBERS + 1] and out[key]["numbers"] == cli.WRITTEN_NUMBERS + 1
+        assert out[key]["min"] == 0.0 and out[key]["max"] == cli.WRITTEN_NUMBERS and "not written out" in out[key]["note"]
 
 
 def test_json_is_what_check_writes(report, tmp_path):

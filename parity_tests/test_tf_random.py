@@ -17,8 +17,8 @@ import pytest
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import SOFTMAX_GRID, assert_row, describe, renormalised_dJ_dyhat
-from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case
+from .helpers import MINIBATCH_GRID, SOFTMAX_GRID, assert_row, describe, renormalised_dJ_dyhat
+from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case, minibatch_case
 
 
 def check(case):
@@ -52,15 +52,28 @@ def test_softmax_output(tf_backend, i, loss, bias, layout):
     """A softmax output on cce and on mse, every bias convention and layout: the tape's batch_jacobian for g'(Z);
     Keras' CategoricalCrossentropy renormalises ŷ, so its ∂J/∂ŷ is (1 − y/ŷ)/n — asserted, and nothing else
     moves (softmax's Jacobian sends the added constant to 0)."""
-    case = make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
-                     rule=("batch", "sgd")[i % 2])
+    rows = check_with_keras_renormalising(make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias,
+                                                    layout, rule=("batch", "sgd")[i % 2]))
+    assert sum(r.passed is True for r in rows) > 40
+
+
+def check_with_keras_renormalising(case) -> list:
+    """check(), with Keras' ∂J/∂ŷ of a cce case asserted as (1 − y/ŷ)/n first (helpers.renormalised_dJ_dyhat)."""
     ref = B.run(case, "numpy")[0]
     traces = B.run(case, "tf")
     rows = compare_case(case, traces, ref)
     assert {r.style for r in rows} == set(B.STYLE_NAMES["tf"])
     for r in renormalised_dJ_dyhat(case, rows, traces, {"keras"}):
         assert_row(r)
-    assert sum(r.passed is True for r in rows) > 40
+    return rows
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,n,batch_size,grad_scale", MINIBATCH_GRID,
+                         ids=[f"{p[1]}-{p[2]}-{p[3]}-{p[4]}by{p[5]}" for p in MINIBATCH_GRID])
+def test_minibatches_in_a_stored_order(tf_backend, i, loss, bias, layout, n, batch_size, grad_scale):
+    """tf.gather of each batch's indices (tape) and train_on_batch on the data pre-permuted per epoch (Keras)."""
+    rows = check_with_keras_renormalising(minibatch_case(i, loss, bias, layout, n, batch_size, grad_scale))
+    assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
 
 
 GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]

@@ -24,7 +24,7 @@ from backprop_parity.reference.spec import Hyper, Net
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import SOFTMAX_GRID, assert_row, class_output, describe, one_hot
+from .helpers import MINIBATCH_GRID, SOFTMAX_GRID, assert_row, class_output, describe, one_hot
 
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
         ("leaky_relu", {}), ("elu", {}), ("elu", {"alpha": 0.5})]
@@ -34,7 +34,8 @@ LAYOUTS = ["rows", "columns"]
 
 
 def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1/n", epochs=2, n=4,
-              l2=0.0, l2_bias=True, frozen=(), first_layer=1, first_weight=1, probe=True, dtype=np.float64):
+              l2=0.0, l2_bias=True, frozen=(), first_layer=1, first_weight=1, probe=True, dtype=np.float64,
+              batch_size=0, shuffle_seed=None):
     """A reference.case.Case built in code (no file), with random parameters and data."""
     rng = np.random.default_rng(seed)
     activations = [RA.make(name, **params) for name, params in acts]
@@ -52,7 +53,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
          if loss == "cce" else rng.standard_normal(shape_y))
     first = net.W_name(0)
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
-                  probe=(first, (0, 0)) if probe else None)
+                  probe=(first, (0, 0)) if probe else None, batch_size=batch_size, shuffle_seed=shuffle_seed)
     case = Case(name=f"random-{seed}", path=Path(f"random-{seed}.toml"), title="random", description="",
                 article="courtial", article_title="random", sections=[], net=net, params=params, X=X, y=y,
                 arrays={}, inputs={"probe": rng.standard_normal(shape_x)}, hyper=hyper, quantities=[], remarks=[])
@@ -88,6 +89,21 @@ def test_softmax_output(torch_backend, i, loss, bias, layout):
     Jacobian), every bias convention and layout; g'(Z) is each example's Jacobian (torch.func)."""
     check(make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
                     rule=("batch", "sgd")[i % 2]))
+
+
+def minibatch_case(i, loss, bias, layout, n, batch_size, grad_scale):
+    """A random network trained on minibatches in a seeded order, 3 epochs (helpers.MINIBATCH_GRID)."""
+    return make_case(800 + i, (3, 4, 3), [("tanh", {}), ("sigmoid", {})], loss, bias, layout, rule="minibatch",
+                     grad_scale=grad_scale, epochs=3, n=n, batch_size=batch_size, shuffle_seed=i)
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,n,batch_size,grad_scale", MINIBATCH_GRID,
+                         ids=[f"{p[1]}-{p[2]}-{p[3]}-{p[4]}by{p[5]}" for p in MINIBATCH_GRID])
+def test_minibatches_in_a_stored_order(torch_backend, i, loss, bias, layout, n, batch_size, grad_scale):
+    """Each epoch's batches from a DataLoader whose sampler is the stored order (modules) and from index slices
+    (autograd): W after the first epoch and after the last, every cost, the order itself."""
+    rows = check(minibatch_case(i, loss, bias, layout, n, batch_size, grad_scale))
+    assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
 
 
 GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]

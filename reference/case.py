@@ -24,6 +24,7 @@ from . import activations as act_mod
 from . import expr
 from . import layout as L
 from . import losses as loss_mod
+from .batches import steps_per_epoch as hyper_steps
 from . import registry
 from .spec import Hyper, Net
 
@@ -61,14 +62,14 @@ TOP_FIELDS = {"schema", "name", "title", "description", "source", "network", "pa
 SOURCE_FIELDS = {"article", "sections", "url"}
 NETWORK_FIELDS = {"sizes", "activations", "loss", "layout", "bias", "first_layer", "first_weight", "frozen"}
 INIT_FIELDS = {"distribution", "seed", "scale"}
-DATA_FIELDS = {"X", "y"}
-TRAIN_FIELDS = {"rule", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias", "optimizer", "momentum", "beta1",
+DATA_FIELDS = {"X", "y", "source", "examples"}
+TRAIN_FIELDS = {"rule", "batch_size", "shuffle_seed", "learning_rate", "grad_scale", "epochs", "l2", "l2_bias", "optimizer", "momentum", "beta1",
                 "beta2", "eps", "rho", "centered", "weight_decay", "lr_schedule"}
 # which optimizer each hyper-parameter belongs to (a field that does not apply is refused: it would be ignored)
 OPTIMIZER_FIELDS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam", "adamw"), "beta2": ("adam", "adamw"),
                     "eps": ("rmsprop", "adam", "adamw"), "rho": ("rmsprop",), "centered": ("rmsprop",),
                     "weight_decay": ("adamw",)}
-GRADCHECK_FIELDS = {"h", "probe"}
+GRADCHECK_FIELDS = {"h", "probe", "examples"}
 QUANTITY_FIELDS = {"id", "label", "section", "of", "printed", "printed_as", "formula", "tolerance",
                    "tolerance_reason", "erratum", "rounding", "differs", "differs_float32", "same_in_float32",
                    "differs_value", "check", "threshold", "note"}
@@ -493,10 +494,11 @@ class _Loader:
                   "train.epochs": 3 * 8 * P + hyper.epochs * COST_BYTES}
         if not net.activations[-1].elementwise:           # g'(Z) of a softmax: a k × k Jacobian per example
             memory["network.sizes"] = JACOBIANS * 8 * net.sizes[-1] ** 2 * n
-        steps = hyper.epochs * (n if hyper.rule == "sgd" else 1)
+        steps = hyper.epochs * hyper_steps(hyper, n)
         passes = (2 * P + (4 if hyper.probe else 0)) if y is not None else 0
         seconds = {"train.epochs": steps * STEP_SECONDS + hyper.epochs * n * 3 * macs / MACS_PER_SECOND,
-                   "network.sizes": passes * (net.depth * LAYER_PASS_SECONDS + n * macs / MACS_PER_SECOND)}
+                   "network.sizes": passes * (net.depth * LAYER_PASS_SECONDS
+                                              + (hyper.gradcheck_examples or n) * macs / MACS_PER_SECOND)}
         if sum(memory.values()) > MAX_BYTES:
             field = max(memory, key=memory.get)
             what = (f"a softmax Jacobian of {net.sizes[-1]} × {net.sizes[-1]} for each of {n} examples"
@@ -606,21 +608,27 @@ class _Loader:
     def data(self, raw, net: Net | None):
         raw = self.table("data", raw, DATA_FIELDS)
         X = y = None
+        if "source" in raw:
+            X, y = self.dataset(raw, net)
+        elif "examples" in raw:
+            self.fail("data.examples", "keeps the first N examples of a [data] source; there is none")
+        where_X, where_y = ("data.source", "data.source") if "source" in raw else ("data.X", "data.y")
         if "X" in raw:
             X = self.matrix("data.X", raw["X"])
-            if net is not None:
-                n_in = X.shape[1] if net.layout == "rows" else X.shape[0]
-                if n_in != net.sizes[0]:
-                    self.fail("data.X", f"{n_in} features per example ({net.layout} layout, shape {X.shape}) "
-                                        f"but network.sizes starts with {net.sizes[0]}")
+        if X is not None and net is not None:
+            n_in = X.shape[1] if net.layout == "rows" else X.shape[0]
+            if n_in != net.sizes[0]:
+                self.fail(where_X, f"{n_in} features per example ({net.layout} layout, shape {X.shape}) "
+                                   f"but network.sizes starts with {net.sizes[0]}")
         if "y" in raw:
             y = self.matrix("data.y", raw["y"])
+        if y is not None:
             if net is not None and X is not None:
                 n = X.shape[net.example_axis]
                 expected = (n, net.sizes[-1]) if net.layout == "rows" else (net.sizes[-1], n)
                 if y.shape != expected:
-                    self.fail("data.y", f"expected shape {expected} ({n} examples, {net.sizes[-1]} outputs, "
-                                        f"{net.layout} layout), got {y.shape}")
+                    self.fail(where_y, f"expected shape {expected} ({n} examples, {net.sizes[-1]} outputs, "
+                                       f"{net.layout} layout), got {y.shape}")
                 if net.loss.name in loss_mod.ONE_HOT:
                     rows = np.moveaxis(y, net.example_axis, 0)
                     bad = ~(np.isin(rows, (0.0, 1.0)).all(axis=1) & (rows.sum(axis=1) == 1))
@@ -628,6 +636,25 @@ class _Loader:
                         i = int(np.argmax(bad))
                         self.fail("data.y", f"loss {net.loss.name!r} takes one-hot targets (one 1 per example, "
                                             f"the rest 0): example {i} is {rows[i].tolist()}")
+        return X, y
+
+    def dataset(self, raw: dict, net: Net | None) -> tuple:
+        """[data] source = "load_digits" (reference/datasets.py): X and y from a dataset that ships offline, in
+        the case's layout, instead of written out; ``examples`` keeps the first N."""
+        from . import datasets
+        for field in ("X", "y"):
+            if field in raw:
+                self.fail(f"data.{field}", "give the data either as X and y or as a source, not both")
+        name = self.string("data.source", raw["source"], list(datasets.SOURCES))
+        try:
+            X, y = datasets.SOURCES[name]()
+        except datasets.DatasetError as exc:
+            self.fail("data.source", str(exc))
+        if "examples" in raw:
+            keep = self.integer("data.examples", raw["examples"], 1, len(X))
+            X, y = X[:keep], y[:keep]
+        if net is not None and net.layout == "columns":
+            X, y = X.T.copy(), y.T.copy()
         return X, y
 
     def arrays(self, raw) -> dict:
@@ -668,7 +695,8 @@ class _Loader:
         gradcheck = self.table("gradcheck", gradcheck, GRADCHECK_FIELDS)
         kw: dict = {}
         if "rule" in train:
-            kw["rule"] = self.string("train.rule", train["rule"], ["batch", "sgd"])
+            kw["rule"] = self.string("train.rule", train["rule"], ["batch", "sgd", "minibatch"])
+        kw.update(self.minibatch(train, kw.get("rule", "batch"), net, X))
         if "learning_rate" in train:
             kw["learning_rate"] = self.number("train.learning_rate", train["learning_rate"], 0, 1e6, lo_open=True)
         if "grad_scale" in train:
@@ -684,6 +712,9 @@ class _Loader:
         kw.update(self.optimizer(train, kw))
         if "h" in gradcheck:
             kw["h"] = self.number("gradcheck.h", gradcheck["h"], 0, 1, lo_open=True)
+        if "examples" in gradcheck:
+            n = X.shape[net.example_axis] if net is not None and X is not None else 10 ** 9
+            kw["gradcheck_examples"] = self.integer("gradcheck.examples", gradcheck["examples"], 1, n)
         if "probe" in gradcheck:
             probe = self.table("gradcheck.probe", gradcheck["probe"], {"param", "index"}, {"param", "index"})
             pname = self.string("gradcheck.probe.param", probe["param"], list(params))
@@ -696,15 +727,47 @@ class _Loader:
             kw["probe"] = (pname, tuple(index))
         hyper = Hyper(**kw)
         if net is not None and X is not None:
+            self.partial_batches(hyper, net, X.shape[net.example_axis])
             work = hyper.epochs * X.shape[net.example_axis] * net.n_params()
             if work > MAX_WORK:
                 self.fail("train.epochs", f"{hyper.epochs} epochs × {X.shape[net.example_axis]} examples × "
                                           f"{net.n_params()} parameters is too much work (limit {MAX_WORK:.0e})")
-            P, n = net.n_params(), X.shape[net.example_axis]
+            P, n = net.n_params(), hyper.gradcheck_examples or X.shape[net.example_axis]
             if y is not None and 2 * P * n * P > MAX_GRADCHECK_WORK:
                 self.fail("network.sizes", f"gradient checking {P} parameters on {n} examples takes 2·P·n·P = "
                                            f"{2 * P * n * P:.1e} multiply-adds (limit {MAX_GRADCHECK_WORK:.0e})")
         return hyper
+
+    def minibatch(self, train: dict, rule: str, net, X) -> dict:
+        """batch_size and shuffle_seed: given for the minibatch rule (batch_size required), refused for the others."""
+        for field in ("batch_size", "shuffle_seed"):
+            if field in train and rule != "minibatch":
+                self.fail(f"train.{field}", f"applies to rule = \"minibatch\" only (the rule is {rule!r})")
+        if rule != "minibatch":
+            return {}
+        if "batch_size" not in train:
+            self.fail("train.batch_size", "rule = \"minibatch\" needs a batch_size (examples per update)")
+        n = X.shape[net.example_axis] if net is not None and X is not None else 10 ** 9
+        out = {"batch_size": self.integer("train.batch_size", train["batch_size"], 1, n)}
+        if "shuffle_seed" in train:
+            out["shuffle_seed"] = self.integer("train.shuffle_seed", train["shuffle_seed"], 0, 2 ** 63 - 1)
+        return out
+
+    def partial_batches(self, hyper: Hyper, net, n: int) -> None:
+        """A last batch smaller than the others takes another step size wherever the step is scaled by the batch:
+        grad_scale = "1/n" (a framework's lr is set once) or a loss that sums (Keras' mapping m = r·N); refused."""
+        if hyper.rule != "minibatch" or n % hyper.batch_size == 0:
+            return
+        last = n % hyper.batch_size
+        if hyper.grad_scale == "1/n":
+            self.fail("train.batch_size", f"{n} examples in batches of {hyper.batch_size} leave a last batch of {last}, "
+                                          f"whose 1/n would differ from the others': with grad_scale = \"1/n\" choose "
+                                          f"a batch_size that divides {n}, or write the loss as a mean")
+        if net.loss.reduce == "sum":
+            self.fail("train.batch_size", f"{n} examples in batches of {hyper.batch_size} leave a last batch of {last}: "
+                                          f"a summed loss ({net.loss.name}) then weighs it differently from the others "
+                                          f"in a framework whose loss averages; choose a batch_size that divides {n}, "
+                                          f"or a mean loss")
 
     def optimizer(self, train: dict, kw: dict) -> dict:
         """[train] optimizer and its hyper-parameters: each checked for range and for applying at all."""

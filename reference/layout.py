@@ -61,6 +61,12 @@ def example(X, i, layout):
     return X[i:i + 1, :] if layout == "rows" else X[:, i:i + 1]
 
 
+def examples(X, idx, layout):
+    """The examples ``idx`` (an index array, in that order) as one batch in the layout (NumPy, torch and JAX index
+    alike)."""
+    return X[idx, :] if layout == "rows" else X[:, idx]
+
+
 def weight_shape(n_in, n_out, layout, trick):
     """The article-layout shape of one layer's W (with the bias row/column under the trick)."""
     rows_in = n_in + (1 if trick else 0)

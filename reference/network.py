@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import batches as B
 from . import layout as L
 from . import optimizers as O
 from .contract import Backward, Forward, History, Training
@@ -130,13 +131,15 @@ def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = N
     return step(net, params, grads, hyper, opt)
 
 
-def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = None) -> dict:
-    """One pass over the data: one batch step, or one SGD step per example in data order."""
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = None, e: int = 0) -> dict:
+    """One pass over the data: one batch step, one SGD step per example in data order, or one step per
+    minibatch in epoch ``e``'s order (reference/batches.py)."""
     if hyper.rule == "batch":
         return one_step(net, params, X, y, hyper, opt)
-    opt = opt if opt is not None else optimizer(net, params, hyper, 1)
-    for i in range(L.n_examples(X, net.layout)):
-        params = one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper, opt)
+    n = L.n_examples(X, net.layout)
+    opt = opt if opt is not None else optimizer(net, params, hyper, hyper.step_size(n))
+    for idx in B.batches(hyper, n, e):
+        params = one_step(net, params, L.examples(X, idx, net.layout), L.examples(y, idx, net.layout), hyper, opt)
     return params
 
 
@@ -147,12 +150,12 @@ def predict(net: Net, params: dict, X) -> np.ndarray:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    opt = optimizer(net, params, hyper, L.n_examples(X, net.layout) if hyper.rule == "batch" else 1)
+    opt = optimizer(net, params, hyper, hyper.step_size(L.n_examples(X, net.layout)))
     history = History(params, every_epoch)
     costs = [cost(net, params, predict(net, params, X), y, hyper)]
     state = {}
     for e in range(hyper.epochs):
-        params = epoch(net, params, X, y, hyper, opt)
+        params = epoch(net, params, X, y, hyper, opt, e)
         history.append(params)
         costs.append(cost(net, params, predict(net, params, X), y, hyper))
         if e == 0 or e == hyper.epochs - 1:
@@ -190,11 +193,10 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
         "loss": net.loss.formula,
         "deltas": output_delta_words(net) + "; δ(l) = (δ(l+1)·Wᵀ) ⊙ g'(Z)" + (", bias column dropped" if net.trick else "")
                   + "; written by hand",
-        "learning rate": f"α = {h.learning_rate:g}, s = {scale}" + (f" (n = {n})" if scale == "1/n" else ""),
-        "update": ((("W ← W − α·s·∂J/∂W" if h.rule == "batch" else "W ← W − α·∂J/∂W") if h.optimizer == "sgd" else
+        "learning rate": f"α = {h.learning_rate:g}, s = {scale}" + (f" (n = {h.step_size(n)})" if scale == "1/n" else ""),
+        "update": ((("W ← W − α·∂J/∂W" if h.rule == "sgd" else "W ← W − α·s·∂J/∂W") if h.optimizer == "sgd" else
                      f"{O.describe(h)}: {O.FORMS[h.optimizer][O.form(h)]}, by hand (reference/optimizers.py)")
-                    + (" once per epoch on all examples" if h.rule == "batch"
-                       else " once per example, in data order")) + f", {h.epochs} epoch(s)"
+                    + " " + B.words(h, n)) + f", {h.epochs} epoch(s)"
                   + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else ""),
     }
     if h.l2:

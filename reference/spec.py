@@ -74,13 +74,17 @@ class Net:
 
 @dataclass(frozen=True)
 class Hyper:
-    rule: str = "batch"            # "batch": one step on all examples; "sgd": one step per example, in order
+    rule: str = "batch"            # "batch": one step on all examples; "sgd": one step per example, in order;
+                                   # "minibatch": batch_size examples per step (reference/batches.py)
+    batch_size: int = 0            # minibatch: examples per step (the last batch of an epoch holds what is left)
+    shuffle_seed: int | None = None   # minibatch: a new order every epoch, np.random.default_rng([seed, epoch])
     learning_rate: float = 0.1
     grad_scale: str = "1"          # "1/n": W ← W − α·(1/n)·∂J/∂W (Courtial); "1": W ← W − α·∂J/∂W
     epochs: int = 1
     l2: float = 0.0                # J += ½·λ·Σ W²   (so ∂J/∂W += λ·W)
     l2_bias: bool = True           # does L2 reach the biases (bias row/column or b vectors)?
     h: float = 1e-4                # gradient checking step (Courtial, chapter 7)
+    gradcheck_examples: int = 0    # gradient checking on the first N examples only (0: all of them)
     probe: tuple[str, tuple[int, ...]] | None = None   # parameter entry whose perturbation is traced
     # the optimizer (reference/optimizers.py): its hyper-parameters as they apply, an optional schedule
     optimizer: str = "sgd"         # sgd | momentum | nesterov | rmsprop | adam | adamw
@@ -98,6 +102,11 @@ class Hyper:
 
     def scale(self, n: int) -> float:
         return 1.0 / n if self.grad_scale == "1/n" else 1.0
+
+    def step_size(self, n: int) -> int:
+        """Examples in one full update, for ``n`` examples in all (reference/batches.py)."""
+        from .batches import size
+        return size(self, n)
 
 
 # ---------------------------------------------------------------------------
@@ -146,6 +155,8 @@ TRACE_DOC = {
     "W_new[k] / b_new[k]": "the parameters after one epoch of the update rule",
     "W_final[k] / b_final[k]": "the parameters after all epochs",
     "costs": "J before training and after each epoch",
+    "accuracy": "classification (cce): the share of examples whose largest ŷ is their class, before training and after each epoch",
+    "order": "minibatch with shuffle_seed: each epoch's order of the examples (epochs × n), fed to every framework",
     "predict.NAME": "the trained network's output for the named input",
     "n_params": "the number of trainable numbers",
     "gradcheck.numerical.W[k]": "centered-difference gradient",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import batches as B
 from . import gradcheck as GC
+from .losses import ONE_HOT
 from . import layout as L
 from .spec import key, param_key, training_keys
 
@@ -55,18 +57,50 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
     t.update(courtial_aug(net, t, missing))
     for name, g in grads.items():
         t[param_key("grad", name)] = g
-    training = S.train(net, params, X_np, y_np, hyper)
+    every = net.loss.name in ONE_HOT and hyper.epochs * net.n_params() <= EVERY_EPOCH_NUMBERS
+    training = S.train(net, params, X_np, y_np, hyper, every_epoch=every)
     t["costs"] = np.asarray(training.costs)
+    if every:
+        t["accuracy"] = accuracy(S, net, training.history, X_np, y_np, hyper)
+    if hyper.rule == "minibatch" and hyper.shuffle_seed is not None:
+        t["order"] = B.orders(hyper, L.n_examples(X_np, net.layout)).astype(float)   # what every framework was fed
     t.update(training_keys(training.history))
     t.update({k: np.asarray(v, dtype=net.dtype) if k.endswith(".t") else v for k, v in training.state.items()})
     final = S.load(net, training.history[-1])
     for name, x in (inputs or {}).items():
         t[f"predict.{name}"] = to_np(S.predict(net, final, S.tensor(net, x)))
-    J = S.J_of(net, X_np, y_np, hyper)
+    grads, J = gradcheck_inputs(S, net, params, X_np, y_np, hyper, grads)
     t.update(GC.check(params, grads, J, hyper))
     if hyper.probe:
         t.update(GC.probe(hyper, training.history[1], J, "gradcheck.probe_new"))
     return without(t, missing), missing, S.describe(net, hyper, X_np, fwd, training)
+
+
+EVERY_EPOCH_NUMBERS = 10 ** 7     # a classifier's accuracy per epoch needs every epoch's parameters: at most this many
+
+
+def accuracy(S, net, history, X_np, y_np, hyper) -> np.ndarray:
+    """The share of examples whose largest output is their class, for each recorded epoch's parameters: each
+    framework's own predictions (ŷ of S.J_of, one compiled evaluation for every epoch), compared here."""
+    evaluate, axis = S.J_of(net, X_np, y_np, hyper), 1 - net.example_axis
+    truth = np.argmax(y_np, axis=axis)
+    return np.asarray([np.mean(np.argmax(evaluate(p)[1], axis=axis) == truth) for p in history])
+
+
+def gradcheck_inputs(S, net, params, X_np, y_np, hyper, grads):
+    """(∂J/∂W, J(params)) that gradient checking compares: on every example, or — ``[gradcheck] examples = N``,
+    for a run too large to perturb every parameter on all the data — on the first N, with ∂J/∂W of those N
+    from the style's own forward and backward."""
+    k, n = hyper.gradcheck_examples, L.n_examples(X_np, net.layout)
+    if not k or k >= n:
+        return grads, S.J_of(net, X_np, y_np, hyper)
+    first = np.arange(k)
+    Xg, yg = L.examples(X_np, first, net.layout), L.examples(y_np, first, net.layout)
+    P, X, y = S.load(net, params), S.tensor(net, Xg), S.tensor(net, yg)
+    fwd = S.forward(net, P, X)
+    bwd = S.backward(net, P, fwd, y, hyper)
+    return ({name: S.numpy(g) for name, g in S.gradients(net, P, fwd, bwd, hyper).items()},
+            S.J_of(net, Xg, yg, hyper))
 
 
 def without(t: dict, missing: dict) -> dict:

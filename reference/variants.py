@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from . import batches as B
 from . import activations as RA
 from . import layout as L
 from . import network as N
@@ -233,12 +234,9 @@ def _sequential_train(net, params_np, X_np, y_np, hyper, every_epoch=False):
     params, X, y = N.load(net, params_np), N.tensor(net, X_np), N.tensor(net, y_np)
     history = History(params, every_epoch)
     costs = [N.cost(net, params, N.predict(net, params, X), y, hyper)]
-    for _ in range(hyper.epochs):
-        if hyper.rule == "batch":
-            params = _sequential_step(net, params, X, y, hyper)
-        else:
-            for i in range(L.n_examples(X, net.layout)):
-                params = _sequential_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper)
+    for e in range(hyper.epochs):
+        for idx in B.batches(hyper, L.n_examples(X, net.layout), e):
+            params = _sequential_step(net, params, L.examples(X, idx, net.layout), L.examples(y, idx, net.layout), hyper)
         history.append(params)
         costs.append(N.cost(net, params, N.predict(net, params, X), y, hyper))
     return Training(history, np.asarray(costs))

@@ -69,6 +69,21 @@ def default_root() -> Path | None:
 
 # --------------------------------------------------------------------------- the key
 
+def _numbers(x: list) -> np.ndarray | None:
+    """A (nested) list of plain numbers as one float64 array, or None (anything else, or ragged): a comparison
+    row's 1 797 × 10 values hash in one call instead of 18 000 (a 3-minute report of the digits case)."""
+    first = x[0]
+    while isinstance(first, list) and first:
+        first = first[0]
+    if not isinstance(first, (float, int)) or isinstance(first, bool):
+        return None
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return a if a.ndim >= 1 else None
+
+
 def _feed(h, x) -> None:
     """A canonical byte stream of ``x`` into the hash: the same value gives the same bytes in every
     process (sets sorted, dicts in order, arrays by dtype, shape and bytes)."""
@@ -91,6 +106,10 @@ def _feed(h, x) -> None:
             h.update(b":")
             _feed(h, v)
         h.update(b"}")
+    elif isinstance(x, list) and len(x) > 16 and _numbers(x) is not None:   # a matrix as lists: its bytes at once
+        a = _numbers(x)
+        h.update(f"ln{a.shape}".encode())
+        h.update(a.tobytes())
     elif isinstance(x, (list, tuple)):
         h.update(b"[" if isinstance(x, list) else b"(")
         for v in x:

@@ -182,8 +182,28 @@ def _jsonable(x):
     return x
 
 
+WRITTEN_NUMBERS = 10_000       # an array above this many numbers is written as its shape and extremes, not in full
+
+
+def written(row: dict) -> dict:
+    """A comparison row as the JSON and CSV files hold it: ``expected``, ``actual`` and ``tolerance`` in full up to
+    WRITTEN_NUMBERS numbers; beyond (a 1 797 × 10 × 10 Jacobian on seven styles is 400 MB of text) their shape,
+    size and extremes, with a note — the verdict, max |diff| and tolerance stay in the row."""
+    import numpy as np
+    out = dict(row)
+    for key in ("expected", "actual", "tolerance"):          # a per-element tolerance is as large as its array
+        v = out.get(key)
+        if v is not None and not isinstance(v, str) and np.size(v) > WRITTEN_NUMBERS:
+            a = np.asarray(v, dtype=float)
+            out[key] = {"shape": list(a.shape), "numbers": int(a.size), "min": float(np.nanmin(a)),
+                        "max": float(np.nanmax(a)), "note": f"more than {WRITTEN_NUMBERS} numbers: not written out "
+                                                            f"(backprop-parity explain shows them)"}
+    return out
+
+
 def write_json(rows, path: str) -> None:
-    write_text(path, json.dumps([_jsonable(r.as_dict()) for r in rows], indent=1, ensure_ascii=False) + "\n", "--json")
+    write_text(path, json.dumps([_jsonable(written(r.as_dict())) for r in rows], indent=1, ensure_ascii=False) + "\n",
+               "--json")
 
 
 def cmd_cases(args) -> int:

@@ -22,6 +22,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.spec import TRACE_DOC
@@ -157,8 +158,8 @@ def stations(case) -> list[Station]:
                            [f"J includes ½·λ·ΣW² and every ∂J/∂W includes λ·W (λ = {h.l2:g}; "
                             f"reaches the biases: {'yes' if h.l2_bias else 'no'})"], []))
     n_ex = case.X.shape[net.example_axis]
-    scale = f"1/{n_ex}" if h.grad_scale == "1/n" else "1"
-    rule = "once on all examples" if h.rule == "batch" else "once per example, in order (SGD)"
+    scale = f"1/{h.step_size(n_ex)}" if h.grad_scale == "1/n" else "1"
+    rule = B.words(h, n_ex)
     keys = [k for name in net.param_names() for k in (f"{name[0]}_new[{name[1:]}]",)]
     formulas = [f"W_new = W − α·s·grad.W   (α = {h.learning_rate:g}, s = {scale}), {rule}"]
     if h.optimizer != "sgd":

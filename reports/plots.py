@@ -160,10 +160,11 @@ def difference_plot(case_name: str, rows: list, source: str, title: str) -> byte
     return _png(fig)
 
 
-def cost_curves(traces: list) -> list:
-    """[(backend, style, cost per epoch)] of the traces that trained."""
-    return [(t.backend, t.style, np.asarray(t.values["costs"], dtype=float))
-            for t in traces if hasattr(t, "values") and "costs" in t.values]
+def cost_curves(traces: list, key: str = "costs") -> list:
+    """[(backend, style, cost per epoch)] of the traces that trained (``key = "accuracy"``: a classifier's
+    accuracy per epoch)."""
+    return [(t.backend, t.style, np.asarray(t.values[key], dtype=float))
+            for t in traces if hasattr(t, "values") and key in t.values]
 
 
 def cost_plot(case_name: str, traces: list) -> bytes | None:
@@ -171,8 +172,9 @@ def cost_plot(case_name: str, traces: list) -> bytes | None:
     return curves_plot(case_name, cost_curves(traces))
 
 
-def curves_plot(case_name: str, curves: list) -> bytes | None:
-    """:func:`cost_plot` of ``cost_curves(traces)``."""
+def curves_plot(case_name: str, curves: list, quantity: str = "cost J", symbol: str = "J") -> bytes | None:
+    """:func:`cost_plot` of ``cost_curves(traces)`` (or of another per-epoch curve: ``quantity`` names it on the
+    axis and in the title, ``symbol`` in the drift panel)."""
     if not curves or len(curves[0][2]) < 3:
         return None
     ref = next((c for b, s, c in curves if _is_reference(b)), None)
@@ -189,10 +191,11 @@ def curves_plot(case_name: str, curves: list) -> bytes | None:
                 fillstyle="none")
     ax.set_xlabel("epoch (0 = before any update)", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("cost J", fontsize=8)
-    if np.all(np.asarray([c for _, _, c in curves]) > 0) and curves[0][2].max() / max(curves[0][2].min(), 1e-300) > 50:
+    ax.set_ylabel(quantity, fontsize=8)
+    if (symbol == "J" and np.all(np.asarray([c for _, _, c in curves]) > 0)
+            and curves[0][2].max() / max(curves[0][2].min(), 1e-300) > 50):
         ax.set_yscale("log")
-    ax.set_title(f"{case_name}: cost per epoch, every backend", fontsize=10, loc="left")
+    ax.set_title(f"{case_name}: {quantity.split()[0]} per epoch, every backend", fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.tick_params(labelsize=8)
     ax.grid(color="#E6E9EC", lw=0.8)
@@ -212,7 +215,7 @@ def curves_plot(case_name: str, curves: list) -> bytes | None:
         ax2.set_ylim(10.0 ** (FLOOR - 0.5), None)
         ax2.set_xlabel("epoch", fontsize=8)
         ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax2.set_ylabel("|J − J(NumPy)|   (1e-18: exact)", fontsize=8)
+        ax2.set_ylabel(f"|{symbol} − {symbol}(NumPy)|   (1e-18: exact)", fontsize=8)
         ax2.set_title("drift from NumPy (dots: each epoch; line: largest so far)", fontsize=9.5, loc="left")
         ax2.tick_params(labelsize=8)
         ax2.grid(color="#E6E9EC", lw=0.8)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
 from backprop_parity.reference.case import Case
@@ -167,7 +168,7 @@ def printed_cost(case: Case):
 # --------------------------------------------------------------------------- files
 
 def write_csv(rows, path: Path) -> None:
-    from .cli import _jsonable
+    from .cli import _jsonable, written
 
     def cell(v):
         if v is None:
@@ -177,7 +178,7 @@ def write_csv(rows, path: Path) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             return _jsonable(v) or "nan"
         return v
-    records = [{k: cell(v) for k, v in r.as_dict().items()} for r in rows]
+    records = [{k: cell(v) for k, v in written(r.as_dict()).items()} for r in rows]
     pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
 
 
@@ -480,9 +481,9 @@ def network_blocks(case: Case) -> list:
         ("numbering", f"first Z/A/δ is layer {net.first_layer}; first weight is W{net.first_weight}"),
         ("parameters", shapes + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else "")),
         ("examples", f"{n}"),
-        ("update", f"{h.rule} — " + ("one step on all examples" if h.rule == "batch" else "one step per example, in order")
+        ("update", f"{h.rule} — one step " + B.words(h, n)
          + f"; α = {h.learning_rate:g}; scale {h.grad_scale}"
-         + (f" (= 1/{n})" if h.grad_scale == "1/n" else "") + f"; {h.epochs} epoch(s)"),
+         + (f" (= 1/{h.step_size(n)})" if h.grad_scale == "1/n" else "") + f"; {h.epochs} epoch(s)"),
         ("L2", f"λ = {h.l2:g}" + ("" if not h.l2 else f"; reaches the biases: {'yes' if h.l2_bias else 'no'}")),
         ("gradient checking", f"h = {h.h:g}" + (f"; probe {h.probe[0]}{list(h.probe[1])}" if h.probe else "")),
         ("dtype", str(getattr(net.dtype, "__name__", net.dtype))),
@@ -758,7 +759,8 @@ def plot_jobs(case: Case, traces, rows) -> dict:
                                                 f"{case.name}: vs the article's printed numbers")),
             "reference": (plots.difference_plot, (case.name, rows, "reference",
                                                   f"{case.name}: vs the NumPy reference (float64)")),
-            "cost": (plots.curves_plot, (case.name, plots.cost_curves(traces)))}
+            "cost": (plots.curves_plot, (case.name, plots.cost_curves(traces))),
+            "accuracy": (plots.curves_plot, (case.name, plots.cost_curves(traces, "accuracy"), "accuracy", "accuracy"))}
 
 
 def _draw(plot, args) -> bytes:
@@ -821,6 +823,11 @@ def plot_blocks(case: Case, images: dict) -> list:
         blocks += [Heading(3, "Training: cost per epoch, every backend"),
                    Figures([Image(images["cost"], f"{case.name}: cost per epoch of every backend, and its drift "
                                                   "from NumPy", f"{case.name}-cost.png")])]
+    if images.get("accuracy"):
+        blocks += [Heading(3, "Training: accuracy per epoch, every backend"),
+                   Figures([Image(images["accuracy"], f"{case.name}: the share of examples classified right after "
+                                                      "every epoch, on every backend, and its drift from NumPy",
+                                  f"{case.name}-accuracy.png")])]
     return blocks
 
 

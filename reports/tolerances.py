@@ -36,6 +36,7 @@ import re
 
 import numpy as np
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference import layout as L
 from backprop_parity.reference.activations import FROM_A, jacobian_product
 
@@ -101,7 +102,7 @@ def reference_tolerance(key: str, ref_value, ref_trace: dict, case, scales: dict
         return noise, (f"centered differences: 64·eps·S(J)/h = {noise:.1e}, the same for every element (each divides "
                        f"the rounding of J, scale S(J) = {J_scale:.2e}, by the same 2h)")
     if key == "costs" or key.startswith(("W_final[", "b_final[", "predict.", "opt.", "opt_new.")):
-        steps = max(1, hyper.epochs) * (1 if hyper.rule == "batch" else n_examples)
+        steps = max(1, hyper.epochs) * B.steps_per_epoch(hyper, n_examples)
         tol = rel * math.sqrt(steps) * max(scale, 1e-300)
         S_J = (scales or {}).get("J")
         if key == "costs" and S_J is not None and element_bound(dtype) * float(S_J) * math.sqrt(steps) > tol:

@@ -50,6 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -105,9 +106,10 @@ class Plan:
 
 
 def plan(net: Net, hyper: Hyper, n: int) -> Plan:
-    """The mapping for ``n`` examples in all (the batch rule steps on all of them, SGD on one)."""
+    """The mapping for ``n`` examples in all (the batch rule steps on all of them, SGD on one, minibatch on
+    batch_size: a last, smaller batch only where the loss averages and s = 1, which the case file checks)."""
     k = net.sizes[-1]
-    batch_size = n if hyper.rule == "batch" else 1
+    batch_size = hyper.step_size(n)
     m_full = LOSS.keras_multiplier(net.loss, n * k)
     m_step = LOSS.keras_multiplier(net.loss, batch_size * k)
     s = hyper.scale(batch_size)
@@ -125,7 +127,9 @@ def training_notes(net: Net, hyper: Hyper, p: Plan, lr: float, l2: float, call: 
     k = net.sizes[-1]
     s = hyper.scale(p.batch_size)
     rule = ("one train_on_batch on all the data per epoch" if hyper.rule == "batch"
-            else "one train_on_batch per example, in data order")
+            else "one train_on_batch per example, in data order" if hyper.rule == "sgd"
+            else f"one train_on_batch per batch of {p.batch_size}, the data pre-permuted in each epoch's order "
+                 f"(reference/batches.py), no shuffling by Keras")
     out = {
         "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{p.m_step:g} = {lr:.10g} "
                           f"(s = {hyper.grad_scale} with {p.batch_size} example(s) per step; m_step = J/keras loss "
@@ -393,14 +397,15 @@ def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper, every_epoch: bool = 
         model.compile(optimizer=keras_optimizer(hyper, hyper.scale(p.batch_size), p.m_step),   # [step:update] SGD(lr = α·s·m)
                       loss=p.loss, run_eagerly=RUN_EAGERLY, jit_compile=False)
         X, y = (np.asarray(L.examples_first(a, net.layout), dtype=net.dtype) for a in (X_np, y_np))
-        batches = [(X[i:i + p.batch_size], y[i:i + p.batch_size]) for i in range(0, len(X), p.batch_size)]
         J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
         history = History({name: numpy(v) for name, v in parameters(net, model).items()}, every_epoch)
         costs = [numpy(J()[0])]
         state = {}
         for e in range(hyper.epochs):
-            for X_batch, y_batch in batches:                                               # data order, no shuffling
-                model.train_on_batch(X_batch, y_batch)                                     # [step:update] W ← W − lr·∂/∂W
+            order = B.order(hyper, len(X), e)                                              # the epoch's order, pre-permuted
+            X_e, y_e = X[order], y[order]
+            for i in range(0, len(X), p.batch_size):                                       # no shuffling by Keras
+                model.train_on_batch(X_e[i:i + p.batch_size], y_e[i:i + p.batch_size])    # [step:update] W ← W − lr·∂/∂W
             history.append({name: numpy(v) for name, v in parameters(net, model).items()})
             costs.append(numpy(J()[0]))
             if e in (0, hyper.epochs - 1):

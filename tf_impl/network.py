@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference import layout as RL
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
@@ -248,16 +249,18 @@ def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
 
 
 def examples_per_step(net: Net, hyper: Hyper, X) -> int:
-    """Examples in one update: all of them (batch) or one (sgd)."""
-    return L.n_examples(X, net.layout) if hyper.rule == "batch" else 1
+    """Examples in one update: all of them (batch), one (sgd), batch_size (minibatch)."""
+    return hyper.step_size(L.n_examples(X, net.layout))
 
 
-def batches(net: Net, X, y, hyper: Hyper) -> list:
-    """What one epoch steps on, in data order: all examples at once, or one example at a time
-    (sliced once: slicing an eager tensor costs more than the step itself)."""
+def batches(net: Net, X, y, hyper: Hyper, e: int = 0) -> list:
+    """What epoch ``e`` steps on: all examples at once, or tf.gather of each batch's indices in the epoch's
+    order (reference/batches.py; sliced before the epoch: slicing an eager tensor costs more than the step)."""
     if hyper.rule == "batch":
         return [(X, y)]
-    return [(L.example(X, i, net.layout), L.example(y, i, net.layout)) for i in range(L.n_examples(X, net.layout))]
+    axis = net.example_axis
+    return [(tf.gather(X, idx, axis=axis), tf.gather(y, idx, axis=axis))           # [step:update] the epoch's batches
+            for idx in B.batches(hyper, L.n_examples(X, net.layout), e)]
 
 
 def epoch(net: Net, params: dict, data: list, train_step) -> dict:
@@ -285,6 +288,8 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     costs = [J().numpy()]
     state = {}
     for e in range(hyper.epochs):
+        if e and hyper.shuffle_seed is not None:
+            data = batches(net, X, y, hyper, e)                              # a new order each epoch
         params = epoch(net, params, data, train_step)
         history.append({name: p.numpy() for name, p in params.items()})
         costs.append(J().numpy())
@@ -348,12 +353,11 @@ def optimizer_call(opt) -> str:
 def update_notes(net: Net, hyper: Hyper, X_np, lr: float, opt=None) -> dict:
     """The learning rate and update, as text; ``lr`` is the optimizer's (``train`` reads it from the object)."""
     n = X_np.shape[net.example_axis]
-    s = hyper.scale(n if hyper.rule == "batch" else 1)
+    s = hyper.scale(hyper.step_size(n))
     return {
         "learning rate": f"learning_rate = α·s = {hyper.learning_rate:g}·{s:g} = {lr:.10g}",
         "update": (f"{optimizer_call(opt) if opt is not None else 'keras.optimizers.SGD(learning_rate=' + format(lr, '.10g') + ')'}.apply_gradients, "
-                   + ("one step on all examples per epoch" if hyper.rule == "batch"
-                      else f"one step per example in data order ({n} per epoch)")
+                   + B.words(hyper, n)
                    + (f"; frozen {', '.join(sorted(net.frozen))} left out of apply_gradients" if net.frozen else "")),
     }
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -323,12 +325,17 @@ def one_step(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, op
     return step(net, params, None, hyper, opt)          # no article-named grads needed: SGD reads .grad itself
 
 
-def epoch(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt) -> nn.Sequential:
-    """One pass: one batch step, or one step per example in data order (the rows of X_first)."""
+def epoch(net: Net, params: nn.Sequential, X_first, y_first, hyper: Hyper, opt, e: int = 0) -> nn.Sequential:
+    """One pass: one batch step; or the batches of a DataLoader whose sampler is epoch ``e``'s order
+    (reference/batches.py: one example at a time in data order, or minibatches in the order every framework
+    gets) — a fixed sampler, never the DataLoader's own shuffle."""
     if hyper.rule == "batch":
         return one_step(net, params, X_first, y_first, hyper, opt)
-    for i in range(X_first.shape[0]):
-        params = one_step(net, params, X_first[i:i + 1], y_first[i:i + 1], hyper, opt)
+    n = X_first.shape[0]
+    data = DataLoader(TensorDataset(X_first, y_first), batch_size=hyper.step_size(n),
+                      sampler=B.order(hyper, n, e).tolist())                 # [step:update] the epoch's order as the sampler
+    for X_batch, y_batch in data:
+        params = one_step(net, params, X_batch, y_batch, hyper, opt)
     return params
 
 
@@ -342,14 +349,14 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     """Every epoch of the update rule on a fresh model; costs[0] is J before any update."""
     model, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     n = L.n_examples(X, net.layout)
-    opt = optimizer(net, model, hyper, n if hyper.rule == "batch" else 1)
+    opt = optimizer(net, model, hyper, hyper.step_size(n))
     X_first, y_first = L.examples_first(X, net.layout), L.examples_first(y, net.layout)
     history = History({name: numpy(p) for name, p in parameters(net, model).items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, model, predict(net, model, X), y, hyper))]
     per_epoch, state = steps_per_epoch(net, hyper, X), {}
     for e in range(hyper.epochs):
-        model = epoch(net, model, X_first, y_first, hyper, opt)
+        model = epoch(net, model, X_first, y_first, hyper, opt, e)
         history.append({name: numpy(p) for name, p in parameters(net, model).items()})
         with torch.no_grad():
             costs.append(numpy(cost(net, model, predict(net, model, X), y, hyper)))

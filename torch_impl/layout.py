@@ -24,7 +24,7 @@ import torch
 
 from backprop_parity.reference import layout as RL
 from backprop_parity.reference.layout import (  # noqa: F401  (framework-free: the styles' L.n_examples …)
-    example, examples_first, from_examples_first, n_examples)
+    example, examples, examples_first, from_examples_first, n_examples)
 
 _DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 

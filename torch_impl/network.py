@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backprop_parity.reference import batches as B
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
@@ -269,12 +270,14 @@ def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
     return step(net, params, grads, hyper, opt)
 
 
-def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
-    """One pass over the data: one batch step, or one SGD step per example in data order."""
+def epoch(net: Net, params: dict, X, y, hyper: Hyper, opt, e: int = 0) -> dict:
+    """One pass over the data: one batch step, one SGD step per example in data order, or one step per
+    minibatch in epoch ``e``'s order (reference/batches.py: the same indices every framework gets)."""
     if hyper.rule == "batch":
         return one_step(net, params, X, y, hyper, opt)
-    for i in range(L.n_examples(X, net.layout)):
-        params = one_step(net, params, L.example(X, i, net.layout), L.example(y, i, net.layout), hyper, opt)
+    for idx in B.batches(hyper, L.n_examples(X, net.layout), e):
+        idx = torch.as_tensor(idx)
+        params = one_step(net, params, L.examples(X, idx, net.layout), L.examples(y, idx, net.layout), hyper, opt)
     return params
 
 
@@ -286,13 +289,13 @@ def predict(net: Net, params: dict, X) -> torch.Tensor:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule on fresh leaf tensors; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    opt = optimizer(net, params, hyper, L.n_examples(X, net.layout) if hyper.rule == "batch" else 1)
+    opt = optimizer(net, params, hyper, hyper.step_size(L.n_examples(X, net.layout)))
     history = History({name: numpy(p) for name, p in params.items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, params, predict(net, params, X), y, hyper))]
     per_epoch, state = steps_per_epoch(net, hyper, X), {}
     for e in range(hyper.epochs):
-        params = epoch(net, params, X, y, hyper, opt)
+        params = epoch(net, params, X, y, hyper, opt, e)
         history.append({name: numpy(p) for name, p in params.items()})
         with torch.no_grad():
             costs.append(numpy(cost(net, params, predict(net, params, X), y, hyper)))
@@ -303,7 +306,7 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
 
 
 def steps_per_epoch(net: Net, hyper: Hyper, X) -> int:
-    return 1 if hyper.rule == "batch" else L.n_examples(X, net.layout)
+    return B.steps_per_epoch(hyper, L.n_examples(X, net.layout))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
@@ -407,16 +410,13 @@ def describe_optimizer(net: Net, hyper: Hyper, n: int, opt) -> dict:
     """Learning rate, update rule and frozen parameters, read from the optimizer itself (both styles)."""
     group = opt.param_groups[0] if opt.param_groups else {}
     lr = group.get("initial_lr", group.get("lr", hyper.learning_rate * hyper.scale(n)))   # a schedule's base lr
-    batch = n if hyper.rule == "batch" else 1
+    batch = hyper.step_size(n)
     scale = f"α·(1/n) = {hyper.learning_rate:g}·(1/{batch})" if hyper.grad_scale == "1/n" else "α"
-    examples = f"{n} example{'s' if n != 1 else ''}"
     m = {
         "learning rate": (f"lr = {scale} = {lr:g}"
                           + (" (the loss module keeps the article's J = the sum; the 1/n of the update goes into lr)"
                              if hyper.grad_scale == "1/n" else " (the article's step is W − α·∂J/∂W)")),
-        "update": (f"{optimizer_call(hyper, lr)}, opt.step() "
-                   + (f"once per epoch on all {examples}" if hyper.rule == "batch"
-                      else f"once per example in data order ({n} steps per epoch)")
+        "update": (f"{optimizer_call(hyper, lr)}, opt.step() " + B.words(hyper, n)
                    + f", {hyper.epochs} epoch{'s' if hyper.epochs != 1 else ''}"),
     }
     if net.frozen:
