@@ -223,7 +223,7 @@ def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None, e: int = 0) -
     if hyper.rule == "batch":
         return update(params, X, y)
     for idx in B.batches(hyper, RL.n_examples(X, net.layout), e):
-        params = update(params, RL.examples(X, idx, net.layout), RL.examples(y, idx, net.layout))   # [step:update] X[idx]
+        params = update(params, RL.examples(X, idx, net.layout), RL.examples(y, idx, net.layout))   # X[idx]: the epoch's batches
     return params
 
 

@@ -127,12 +127,49 @@ def test_gradient_checking_on_the_first_examples():
     assert not np.array_equal(sub["gradcheck.numerical.W[1]"], full["gradcheck.numerical.W[1]"])
 
 
-def test_the_digits_are_scikit_learns_scaled_and_one_hot():
+DIGITS = """
+schema = 1
+name = "digits-small"
+title = "the first 100 digits"
+[source]
+article = "user"
+[network]
+sizes = [64, 8, 10]
+activations = ["tanh", "softmax"]
+loss = "cce"
+layout = "LAYOUT"
+[init]
+seed = 0
+scale = 0.1
+[data]
+source = "load_digits"
+examples = 100
+[train]
+rule = "minibatch"
+batch_size = 32
+shuffle_seed = 1
+epochs = 2
+[gradcheck]
+examples = 4
+[[quantity]]
+id = "cost"
+of = "J"
+formula = "-sum(y * log(yhat)) / shape(y)[0]"
+"""
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_the_digits_are_scikit_learns_scaled_and_one_hot(tmp_path, layout):
+    """[data] source = "load_digits": scikit-learn's images / 16 and the digits one-hot, in the case's layout;
+    examples = N keeps the first N; [gradcheck] examples = N is read."""
     from backprop_parity.reference.case import load
     from sklearn.datasets import load_digits
-    case = load("digits-minibatch")
+    path = tmp_path / "digits.toml"
+    path.write_text(DIGITS.replace("LAYOUT", layout), encoding="utf-8")
+    case = load(path)
     digits = load_digits()
-    assert case.X.shape == (1797, 64) and case.y.shape == (1797, 10)
-    np.testing.assert_array_equal(case.X * 16, digits.data)
-    np.testing.assert_array_equal(np.argmax(case.y, axis=1), digits.target)
-    assert case.hyper.rule == "minibatch" and case.hyper.batch_size == 32 and case.hyper.gradcheck_examples == 16
+    X, y = (case.X, case.y) if layout == "rows" else (case.X.T, case.y.T)
+    assert X.shape == (100, 64) and y.shape == (100, 10)
+    np.testing.assert_array_equal(X * 16, digits.data[:100])
+    np.testing.assert_array_equal(np.argmax(y, axis=1), digits.target[:100])
+    assert case.hyper.rule == "minibatch" and case.hyper.batch_size == 32 and case.hyper.gradcheck_examples == 4
