@@ -84,7 +84,8 @@ def accuracy(S, net, history, X_np, y_np, hyper) -> np.ndarray:
     framework's own predictions (ŷ of S.J_of, one compiled evaluation for every epoch), compared here."""
     evaluate, axis = S.J_of(net, X_np, y_np, hyper), 1 - net.example_axis
     truth = np.argmax(y_np, axis=axis)
-    return np.asarray([np.mean(np.argmax(evaluate(p)[1], axis=axis) == truth) for p in history])
+    return np.asarray([np.mean(np.argmax(evaluate(p)[1], axis=axis) == truth) for p in history],
+                      dtype=net.dtype)                 # in the run's dtype, like every other number of its trace
 
 
 def gradcheck_inputs(S, net, params, X_np, y_np, hyper, grads):
