@@ -26,7 +26,8 @@ import pytest
 from backprop_parity.reference import registry
 from backprop_parity.reports import backends as B
 
-# Tests never read reused results (reports/cache.py): every command a test starts computes afresh.
+# Tests never read the command line's reused results (reports/cache.py): a command a test starts computes
+# afresh unless the test hands it the session's own store (helpers.session_store_env), which starts empty.
 # test_cache.py gives its own commands a folder of their own.
 os.environ["BACKPROP_PARITY_CACHE"] = "off"
 
@@ -74,29 +75,43 @@ for _b in registry.entries():
 
 
 def pytest_configure(config):
-    """One XLA compilation cache for the whole run (helpers.compilation_cache_env, and
-    BACKPROP_PARITY_COMPILE_CACHE for every other jax worker a test starts), made by the controlling
-    process before any pytest-xdist worker starts, so that all of them share it; removed at the end."""
-    if hasattr(config, "workerinput"):                     # an xdist worker: the controller made it
+    """Made by the controlling process before any pytest-xdist worker starts, so that all of them share
+    them, and removed at the end:
+
+    * one XLA compilation cache for the whole run (``BACKPROP_PARITY_COMPILE_CACHE``, which ``jax_impl``
+      reads in every worker process a test starts): compiled programs only, never results;
+    * the session's store of results (``helpers.SESSION_STORE``): every framework's traces of a case,
+      computed once in this session by this source and read by every test that looks at them, in any
+      pytest-xdist worker (``helpers.compute``), and by the commands a test runs to look at their output
+      (``helpers.session_store_env``). It starts empty: nothing computed before the session is read."""
+    if hasattr(config, "workerinput"):                     # an xdist worker: the controller made them
         return
-    from .helpers import XLA_CACHE
+    import tempfile
+    from .helpers import SESSION_STORE, XLA_CACHE
+    if not os.environ.get(SESSION_STORE):
+        config._results_store = tempfile.mkdtemp(prefix="backprop-parity-session-")
+        os.environ[SESSION_STORE] = config._results_store
     choice = os.environ.get(XLA_CACHE, "").strip()
     if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return                                             # no shared cache: the caller said so
     if not choice:
-        import tempfile
         config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         os.environ[XLA_CACHE] = choice = config._xla_cache
     os.environ["BACKPROP_PARITY_COMPILE_CACHE"] = os.path.abspath(os.path.expanduser(choice))
 
 
 def pytest_unconfigure(config):
+    import shutil
     folder = getattr(config, "_xla_cache", None)
     if folder:
-        import shutil
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("BACKPROP_PARITY_XLA_CACHE", None)
         os.environ.pop("BACKPROP_PARITY_COMPILE_CACHE", None)
+    store = getattr(config, "_results_store", None)
+    if store:
+        from .helpers import SESSION_STORE
+        shutil.rmtree(store, ignore_errors=True)
+        os.environ.pop(SESSION_STORE, None)
 
 
 def pytest_report_header(config):

@@ -8,8 +8,10 @@ effective references a backend asks for. ``results(names, backends)`` is what ``
 returns, from the same cache. ``session_runs(label, make_cases, backends)`` does the same for any
 other list of cases (a framework's random networks, its float32 runs), once per session.
 
-Every test that looks at a framework's numbers goes through these caches, so no framework computes
-a case twice in a session. When a single framework is to be computed, its cases are shared between
+Every test that looks at a framework's numbers goes through these caches, and the caches of every
+pytest-xdist worker share one store (:func:`session_store`: ``check``'s own store of reused results, in a
+folder the session makes empty and removes at the end, keyed as ``check`` keys it), so no framework
+computes a case twice in a session. When a single framework is to be computed, its cases are shared between
 ``run.workers()`` worker processes side by side (:func:`compute`) — each computes its part exactly as
 ``check`` would, in its own process — so that both cores work while the tests wait.
 
@@ -76,36 +78,115 @@ def session_runs(label: str, make_cases, backends) -> tuple:
 
 
 def compute(cases, backends, known: dict | None = None) -> dict:
-    """``run.compute(cases, backends, known)`` — except that when exactly one framework backend is to be
-    computed, its cases are dealt out (round robin) to ``run.workers()`` worker processes side by side
-    instead of one: every case is still computed whole, by ``check``'s path, in a process of that backend.
-    The worker processes share the session's XLA compilation cache."""
-    with environment(compilation_cache_env()):
-        return _compute(cases, backends, known)
-
-
-def _compute(cases, backends, known: dict | None = None) -> dict:
+    """``run.compute(cases, backends, known)`` with the session's store (:func:`session_store`): a framework's
+    case that any pytest-xdist worker of this session has computed is read, not computed again — the key is
+    ``check``'s (the case, the source, the versions, the switches), so a float32 cast, another environment
+    or an edited file is another entry. The reference is computed here, never read (cheap, and its traces
+    keep their functions). One worker at a time computes a framework (a lock per backend in the store), so
+    the other finds its cases there instead of computing them beside it; a worker takes first a framework
+    no other is computing. Frameworks are computed one after the other, each framework's cases dealt out
+    (round robin) to ``run.workers()`` worker processes side by side: every case is still computed whole,
+    by ``check``'s path, in a process of that backend."""
     known = dict(known or {})
+    store = session_store()
     todo = [b for b in run.needed(list(backends)) if b not in known]
-    frameworks = [b for b in todo if b != REF]
+    with environment(compilation_cache_env()):
+        if REF in todo:
+            known.update(run.compute(cases, [REF]))                 # the reference, here, once
+        waiting = [b for b in todo if b != REF]
+        while waiting:                     # one framework at a time: first one no other worker is computing
+            b = next((b for b in waiting if _try_lock(store, b)), None)
+            if b is None:
+                b = waiting[0]
+                _try_lock(store, b, block=True)
+            try:
+                known.update(_compute(cases, [REF, b], known, store))
+            finally:
+                _unlock(store, b)
+            waiting.remove(b)
+    return {b: known[b] for b in run.needed(list(backends))}
+
+
+_LOCKS: dict = {}                          # backend -> open lock file held by this process
+
+
+def _try_lock(store, backend: str, block: bool = False) -> bool:
+    """Take the session's lock for computing ``backend`` (always granted without a store)."""
+    if store is None or not store.enabled:
+        return True
+    import fcntl
+    store.root.mkdir(parents=True, exist_ok=True)
+    f = open(store.root / f".computing-{backend}", "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError:
+        f.close()
+        return False
+    _LOCKS[backend] = f
+    return True
+
+
+def _unlock(store, backend: str) -> None:
+    f = _LOCKS.pop(backend, None)
+    if f is not None:
+        import fcntl
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _compute(cases, backends, known: dict, store) -> dict:
+    todo = [b for b in run.needed(list(backends)) if b not in known]
+    reused = {b: run._reused(store, b, cases) for b in todo}
+    frameworks = [b for b in todo if len(reused[b]) < len(cases)]
     parts = min(run.workers(), len(cases)) if len(frameworks) == 1 else 1
     if parts <= 1:
-        return run.compute(cases, list(backends), known=known)
-    if REF in todo:
-        known.update(run.compute(cases, [REF]))                     # the reference, here, once
+        return run.compute(cases, list(backends), known=known, store=store)
     shares = [list(range(k, len(cases), parts)) for k in range(parts)]
     with ThreadPoolExecutor(max_workers=parts) as pool:
         parts_done = list(pool.map(lambda share: run.compute([cases[i] for i in share], list(backends),
-                                                             known={b: r.select(share) for b, r in known.items()}),
+                                                             known={b: r.select(share) for b, r in known.items()},
+                                                             store=store),
                                    shares))
-    (name,) = frameworks
-    traces, effective = [None] * len(cases), [None] * len(cases)
-    for share, done in zip(shares, parts_done):
-        for j, i in enumerate(share):
-            traces[i], effective[i] = done[name].traces[j], done[name].effective[j]
-    environment = next((done[name].environment for done in parts_done if done[name].environment), None)
-    known[name] = run.BackendRun(name, traces, effective, environment)
+    for name in todo:
+        traces, effective = [None] * len(cases), [None] * len(cases)
+        for share, done in zip(shares, parts_done):
+            for j, i in enumerate(share):
+                traces[i], effective[i] = done[name].traces[j], done[name].effective[j]
+        environment = next((done[name].environment for done in parts_done if done[name].environment), None)
+        known[name] = run.BackendRun(name, traces, effective, environment)
     return {b: known[b] for b in run.needed(list(backends))}
+
+
+SESSION_STORE = "BACKPROP_PARITY_TEST_STORE"      # the session's store of results (conftest makes it)
+
+
+def session_store():
+    """The session's store (``reports/cache.py`` Store in the folder conftest made), or None outside a session."""
+    from backprop_parity.reports import cache
+    folder = os.environ.get(SESSION_STORE, "").strip()
+    return cache.Store(folder) if folder else None
+
+
+def session_store_env() -> dict:
+    """The environment that hands a command the session's store: a test that runs ``check``, ``report`` or
+    ``explain`` to look at its output (not at how it computes) reads what the session already computed."""
+    folder = os.environ.get(SESSION_STORE, "").strip()
+    return {"BACKPROP_PARITY_CACHE": folder} if folder else {}
+
+
+FLOAT32 = "every built-in case in float32"
+
+
+def float32_traces(name: str, backend: str) -> list:
+    """``backend``'s traces of built-in case ``name`` cast to float32 (``check --dtype float32``'s cases):
+    every case with a network, computed once per session and shared through the session's store, so
+    that the float32 tests of each framework and of every backend at once compute each case once."""
+    cases, runs = session_runs(f"{FLOAT32} on {backend}", _float32_cases, [backend])
+    return list(runs[backend].traces[[c.name for c in cases].index(name)])
+
+
+def _float32_cases() -> list:
+    return [case(n).cast(np.float32) for n in CASES if case(n).net is not None]
 
 
 def traces(name: str, backend: str) -> tuple:
@@ -158,24 +239,26 @@ XLA_CACHE = "BACKPROP_PARITY_XLA_CACHE"
 
 @lru_cache(maxsize=None)
 def compilation_cache_env() -> dict:
-    """The environment that gives a JAX process the session's persistent compilation cache ({} for none).
-
-    Every compiled program is kept, however small (JAX's defaults keep only those that took a second to
-    compile: here thousands of small ones do). Worker processes side by side use it at once: an entry one
-    of them reads while another still writes it fails to decompress, and JAX then compiles the program
-    itself (with a warning) — a cache entry is never half used."""
+    """The environment that gives a JAX process the session's persistent compilation cache ({} for none):
+    ``BACKPROP_PARITY_COMPILE_CACHE``, as the command line offers its own (``jax_impl`` keeps every
+    program there, however small). conftest puts it in os.environ for the whole session, so every worker
+    process inherits it; only outside a pytest session does this make a folder of its own. Not a
+    framework switch (no JAX_ variable), so results computed with it keep ``check``'s key. Worker
+    processes side by side use it at once: an entry one of them reads while another still writes it
+    fails to decompress, and JAX then compiles the program itself (with a warning) — a cache entry is
+    never half used."""
+    from backprop_parity.reports.cache import COMPILE_ENV
     choice = os.environ.get(XLA_CACHE, "").strip()
     if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return {}
+    if os.environ.get(COMPILE_ENV):
+        return {COMPILE_ENV: os.environ[COMPILE_ENV]}
     if choice:
         path = os.path.abspath(os.path.expanduser(choice))
     else:
         path = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)
-    env = {"JAX_COMPILATION_CACHE_DIR": path,           # the folder jax_impl takes from BACKPROP_PARITY_COMPILE_CACHE
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
-    return env
+    return {COMPILE_ENV: path}
 
 
 @contextlib.contextmanager

@@ -12,14 +12,18 @@ from backprop_parity.reports import cli, explain, steps
 from backprop_parity.reports.run import load_cases, run_cases
 
 from .conftest import missing_backend
+from . import helpers
 from .helpers import REF, case
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
     """The command in this process, its output as wide as when piped with COLUMNS unset (a test runner,
-    such as an xdist worker, may set COLUMNS)."""
+    such as an xdist worker, may set COLUMNS), reading the session's store (these tests look at what
+    explain prints, not at how it computes)."""
     with pytest.MonkeyPatch.context() as m:
         m.delenv("COLUMNS", raising=False)
+        for k, v in helpers.session_store_env().items():
+            m.setenv(k, v)
         code = cli.main(["explain", *argv])
     out, err = capsys.readouterr()
     return code, out, err
@@ -66,7 +70,7 @@ def test_every_backend_and_its_code(capsys, backend):
     assert code == 0, out[-3000:]
     for style in registry.style_names(backend):
         assert f"{backend}/{style}" in out
-    (_, _, rows), = run_cases(load_cases(["courtial-bias-trick"], "float64"), [REF, backend])
+    (_, _, rows), = helpers.results(["courtial-bias-trick"], [REF, backend])
     keys = {k for s in explain.stations(case("courtial-bias-trick")) if s.step == "hidden-delta" for k in s.keys}
     if any(r.status == "no counterpart" and r.quantity in keys for r in rows):
         assert "no counterpart" in out                         # e.g. Courtial's delta_aug, where a style has none

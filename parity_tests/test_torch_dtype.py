@@ -56,8 +56,8 @@ F32_CASES = [n for n in NET_CASES if case(n).y is not None]
 def test_float32_run_at_float32_bound(torch_backend, name):
     """--dtype float32: both styles compute in float32 and hold every reference key at the float32 bound."""
     c = case(name).cast(np.float32)
-    ref = B.run(c, "numpy")[0]
-    mine = B.run(c, "torch")
+    ref = H.float32_traces(name, H.REF)[0]
+    mine = H.float32_traces(name, "torch")
     for t in mine:
         assert hasattr(t, "values"), describe(t)
         wrong = {k: v.dtype for k, v in _arrays(t.values).items() if v.dtype != np.float32}
