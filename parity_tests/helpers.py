@@ -282,6 +282,42 @@ INJECTED = 1e-9        # a relative error in one entry: below any per-array boun
 CANCELLED = 1e4        # an entry 1e4 times smaller than the magnitudes it is computed from (1 − ŷ at ŷ ≈ 1)
 
 
+# The built-in cases where cancellation leaves some entries below float64's reach (CANCELLED), and why.
+CANCELLING = {
+    "robust-bce-saturated": "δ = ŷ − y of σ(20) ≈ 1: 1 − ŷ is 2e-9 of the numbers it is computed from",
+    "digits-minibatch": "1 797 × 32 weighted sums of 64 pixels: a few land within 1e-4 of 0 by chance "
+                        "(Z[1] = −1.8e-4 from terms summing to 2.0 in magnitude), and their gradients too",
+}
+
+
+def assert_one_wrong_entry_fails(backend: str, style: str) -> None:
+    """×(1 + 1e-9) in any single nonzero entry of any element-bounded quantity of any built-in case fails — but
+    where cancellation leaves the entry below float64's reach, only in the cases of CANCELLING."""
+    made, escaped, cancelled = injection_escapes(backend, style)
+    assert made > 1000 and not escaped, f"{len(escaped)} of {made} injections passed: {escaped[:5]}"
+    assert cancelled <= set(CANCELLING), cancelled
+
+
+INJECTED_PER_KEY = 16     # above this many entries, only the entries an injection is likeliest to slip through
+
+
+def hardest(plain, value, entries: list) -> list:
+    """The entries (flat indexes) to inject into: all of them, or — for a large array — the INJECTED_PER_KEY
+    an injection would leave closest to (or furthest under) their own bound: the largest
+    tol − |actual × (1 + INJECTED) − expected|, from the unmutated row's own per-element tolerance. A row
+    passes only when every element is within its bound (``compare.reference_row``: elementwise, the
+    tolerance from the reference alone), so when these injections are caught, every other one is; which
+    keeps a 1 797 × 32 array's injections linear, not 57 000 comparisons of 57 000 elements each."""
+    if len(entries) <= INJECTED_PER_KEY:
+        return list(entries)
+    import numpy as np
+    tol = np.broadcast_to(np.asarray(plain.tolerance, dtype=float), value.shape).ravel()
+    expected = np.asarray(plain.expected, dtype=float).ravel()
+    slack = tol - np.abs(value.ravel() * (1 + INJECTED) - expected)
+    entries = np.asarray(entries)
+    return list(entries[np.argsort(-slack[entries], kind="stable")[:INJECTED_PER_KEY]])
+
+
 def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
     """Multiply each nonzero entry of every element-bounded quantity of ``backend/style`` (every built-in
     case, its own trace) by 1 + INJECTED, one entry at a time, and compare that quantity with the
@@ -290,7 +326,8 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
     ``tolerances.element_scales`` covers: the whole step (Z, A, g', ∂J/∂ŷ, δ, δ·Wᵀ, gradients, J, the first
     batch update). Not held to it: an entry CANCELLED times smaller than its rounding scale — a difference
     of numbers near 1, where 1e-9 of the entry is below 1e-13 of what it was computed from, so two correct
-    float64 computations differ by more (torch's δ of σ(20) with a BCE cost differs from the exact one by 3.6e-8)."""
+    float64 computations differ by more (torch's δ of σ(20) with a BCE cost differs from the exact one by 3.6e-8).
+    Arrays of more than INJECTED_PER_KEY entries: their hardest entries (:func:`hardest`)."""
     import dataclasses
 
     import numpy as np
@@ -318,10 +355,11 @@ def injection_escapes(backend: str, style: str) -> tuple[int, list[str], set]:
                 if plain.status == "convention confirmed":
                     continue                  # the case says this framework gives another number here
                 assert plain.passed, f"{name} {key} fails unmutated"
-                for j in np.flatnonzero(value):
-                    if scales[key].flat[j] > CANCELLED * abs(value.flat[j]):
-                        cancelled.add(name)
-                        continue
+                scale = np.broadcast_to(scales[key], value.shape)
+                held = list(np.flatnonzero((value != 0) & (scale <= CANCELLED * np.abs(value))))
+                if len(held) < np.count_nonzero(value):
+                    cancelled.add(name)
+                for j in hardest(plain, value, held):
                     mutated = value.copy()
                     mutated.flat[j] *= 1 + INJECTED
                     row = compare.reference_row(c, dataclasses.replace(t, values={key: mutated}), ref, key, scales)

@@ -63,7 +63,8 @@ def trace(S, net, params, X_np, y_np, hyper, inputs: dict | None = None) -> tupl
     if every:
         t["accuracy"] = accuracy(S, net, training.history, X_np, y_np, hyper)
     if hyper.rule == "minibatch" and hyper.shuffle_seed is not None:
-        t["order"] = B.orders(hyper, L.n_examples(X_np, net.layout)).astype(float)   # what every framework was fed
+        # what every framework was fed, in the run's dtype (example indexes are exact in float32 below 2²⁴)
+        t["order"] = B.orders(hyper, L.n_examples(X_np, net.layout)).astype(net.dtype)
     t.update(training_keys(training.history))
     t.update({k: np.asarray(v, dtype=net.dtype) if k.endswith(".t") else v for k, v in training.state.items()})
     final = S.load(net, training.history[-1])
