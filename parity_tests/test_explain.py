@@ -121,3 +121,26 @@ def test_base_key():
     assert explain.base_key("J_each[0]", keys) == "J_each"
     assert explain.base_key("gradcheck.probe.A_plus", keys) == "gradcheck.probe.A_plus"
     assert explain.base_key("10 * n_params", keys) is None
+
+
+@pytest.mark.parametrize("name", [n for n in helpers.CASES if case(n).net is not None and case(n).y is not None])
+def test_the_output_delta_gloss_is_the_cases_own(capsys, name):
+    """The gloss under the output delta and the cost quotes this case's loss (and its ∂J/∂ŷ and output
+    activation), never another article's: a cross-entropy case is not told J = Σ½(y − ŷ)²."""
+    net = case(name).net
+    for step in ("cost", "output-delta"):
+        code, out, _ = run(capsys, name, "--backend", REF, "--step", step)
+        assert code == 0, out[-2000:]
+        assert " ".join(steps.for_case(step, net).formula.split()) in " ".join(out.split()), (name, step)
+        if net.loss.name != "half_sse":
+            assert "Σ ½" not in out and "Σ½" not in out, (name, step)
+    delta = steps.for_case("output-delta", net).formula
+    if net.activations[-1].name in net.loss.delta_after:
+        assert "(ŷ − y)/" in delta
+    elif net.activations[-1].elementwise:
+        assert steps.DJ_DYHAT[net.loss.name] in delta and net.loss.formula in delta
+
+
+def test_every_loss_has_its_derivative_written_out():
+    from backprop_parity.reference.losses import LOSSES
+    assert set(steps.DJ_DYHAT) == set(LOSSES)

@@ -417,7 +417,7 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
             return
     for i, st in enumerate(all_stations, 1):
         console.print()
-        step = steps.STEPS[st.step]
+        step = steps.for_case(st.step, case.net)
         console.rule(Text(f"{st.title}  [{st.step}]", style="bold magenta"), align="left")
         for f in st.formulas:
             console.print(Text("  " + f, style="bold"))

@@ -76,6 +76,30 @@ STEPS: dict[str, Step] = {s.name: s for s in [
 ]}
 
 
+# ∂J/∂ŷ of each loss of reference/losses.py, in the articles' symbols (what the output delta starts from)
+DJ_DYHAT = {"half_sse": "−(y − ŷ)", "mse": "−2(y − ŷ)/N", "squared_error": "−2(y − ŷ)",
+            "bce": "(−y/ŷ + (1 − y)/(1 − ŷ))/N", "cce": "−(y/ŷ)/n"}
+
+
+def for_case(name: str, net) -> Step:
+    """Step ``name`` with its formula written for this case's network, where the general one would quote
+    another case's loss: the cost is the case's own J, and the output delta the case's own ∂J/∂ŷ and output
+    activation (softmax's Jacobian, or the fused (ŷ − y)/n of a cross-entropy after its activation)."""
+    step = STEPS[name]
+    if net is None or getattr(net, "loss", None) is None or name not in ("cost", "output-delta"):
+        return step
+    from dataclasses import replace
+    from backprop_parity.reference.network import output_delta_words
+    loss, out = net.loss, net.activations[-1]
+    if name == "cost":
+        return replace(step, formula=loss.formula, source=f"this case's loss, {loss.name}")
+    words = output_delta_words(net)
+    if out.elementwise and out.name not in loss.delta_after:
+        words = (f"δ(L) = ∂J/∂ŷ ⊙ g'(Z(L))  =  {DJ_DYHAT.get(loss.name, '∂J/∂ŷ')} ⊙ {out.label}'(Z(L)) "
+                 f"for {loss.formula}")
+    return replace(step, formula=words, source="this case's loss and output activation")
+
+
 # What a reader may type for --step besides a step's name: the article's symbols and the trace's keys.
 ALIASES = {"z": "forward-affine", "affine": "forward-affine", "a": "forward-activation", "activation": "forward-activation",
            "a_aug": "bias-trick", "bias": "bias-trick", "j": "cost", "j_each": "cost", "loss": "cost",
