@@ -108,3 +108,15 @@ def test_gradient_checking_rows_are_told_apart():
     assert _centered(Comparison("c", "gradcheck.probe.J_plus", "", "b", "s", "reference"))
     assert not _centered(Comparison("c", "grad.W[1]", "", "b", "s", "reference"))
     assert not _centered(Comparison("c", "J", "", "b", "s", "reference"))
+
+
+def test_check_never_cuts_a_printed_formula(capsys, monkeypatch):
+    """A formula in check's printed column wraps in its cell at 80 columns; it is never cut short (a cut formula
+    reads as another formula). Printed matrices keep their summary: the first number and how many."""
+    code, out = run(capsys, monkeypatch, 80, "check", "digits-minibatch", "--backend", REF)
+    assert code == 0
+    table = [line for line in out.splitlines() if line.startswith("│")]
+    cells = " ".join(" ".join(line.split("│")[2].split()) for line in table)
+    assert table and "…" not in cells
+    for q in load("digits-minibatch").quantities:
+        assert all(part in cells for part in q.formula.split()), q.id

@@ -48,6 +48,14 @@ def _flatten(x):
     return [v for item in x for v in _flatten(item)] if isinstance(x, list) else [x]
 
 
+def printed_cell(printed, narrow: bool) -> str:
+    """The printed column of check: a printed number or formula whole (the cell wraps; a cut formula reads as
+    another formula); a printed matrix as its first number and how many there are."""
+    if isinstance(printed, list):
+        return short(printed, 24 if narrow else 34)
+    return "" if printed is None else str(printed)
+
+
 def short(text, n=34) -> str:
     if text is None:
         return ""
@@ -127,7 +135,7 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             if r.status == "hint" or (quiet and r.passed is not False):
                 continue
             add(r.quantity if r.source == "article" else f"{r.quantity} [{r.source}]", f"{r.backend}/{r.style}",
-                short(r.printed, 24 if narrow else 34), fmt(r.max_abs_diff), fmt_tol(r.tolerance), verdict(r),
+                printed_cell(r.printed, narrow), fmt(r.max_abs_diff), fmt_tol(r.tolerance), verdict(r),
                 _style(r), r.erratum or r.reason or "")
         for (backend, style), group in form_groups.items():
             differs = [r for r in group if r.status == "convention confirmed"]
