@@ -5,8 +5,8 @@ Two styles, both loading the case's initial parameters exactly, float64 by defau
 * ``network``     — "grad": pure functions on a dict of ``jax.Array`` s; the forward pass
   records each layer's ``jax.vjp`` pullback, δ is the pullback of ∂J/∂ŷ (itself
   ``jax.grad`` of the loss), ∂J/∂W is ``jax.grad`` of the whole cost, the update is
-  ``optax.sgd`` + ``optax.apply_updates``, and training calls one ``jax.jit``-compiled
-  update per epoch (batch) or per example, in data order (SGD);
+  ``optax.sgd`` + ``optax.apply_updates``, each step compiled with ``jax.jit``, and training
+  runs each epoch as one compiled ``jax.lax.scan`` of the update over its batches;
 * ``keras_style`` — "keras": ``keras.Sequential`` of ``Dense`` and activation layers,
   Keras losses, ``keras.optimizers.SGD``, ``compile`` + ``fit(shuffle=False)``, with Keras 3
   running on its JAX backend (``KERAS_BACKEND=jax`` must be in the environment before
@@ -48,6 +48,64 @@ import optax  # noqa: E402
 
 X64: bool = bool(jax.config.jax_enable_x64)
 VERSIONS = {"jax": jax.__version__, "jaxlib": getattr(jaxlib, "__version__", "?"), "optax": optax.__version__}
+
+
+def hashable(x):
+    """A Net or Hyper (or the data) as a dictionary key: an Activation's params is a dict, compared by value."""
+    import dataclasses
+    if isinstance(x, dict):
+        return tuple(sorted((k, hashable(v)) for k, v in x.items()))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__qualname__,) + tuple(hashable(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, (list, tuple)):
+        return tuple(hashable(v) for v in x)
+    if isinstance(x, (set, frozenset)):
+        return frozenset(hashable(v) for v in x)
+    return x
+
+
+class Static:
+    """A case's Net or Hyper as a static argument of ``jax.jit``: compared and hashed by value (``hashable``)."""
+
+    __slots__ = ("value", "key")
+
+    def __init__(self, value):
+        self.value, self.key = value, hashable(value)
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, Static) and self.key == other.key
+
+
+def compiled(fn=None, *, static: tuple = ("net", "hyper")):
+    """``fn`` under ``jax.jit``, the arguments named in ``static`` static (a Net or Hyper compared by value, a
+    Keras model by identity): traced and compiled once per network, hyper-parameters and shapes, as a JAX user
+    compiles a step — run op by op, JAX would compile each operation of each new shape on its own (dozens of
+    small programs per case)."""
+    if fn is None:
+        return lambda fn: compiled(fn, static=static)
+    import functools
+    import inspect
+    names = list(inspect.signature(fn).parameters)
+    at = tuple(i for i, n in enumerate(names) if n in static)
+    jitted = jax.jit(lambda *args: fn(*(a.value if i in at else a for i, a in enumerate(args))), static_argnums=at)
+
+    @functools.wraps(fn)
+    def run(*args):
+        return jitted(*(Static(a) if i in at else a for i, a in enumerate(args)))
+    return run
+
+
+def _containers() -> None:
+    """The contract's Forward and Backward as pytrees, so that a compiled step takes and returns them."""
+    from backprop_parity.reference.contract import Backward, Forward
+    jax.tree_util.register_dataclass(Forward, data_fields=["Z", "A", "A_in", "record"], meta_fields=[])
+    jax.tree_util.register_dataclass(Backward, data_fields=["dJ_dyhat", "deriv", "delta", "dA_in"], meta_fields=[])
+
+
+_containers()
 
 
 def jax_dtype(dtype):

@@ -51,7 +51,6 @@ The article's conventions map onto Keras in :class:`Plan` (derived, not typed in
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 from collections import OrderedDict
@@ -67,7 +66,7 @@ from backprop_parity.reference import batches as B
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, Net
 
-from . import jax_dtype
+from . import compiled, hashable, jax_dtype
 from . import layout as L
 from .network import Pullbacks, Record
 
@@ -466,6 +465,7 @@ def article_dense(dense, trick: bool):
     return lambda A_aug: dense(A_aug[:, :-1]) + (A_aug[:, -1:] - 1) * dense.bias.value
 
 
+@compiled(static=("net", "params"))
 def forward(net: Net, params, X) -> Forward:
     lay = net.layout
     A_ex = L.examples_first(X, lay)                                   # Keras: one example per row
@@ -486,30 +486,32 @@ def forward(net: Net, params, X) -> Forward:
 
 
 def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
-    lay = net.layout
-    with floatx(net.dtype):
-        return _backward(net, params, fwd, y, plan(net, hyper, int(L.examples_first(y, lay).shape[0])))
+    fwd.record.y = y                                                                         # J(variables) for gradients
+    return pullbacks(net, params, fwd, y, hyper)
 
 
-def _backward(net: Net, model, fwd: Forward, y, p: Plan) -> Backward:
+@compiled(static=("net", "params", "hyper"))
+def pullbacks(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
+    """∂J/∂ŷ, g'(Z), and δ and ∂J/∂A_in from the layers' pullbacks forward recorded, compiled as one program
+    (the model static: its variables' values are the program's constants)."""
     lay = net.layout
     last = net.depth - 1
-    y_ex, yhat_ex = L.examples_first(y, lay), L.examples_first(fwd.A[-1], lay)
-    Z_ex = [L.examples_first(Z, lay) for Z in fwd.Z]
-    pullbacks = fwd.record.layers
-    deriv = [r.activation(jnp.ones_like(Z))[0] if a.elementwise else layer_jacobian(layer, Z)
-             for a, (_, layer), r, Z in zip(net.activations, layer_pairs(model), pullbacks, Z_ex)]  # g'(Z): the layer's vjp of ones
-    dJ_dyhat = jax.grad(lambda yhat: p.loss(y_ex, yhat) * p.m_full)(yhat_ex)                # [step:output-delta] ∂J/∂ŷ = jax.grad of m·keras loss
-    delta = [None] * net.depth
-    dA_in = [None] * net.depth
-    (delta[last],) = pullbacks[last].activation(dJ_dyhat)                                   # [step:output-delta] δ(L): the activation layer's vjp
-    for l in range(last, 0, -1):
-        (dA_in[l],) = pullbacks[l].affine(delta[l])                                          # [step:hidden-delta] ∂J/∂A_in: the Dense layer's vjp
-        (dA,) = pullbacks[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                  # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
-        (delta[l - 1],) = pullbacks[l - 1].activation(dA)                                    # [step:hidden-delta] δ: the activation layer's vjp
-    (dA_in[0],) = pullbacks[0].affine(delta[0])                                              # [step:input-gradient] ∂J/∂X: the first Dense layer's vjp
-    X_ex = L.examples_first(fwd.A[0], lay)
-    fwd.record.J = lambda tr, ntr: keras_J(model, net, p, tr, ntr, X_ex, y_ex)[0]          # J(variables), for gradients
+    with floatx(net.dtype):
+        p = plan(net, hyper, int(L.examples_first(y, lay).shape[0]))
+        y_ex, yhat_ex = L.examples_first(y, lay), L.examples_first(fwd.A[-1], lay)
+        Z_ex = [L.examples_first(Z, lay) for Z in fwd.Z]
+        layers = fwd.record.layers
+        deriv = [r.activation(jnp.ones_like(Z))[0] if a.elementwise else layer_jacobian(layer, Z)
+                 for a, (_, layer), r, Z in zip(net.activations, layer_pairs(params), layers, Z_ex)]  # g'(Z): the layer's vjp of ones
+        dJ_dyhat = jax.grad(lambda yhat: p.loss(y_ex, yhat) * p.m_full)(yhat_ex)            # [step:output-delta] ∂J/∂ŷ = jax.grad of m·keras loss
+        delta = [None] * net.depth
+        dA_in = [None] * net.depth
+        (delta[last],) = layers[last].activation(dJ_dyhat)                                  # [step:output-delta] δ(L): the activation layer's vjp
+        for l in range(last, 0, -1):
+            (dA_in[l],) = layers[l].affine(delta[l])                                         # [step:hidden-delta] ∂J/∂A_in: the Dense layer's vjp
+            (dA,) = layers[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                 # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
+            (delta[l - 1],) = layers[l - 1].activation(dA)                                   # [step:hidden-delta] δ: the activation layer's vjp
+        (dA_in[0],) = layers[0].affine(delta[0])                                             # [step:input-gradient] ∂J/∂X: the first Dense layer's vjp
     back = lambda xs: [None if x is None else L.from_examples_first(x, lay) for x in xs]  # noqa: E731
     deriv = [L.from_examples_first(d, lay) if a.elementwise else d                  # softmax's Jacobians stay examples first
              for a, d in zip(net.activations, deriv)]
@@ -523,16 +525,27 @@ def layer_jacobian(layer, Z_ex):
 
 
 def gradients(net: Net, params, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
-    """∂J/∂(kernel, bias) = jax.grad of the J(variables) backward recorded (stateless_call + loss + L2),
-    over every variable, frozen ones too; mapped back to the article's layout."""
-    with floatx(net.dtype):
-        trainable = [v.value for v in params.trainable_variables]
-        non_trainable = [v.value for v in params.non_trainable_variables]
-        g_tr, g_ntr = jax.grad(fwd.record.J, argnums=(0, 1))(trainable, non_trainable)      # [step:weight-gradient] jax.grad over every variable
+    """∂J/∂(kernel, bias) = jax.grad of J(variables) (stateless_call + loss + L2) over every variable, frozen ones
+    too; mapped back to the article's layout."""
+    g_tr, g_ntr = variable_gradients(net, params, fwd, hyper)
     grads = dict(zip(map(id, variables(params)), list(g_tr) + list(g_ntr)))
     return from_variables(params, net, lambda v: np.asarray(grads[id(v)]))
 
 
+@compiled(static=("net", "params", "hyper"))
+def variable_gradients(net: Net, params, fwd: Forward, hyper: Hyper) -> tuple:
+    """(∂J/∂trainable, ∂J/∂non-trainable) on forward's X and backward's y, compiled as one program."""
+    lay = net.layout
+    X_ex, y_ex = L.examples_first(fwd.A[0], lay), L.examples_first(fwd.record.y, lay)
+    with floatx(net.dtype):
+        p = plan(net, hyper, int(y_ex.shape[0]))
+        J = lambda tr, ntr: keras_J(params, net, p, tr, ntr, X_ex, y_ex)[0]                # noqa: E731  J(variables)
+        trainable = [v.value for v in params.trainable_variables]
+        non_trainable = [v.value for v in params.non_trainable_variables]
+        return jax.grad(J, argnums=(0, 1))(trainable, non_trainable)                         # [step:weight-gradient] jax.grad over every variable
+
+
+@compiled(static=("net", "params", "hyper"))
 def cost(net: Net, params, yhat, y, hyper: Hyper):
     """J = m·keras loss (+ m_step·Σ L2(l)(W) = ½λΣW²), from the model's current variables."""
     lay = net.layout
@@ -545,6 +558,7 @@ def cost(net: Net, params, yhat, y, hyper: Hyper):
     return J
 
 
+@compiled
 def cost_each(net: Net, yhat, y):
     lay = net.layout
     with floatx(net.dtype):
@@ -645,19 +659,6 @@ def J_of(net: Net, X_np, y_np, hyper: Hyper):
 
 
 _EVALUATORS: OrderedDict = OrderedDict()      # the last few cases' (model, compiled J), by network, hyper and data
-
-
-def hashable(x):
-    """A Net or Hyper (or the data) as a dictionary key: an Activation's params is a dict, compared by value."""
-    if isinstance(x, dict):
-        return tuple(sorted((k, hashable(v)) for k, v in x.items()))
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return (type(x).__qualname__,) + tuple(hashable(getattr(x, f.name)) for f in dataclasses.fields(x))
-    if isinstance(x, (list, tuple)):
-        return tuple(hashable(v) for v in x)
-    if isinstance(x, (set, frozenset)):
-        return frozenset(hashable(v) for v in x)
-    return x
 
 
 NO_AUG = ("no autodiff counterpart: g'([Z | 1]) applies g' to the bias unit's constant 1, which no Keras layer "

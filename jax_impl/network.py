@@ -14,8 +14,12 @@ framework's calls in place of the hand-written derivatives.
                gradient is JAX's own, not assembled from the δ's
     update:    ``optax.sgd(α·s)`` + ``optax.apply_updates``; frozen parameters get
                ``optax.set_to_zero()`` through ``optax.multi_transform`` (a zero update)
-    training:  the update (``jax.grad`` of J, then optax) compiled once with ``jax.jit`` and called
-               per epoch (batch) or per example in data order (SGD), as the reference's loop
+    training:  the update (``jax.grad`` of J, then optax) under ``jax.lax.scan`` over each epoch's batches
+               (the whole data, each example in data order, or the minibatches of the stored order),
+               the epoch compiled with ``jax.jit`` — the reference's loop, the JAX way
+    compiled:  forward, backward's pullbacks, the gradient and the cost each run as one ``jax.jit``
+               program per network and shapes (``compiled``); op by op, JAX compiles every operation
+               of every new shape on its own
 
 ``params`` is a dict {"W1": jax.Array, "b1": …} in the article's layout.
 """
@@ -37,7 +41,7 @@ from backprop_parity.reference.contract import Backward, Forward, History, Train
 from backprop_parity.reference.spec import Hyper, Net
 
 from . import activations as ACT
-from . import jax_dtype
+from . import compiled, jax_dtype
 from . import losses as LOSS
 
 
@@ -51,11 +55,15 @@ class Pullbacks(NamedTuple):
 
 @dataclass
 class Record:
-    """What ``forward`` leaves for ``backward`` and ``gradients`` (Forward.record): each layer's pullbacks,
-    and — once ``backward`` knows the targets — J as a function of the parameters, for jax.grad."""
+    """What ``forward`` leaves for ``backward`` and ``gradients`` (Forward.record): each layer's pullbacks
+    (``jax.vjp`` returns them as pytrees, so a compiled forward hands them out), and — once ``backward`` knows
+    them — the targets y, for J(params) under jax.grad."""
 
     layers: list = field(default_factory=list)
-    J: Callable | None = None
+    y: jax.Array | None = None
+
+
+jax.tree_util.register_dataclass(Record, data_fields=["layers", "y"], meta_fields=[])
 
 
 # --------------------------------------------------------------------------- arrays
@@ -92,6 +100,7 @@ def affine(net: Net) -> Callable:
     return lambda A, W, b=None: W @ A if b is None else W @ A + b                            # [step:forward-affine] Z = W @ A (+ b)
 
 
+@compiled
 def forward(net: Net, params: dict, X: jax.Array) -> Forward:
     Z, A, A_in, record = [], [X], [], Record()
     for l in range(net.depth):
@@ -109,20 +118,25 @@ def forward(net: Net, params: dict, X: jax.Array) -> Forward:
 
 
 def backward(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -> Backward:
+    fwd.record.y = y                                                                         # J(params) for gradients
+    return pullbacks(net, params, fwd, y, hyper)
+
+
+@compiled
+def pullbacks(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -> Backward:
+    """∂J/∂ŷ, g'(Z), and δ and ∂J/∂A_in from the pullbacks forward recorded, compiled as one program."""
     last = net.depth - 1
     deriv = [ACT.g_prime(net.activations[l], fwd.Z[l]) for l in range(net.depth)]          # jnp.vectorize(jax.grad(g))(Z)
     dJ_dyhat = jax.grad(lambda yhat: LOSS.J(net.loss, y, yhat, net.example_axis))(fwd.A[-1])                  # [step:output-delta] ∂J/∂ŷ = jax.grad of the loss
     delta = [None] * net.depth
     dA_in = [None] * net.depth
-    pullbacks = fwd.record.layers
-    (delta[last],) = pullbacks[last].activation(dJ_dyhat)                                   # [step:output-delta] δ(L) = g's vjp of ∂J/∂ŷ
+    layers = fwd.record.layers
+    (delta[last],) = layers[last].activation(dJ_dyhat)                                   # [step:output-delta] δ(L) = g's vjp of ∂J/∂ŷ
     for l in range(last, 0, -1):
-        dA_in[l] = pullbacks[l].affine(delta[l])[0]                                          # [step:hidden-delta] ∂J/∂A_in = δ·Wᵀ, Z's vjp
-        (dA,) = pullbacks[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                  # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
-        (delta[l - 1],) = pullbacks[l - 1].activation(dA)                                    # [step:hidden-delta] δ = g's vjp
-    dA_in[0] = pullbacks[0].affine(delta[0])[0]                                              # [step:input-gradient] ∂J/∂X: the first Z's vjp
-    X = fwd.A[0]
-    fwd.record.J = lambda params: cost(net, params, predict(net, params, X), y, hyper)      # J(params), for gradients
+        dA_in[l] = layers[l].affine(delta[l])[0]                                             # [step:hidden-delta] ∂J/∂A_in = δ·Wᵀ, Z's vjp
+        (dA,) = layers[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                     # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
+        (delta[l - 1],) = layers[l - 1].activation(dA)                                       # [step:hidden-delta] δ = g's vjp
+    dA_in[0] = layers[0].affine(delta[0])[0]                                                 # [step:input-gradient] ∂J/∂X: the first Z's vjp
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -133,12 +147,15 @@ def l2_mask(net: Net, hyper: Hyper, pname: str, shape) -> np.ndarray | float:
     return RL.weight_mask(shape, net.layout, net.trick, hyper.l2_bias).astype(net.dtype)   # a float64 mask would promote float32 W
 
 
+@compiled
 def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper) -> dict:
-    """∂J/∂W = jax.grad of the whole J(params) that backward recorded (λW comes with the L2 term)."""
-    grads = jax.grad(fwd.record.J)(params)                                                   # [step:weight-gradient] jax.grad of the whole J
+    """∂J/∂W = jax.grad of the whole J(params) on the forward pass's X and backward's y (λW comes with the L2 term)."""
+    X, y = fwd.A[0], fwd.record.y
+    grads = jax.grad(lambda params: cost(net, params, predict(net, params, X), y, hyper))(params)  # [step:weight-gradient] jax.grad of the whole J
     return {name: grads[name] for name in params}
 
 
+@compiled
 def cost(net: Net, params: dict, yhat: jax.Array, y: jax.Array, hyper: Hyper):
     """J, including ½·λ·ΣW² when λ > 0."""
     terms = LOSS.TERMS[net.loss.name](y, yhat)                                               # optax.losses.l2_loss / squared_error, xlogy
@@ -150,6 +167,7 @@ def cost(net: Net, params: dict, yhat: jax.Array, y: jax.Array, hyper: Hyper):
     return J
 
 
+@compiled
 def cost_each(net: Net, yhat: jax.Array, y: jax.Array) -> jax.Array:
     return LOSS.J_each(net.loss, y, yhat, net.example_axis)
 
@@ -202,29 +220,27 @@ def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer | None =
     return step(net, params, grads, hyper, opt)
 
 
-def compiled_update(net: Net, hyper: Hyper, opt: Optimizer):
-    """The update training calls: one_step under jax.jit, the optimizer's state passed in and handed back."""
+def compiled_epoch(net: Net, hyper: Hyper, opt: Optimizer):
+    """The epoch training calls: the update (one_step: jax.grad of J, then optax) under jax.lax.scan over the
+    epoch's batches — their example indexes stacked, one scan per batch size (a minibatch run's last batch is
+    shorter) — compiled with jax.jit, the optimizer's state carried through the scan and handed back."""
     @jax.jit
-    def update(params, state, X, y):
-        held = Optimizer(opt.tx, state)
-        return one_step(net, params, X, y, hyper, held), held.state
+    def updates(params, state, X, y, idx):
+        def update(carry, i):
+            params, state = carry
+            held = Optimizer(opt.tx, state)
+            params = one_step(net, params, RL.examples(X, i, net.layout), RL.examples(y, i, net.layout), hyper, held)
+            return (params, held.state), None
+        (params, state), _ = jax.lax.scan(update, (params, state), idx)                      # the updates, in order
+        return params, state
 
-    def run(params, X, y):
-        params, opt.state = update(params, opt.state, X, y)
+    def epoch(params: dict, X, y, e: int) -> dict:
+        """One pass over the data: one batch step, one SGD step per example in data order, or one step per
+        minibatch, in epoch ``e``'s order (reference/batches.py)."""
+        for idx in B.stacked(hyper, RL.n_examples(X, net.layout), e):
+            params, opt.state = updates(params, opt.state, X, y, jnp.asarray(idx))
         return params
-    return run
-
-
-def epoch(net: Net, params: dict, X, y, hyper: Hyper, update=None, e: int = 0) -> dict:
-    """One pass over the data: one batch step, one SGD step per example in data order, or one step per
-    minibatch, sliced by epoch ``e``'s indices (reference/batches.py). ``update`` is the compiled one_step
-    (jax.jit) that training passes in."""
-    update = update or (lambda params, X, y: one_step(net, params, X, y, hyper))
-    if hyper.rule == "batch":
-        return update(params, X, y)
-    for idx in B.batches(hyper, RL.n_examples(X, net.layout), e):
-        params = update(params, RL.examples(X, idx, net.layout), RL.examples(y, idx, net.layout))   # X[idx]: the epoch's batches
-    return params
+    return epoch
 
 
 # optax's names for an optimizer's state (fields of its state tuples), as the trace names them
@@ -267,19 +283,20 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     n = RL.n_examples(X, net.layout)
     opt = optimizer(net, params, hyper, hyper.step_size(n))
-    update = compiled_update(net, hyper, opt)
+    epoch = compiled_epoch(net, hyper, opt)
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
     history = History(params, every_epoch)
     costs = [J(params)]
     per_epoch, state = B.steps_per_epoch(hyper, n), {}
     for e in range(hyper.epochs):
-        params = epoch(net, params, X, y, hyper, update, e)
+        params = epoch(params, X, y, e)
         history.append(params)
         costs.append(J(params))
         if e in (0, hyper.epochs - 1):
             state["opt_new" if e == 0 else "opt"] = snapshot(opt, (e + 1) * per_epoch)
     return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),
-                    notes={"compiled": "jax.jit of one update (jax.grad of J + optax, its state in and out), and of J"},
+                    notes={"compiled": "jax.jit of each epoch: jax.lax.scan of the update (jax.grad of J + optax, its state "
+                                         "carried) over the epoch's batches; and jax.jit of J"},
                     state=O.traced(hyper, state))
 
 

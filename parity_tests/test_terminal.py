@@ -120,3 +120,37 @@ def test_check_never_cuts_a_printed_formula(capsys, monkeypatch):
     assert table and "…" not in cells
     for q in load("digits-minibatch").quantities:
         assert all(part in cells for part in q.formula.split()), q.id
+
+
+# TensorFlow 2.21 writes absl log lines from C++ that no TF_CPP_MIN_LOG_LEVEL silences — a `check` printed 630
+# "W0000 … util.cc:163] Not handling type DT_DOUBLE" lines between its progress lines. The worker's relay drops
+# a framework's INFO and WARNING log lines (kept for a dying worker's message); errors and everything else pass.
+FRAMEWORK_NOISE = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796326825.214443    2050 port.cc:153] oneDNN custom operations are on.",
+    "W0000 00:00:1796326841.478913    2050 util.cc:163] Not handling type DT_DOUBLE",
+    "I1203 19:43:12.123456    2050 cpu_feature_guard.cc:210] This TensorFlow binary is optimized",
+]
+RELAYED = [
+    "E0000 00:00:1796326841.478913    2050 cuda_dnn.cc:8] an error the user must see",
+    "F1203 19:43:12.123456    2050 op.cc:1] a fatal one",
+    "Traceback (most recent call last):",
+    "/x/site-packages/lib/layer.py:12: UserWarning: something",
+    "[3/32] zhou-gender (6.3 s)",
+]
+
+
+@pytest.mark.parametrize("line", FRAMEWORK_NOISE)
+def test_a_frameworks_log_chatter_is_not_relayed(line, monkeypatch):
+    from backprop_parity.reports.worker import relayed
+    monkeypatch.delenv("BACKPROP_PARITY_FRAMEWORK_LOG", raising=False)
+    assert not relayed(line)
+    monkeypatch.setenv("BACKPROP_PARITY_FRAMEWORK_LOG", "all")
+    assert relayed(line)
+
+
+@pytest.mark.parametrize("line", RELAYED)
+def test_errors_and_everything_else_are_relayed(line, monkeypatch):
+    from backprop_parity.reports.worker import relayed
+    monkeypatch.delenv("BACKPROP_PARITY_FRAMEWORK_LOG", raising=False)
+    assert relayed(line)

@@ -40,6 +40,18 @@ def batches(hyper, n: int, epoch: int) -> list[np.ndarray]:
     return [idx[i:i + k] for i in range(0, n, k)]
 
 
+def stacked(hyper, n: int, epoch: int) -> list[np.ndarray]:
+    """One epoch's batches as few (updates, batch size) index arrays, in order: consecutive batches of one size
+    stacked (every batch but a shorter last one), for a framework that compiles its loop over the updates."""
+    groups: list[list[np.ndarray]] = []
+    for idx in batches(hyper, n, epoch):
+        if groups and groups[-1][-1].shape == idx.shape:
+            groups[-1].append(idx)
+        else:
+            groups.append([idx])
+    return [np.stack(g) for g in groups]
+
+
 def steps_per_epoch(hyper, n: int) -> int:
     return -(-n // size(hyper, n))
 

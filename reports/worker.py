@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -144,10 +145,26 @@ def _feed(pipe, backend, cases) -> None:
             pass
 
 
+# A framework's own C++ log lines at INFO and WARNING level (absl/glog: "I0000 00:00:17… 2050 port.cc:153] …"),
+# and absl's notice that logging is not initialised: TensorFlow writes hundreds per run ("Not handling type
+# DT_DOUBLE" from its oneDNN graph rewrite, for every float64 graph) and no TF_CPP_MIN_LOG_LEVEL silences
+# them in TF 2.21. They are kept for a dying worker's message (``tail``) but not relayed, unless
+# BACKPROP_PARITY_FRAMEWORK_LOG=all; errors (E, F) and everything else are relayed as they come.
+FRAMEWORK_LOG = re.compile(r"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "
+                           r"|WARNING: All log messages before absl::InitializeLog\(\) is called)")
+
+
+def relayed(line: str) -> bool:
+    """Whether a line of a worker's standard error reaches the user (see FRAMEWORK_LOG)."""
+    return os.environ.get("BACKPROP_PARITY_FRAMEWORK_LOG") == "all" or not FRAMEWORK_LOG.match(line)
+
+
 def _relay(pipe, stream, tail) -> None:
     for raw in iter(pipe.readline, b""):
         line = raw.decode("utf-8", errors="replace")
         tail.append(line.rstrip("\n"))
+        if not relayed(line):
+            continue
         out = stream if stream is not None else sys.stderr
         try:
             out.write(line)
