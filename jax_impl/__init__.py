@@ -94,8 +94,15 @@ def compiled(fn=None, *, static: tuple = ("net", "hyper")):
 
     @functools.wraps(fn)
     def run(*args):
-        return jitted(*(Static(a) if i in at else a for i, a in enumerate(args)))
+        out = jitted(*(Static(a) if i in at else a for i, a in enumerate(args)))
+        size = getattr(jitted, "_cache_size", None)
+        if size is not None and size() > COMPILED_KEPT:     # a Keras model (static by identity) or a forward pass's
+            jitted.clear_cache()                            # pullbacks key a program used once: memory stays bounded
+        return out
     return run
+
+
+COMPILED_KEPT = 64      # programs one compiled step keeps in memory (JAX's persistent cache on disk is not touched)
 
 
 def _containers() -> None:
