@@ -214,20 +214,3 @@ def test_the_command_says_what_it_reused(tmp_path, monkeypatch, capsys):
     assert "not reused" in capsys.readouterr().err
 
 
-def test_plots_are_drawn_once_per_input(tmp_path):
-    """The report's plots (Store.remember): drawn again when any input differs, or with --fresh."""
-    calls = []
-
-    def make():
-        calls.append(1)
-        return b"png"
-    store = cache.Store(tmp_path)
-    assert store.remember("plots", ("plot", [1.0]), make) == b"png"
-    assert store.remember("plots", ("plot", [1.0]), make) == b"png"
-    assert len(calls) == 1
-    store.remember("plots", ("plot", [1.0 + 2 ** -52]), make)
-    assert len(calls) == 2
-    cache.Store(tmp_path, fresh=True).remember("plots", ("plot", [1.0]), make)
-    assert len(calls) == 3
-    cache.Store(tmp_path / "other").remember("plots", ("plot", [1.0]), make)
-    assert len(calls) == 4

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import fields
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -56,8 +57,11 @@ def test_files_exist(report):
     for name in FILES:
         path = report["out"] / name
         assert path.is_file() and path.stat().st_size > 0, name
-    pngs = list((report["out"] / "plots").glob("*.png"))
-    assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    svgs = list((report["out"] / "plots").glob("*.svg"))
+    assert svgs and not list((report["out"] / "plots").glob("*.png"))
+    for p in svgs:                                   # each a well-formed SVG file on its own
+        root = ElementTree.fromstring(p.read_bytes())
+        assert root.tag == "{http://www.w3.org/2000/svg}svg", p.name
     for ref in re.findall(r"\]\((plots/[^)]+)\)", report["md"]):       # every image the Markdown shows exists
         assert (report["out"] / ref).is_file(), ref
 
@@ -92,7 +96,7 @@ def test_case_section_order_and_blocks(report, name):
                     assert html.escape(str(v)) in page, f"{name}: mapping {t.backend}/{t.style} {k} missing"
             if "J" in t.values:
                 assert "J before any update" in page
-    assert page.count("data:image/png;base64,") >= 1
+    assert page.count('class="plot"') >= 1
     if case.net is not None and case.y is not None and case.hyper.epochs > 1:
         assert "cost per epoch" in page
 
@@ -202,9 +206,12 @@ def test_html_makes_no_external_request(report):
     p = _Loads()
     p.feed(text)
     assert "script" not in p.tags and "link" not in p.tags and "iframe" not in p.tags and "object" not in p.tags
-    assert p.urls, "no image at all?"
-    for url in p.urls:
-        assert url.startswith("data:image/png;base64,"), url[:80]
+    assert p.urls, "no plot marker at all?"
+    all_ids = re.findall(r' id="([^"]+)"', text)
+    ids = set(all_ids)
+    assert len(ids) == len(all_ids), "an id is on the page twice: a link or a marker would find the wrong one"
+    for url in p.urls:                              # a plot's <use href="#…">: a marker defined on the page
+        assert url.startswith("#") and url[1:] in ids, url[:80]
     for link in p.links:
         assert link.startswith("#"), link           # the table of contents, nothing else
     style = "".join(re.findall(r"<style>(.*?)</style>", text, flags=re.S))
@@ -280,12 +287,39 @@ def test_a_worker_that_dies_is_said_loudly(tmp_path, capsys, fake_backend):
 def test_plots():
     from .report_support import results
     (case, traces, rows), = results(["courtial-l2"], [REF])
-    png = plots.difference_plot(case.name, rows, "article", "t")
-    assert png[:4] == b"\x89PNG"
-    assert plots.difference_plot(case.name, rows, "reference", "t") is None     # the reference alone: no framework row
-    assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)])[:4] == b"\x89PNG"
+    svg = plots.agreement_plot(case.name, rows, "article", "t")
+    root = ElementTree.fromstring(svg)
+    texts = "".join(root.itertext())
+    assert all(q.id in texts for q in case.quantities)                  # a row per printed quantity
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}use")) == len(
+        [r for r in rows if r.source == "article" and plots.used(r) is not None])   # a marker per number
+    assert plots.agreement_plot(case.name, rows, "reference", "t") is None   # the reference alone: no framework row
+    panels = plots.curves_plot(case.name, plots.cost_curves([t for t in traces if isinstance(t, Trace)]))
+    assert len(panels) == 1 and ElementTree.fromstring(panels[0]).findall(".//{http://www.w3.org/2000/svg}polyline")
+    # the epoch axis counts: each whole epoch labelled once (3 epochs: 0 1 2 3, not 0 0 1 1 2 2 3)
+    labels = [t.text for t in ElementTree.fromstring(panels[0]).iter("{http://www.w3.org/2000/svg}text")
+              if t.get("text-anchor") == "middle" and t.get("class") == "m" and t.text.isdigit()]
+    assert labels == ["0", "1", "2", "3"], labels
     (case, traces, rows), = results(["courtial-bias-trick"], [REF])
-    assert plots.cost_plot(case.name, [t for t in traces if isinstance(t, Trace)]) is None   # one epoch: no curve
+    assert plots.curves_plot(case.name, plots.cost_curves([t for t in traces if isinstance(t, Trace)])) == []
+
+
+def test_a_failed_number_is_drawn_hollow_red_and_past_the_line():
+    """The plot places a comparison by |diff| ÷ tolerance: a failure lands right of the tolerance line, drawn with
+    the failed marker; an exact 0 in the exact column; a thinned long curve keeps its extremes."""
+    rows = [Comparison("c", "q1", "", REF, "manual", "article", max_abs_diff=0.0, tolerance=1e-3, passed=True),
+            Comparison("c", "q1", "", "other", "style", "article", max_abs_diff=5e-3, tolerance=1e-3,
+                       passed=False)]
+    root = ElementTree.fromstring(plots.agreement_plot("c", rows, "article", "t"))
+    uses = root.findall(".//{http://www.w3.org/2000/svg}use")
+    bound = next(float(e.get("x1")) for e in root.iter("{http://www.w3.org/2000/svg}line")
+                 if e.get("class") == "bound")
+    exact, failed = (float(u.get("x")) for u in uses)
+    assert exact < bound < failed
+    assert uses[1].get("href").endswith("x") and not uses[0].get("href").endswith("x")
+    y = np.sin(np.arange(5000) / 300.0)
+    xs, ys = plots._thinned(y)
+    assert len(xs) <= plots.MAX_POINTS + 2 and ys.max() == y.max() and ys.min() == y.min() and xs[-1] == 4999
 
 
 USER_CASE = """

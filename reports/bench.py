@@ -12,7 +12,7 @@ Measured, each in a fresh process, in this order:
   read from the store (``reports/cache.py``);
 * ``diagnose CASE`` (reference only: every variant of the catalogue on the printed numbers not reproduced);
 * ``explain CASE --step S`` and ``report`` after that check (results reused; the report draws its
-  plots), ``report`` again (plots reused too), and ``report --fresh`` (cold);
+  plots as SVG from the numbers each time), ``report`` again, and ``report --fresh`` (cold);
 * with ``--tests``: the README's test command;
 * the training step of every backend (``<package>/bench.py``: one forward + backward + update of
   784-256-128-10 on a batch, each framework in its own process, compiled the way its users compile
@@ -95,7 +95,7 @@ def measure_commands(tests: bool, say) -> dict:
             label = f"diagnose {case} (target ≤ 5 s)"
             out[label] = record(timed(command("diagnose", case), env), label, say, out["floor"])
         report_dir = store / "report-out"
-        for label in ("report after check (results reused, plots drawn)", "report again (results and plots reused)"):
+        for label in ("report after check (results reused)", "report again (results reused)"):
             out[label] = record(timed(command("report", "--quiet", "--out", str(report_dir)), env), label, say,
                                 out["floor"])
         label = "report, cold (--fresh)"

@@ -257,39 +257,6 @@ class Store:
             return
         _write(self._file(backend, case), data)
 
-    def remember(self, kind: str, inputs, make) -> bytes:
-        """``make()`` (bytes: a rendered plot), kept under ``kind`` and keyed by ``inputs`` (hashed like a
-        case), the project's source and the versions: computed once for the same inputs."""
-        data = self.recall(kind, inputs)
-        if data is None:
-            data = make()
-            self.keep(kind, inputs, data)
-        return data
-
-    def _made_file(self, kind: str, inputs) -> Path:
-        h = hashlib.sha256(f"backprop-parity {kind} {FORMAT}".encode())
-        _feed(h, inputs)
-        _feed(h, {"source": source_digest(), "python": sys.version, "ndarray": np.__version__,
-                  "versions": {d: _version(d) for d in ("matplotlib", "pandas")}})
-        return self.root / kind / f"{h.hexdigest()}.bin"
-
-    def recall(self, kind: str, inputs) -> bytes | None:
-        """What :meth:`keep` kept for the same ``kind`` and ``inputs`` (None: nothing, or --fresh)."""
-        if not self.enabled or self.fresh:
-            return None
-        path = self._made_file(kind, inputs)
-        try:
-            data = path.read_bytes()
-            os.utime(path)
-            return data
-        except OSError:
-            return None
-
-    def keep(self, kind: str, inputs, data: bytes) -> None:
-        if not self.enabled:
-            return
-        _write(self._made_file(kind, inputs), data)
-
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a
         framework may keep its own compiled programs (JAX's persistent compilation cache; a framework

@@ -112,7 +112,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (module, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
         if only is not None and name != only:
-            continue                    # not the command being run: its module (matplotlib …) stays unimported
+            continue                    # not the command being run: its module (pandas, rich …) stays unimported
         importlib.import_module(module).add_arguments(sp)
     return p
 

@@ -9,6 +9,7 @@ from numbers and escaped names only (the page's CSP allows inline SVG: it is mar
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 
@@ -129,6 +130,19 @@ def _boxes(case, view: str) -> str:
     return _frame(width, height, f"{view}: one box per layer (wider than {MAX_UNITS} units)", parts)
 
 
+MIN_SCALE = 0.6     # a picture never shrinks below this share of its size: its 10–11 px text stays ≥ 6 px;
+                    # on a narrower screen its own box scrolls sideways instead (reports/render.py: .pic)
+
+
+def svg_frame(width: float, height: float, title: str, kind: str, style: str, parts: list) -> str:
+    """The root <svg> of every picture (network diagrams here, plots in reports/plots.py): its size, its
+    accessible title, and the smallest width a page may shrink it to (MIN_SCALE)."""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+            f'height="{height:.0f}" style="min-width:{math.ceil(width * MIN_SCALE)}px" role="img" '
+            f'aria-label="{html.escape(title)}" class="{kind}">{style}<title>{html.escape(title)}</title>'
+            + "".join(parts) + "</svg>")
+
+
 def _frame(width: float, height: float, title: str, parts: list) -> str:
     style = ("<style>.edge{stroke:#8c959f;stroke-width:1.2}.unit{fill:#ddf4ff;stroke:#0969da;stroke-width:1.5}"
              ".unit.bias{fill:#fff8c5;stroke:#9a6700}.box{fill:#ddf4ff;stroke:#0969da}"
@@ -136,7 +150,4 @@ def _frame(width: float, height: float, title: str, parts: list) -> str:
              ".v{font-size:10px;fill:#0550ae}.h{font-weight:bold}.b{font-size:10px}"
              "@media (prefers-color-scheme: dark){text{fill:#e6edf3}.w{fill:#9da7b3}.v{fill:#79c0ff}"
              ".unit{fill:#0c2d6b}.unit.bias{fill:#3a2e0f}.box{fill:#0c2d6b}}</style>")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
-            f'height="{height:.0f}" role="img" '
-            f'aria-label="{html.escape(title)}" class="diagram">{style}<title>{html.escape(title)}</title>'
-            + "".join(parts) + "</svg>")
+    return svg_frame(width, height, title, "diagram", style, parts)

@@ -130,7 +130,7 @@ def collect(dtype: str, backend_facts: dict | None = None) -> list[tuple[str, st
         found = backend_facts.get(b.name)
         out += found["versions"] if found else versions(b, loaded=False)
     out += [
-        ("pandas / matplotlib", f"{_dist_version('pandas') or '?'} / {_dist_version('matplotlib') or '?'}"),
+        ("pandas", _dist_version("pandas") or "?"),
         ("dtype", dtype),
         ("CPUs", cpus),
         ("BLAS / OpenMP threads", _numpy_threads()),

@@ -6,14 +6,13 @@ images, …). Tables are pandas DataFrames whose cells are small typed values
 to its own markup and lets pandas write the table (``DataFrame.to_html``) — or,
 for Markdown, writes the pipe table from the same DataFrame.
 
-The HTML page loads nothing: CSS is inline, images are base64 ``data:`` URIs,
-there is no script. The Markdown refers to the same images as PNG files next to
-it (``plots/…``), because code-hosting sites do not show ``data:`` images.
+The HTML page loads nothing: CSS is inline, plots and diagrams are inline SVG,
+there is no script. The Markdown refers to the same pictures as SVG files next to
+it (``plots/…``), because code-hosting sites do not show inline SVG in Markdown.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from dataclasses import dataclass, field
@@ -104,13 +103,6 @@ class Table:
 
 
 @dataclass
-class Image:
-    png: bytes
-    alt: str
-    name: str                   # file name under plots/ for the Markdown
-
-
-@dataclass
 class Banner:
     kind: str                   # error | ok | warn
     items: list
@@ -127,11 +119,6 @@ class Details:
 class Svg:
     items: list                 # (markup, alt, file name): <svg> elements built from numbers and escaped text
                                 # (reports/diagram.py), side by side; Markdown links plots/<file name>
-
-
-@dataclass
-class Figures:
-    images: list                # side by side when there is room
 
 
 @dataclass
@@ -189,10 +176,9 @@ pre.code { white-space: pre-wrap; overflow-wrap: anywhere; }
 details { margin: .6em 0 1em; }
 summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
-.diagrams svg { flex: 0 1 auto; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
+.pic { flex: 0 1 auto; min-width: 0; max-width: 100%; overflow-x: auto; }   /* a picture at its smallest scrolls here */
+.diagrams svg { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
                 background: var(--bg); }
-.figs img { flex: 1 1 460px; max-width: 100%; min-width: 0; height: auto; border: 1px solid var(--line);
-            border-radius: 6px; background: #fff; }
 .kv td:first-child, .kv th:first-child { white-space: nowrap; font-weight: bold; width: 1%; }
 .quantities tbody th[rowspan], .quantities tbody tr > th:first-child { min-width: 11em; max-width: 17em; }
 .quantities td:nth-last-child(-n+3) { white-space: nowrap; }
@@ -254,19 +240,19 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   main { max-width: none; padding: 0; }
   h2 { break-before: page; }
   h2, h3, h4 { break-after: avoid; }
-  tr, pre, img, .banner { break-inside: avoid; }
+  tr, pre, svg, .banner { break-inside: avoid; }
   thead th { position: static; }
   tbody tr:hover td { background: none; }
   a { color: inherit; text-decoration: none; }
   .scroll { overflow: visible; border: 0; }
   pre { white-space: pre-wrap; }
-  .figs img { flex: 1 1 45%; max-width: 48%; }
+  .figs .pic { max-width: 48%; overflow: visible; } .figs svg { min-width: 0 !important; }   /* paper does not scroll */
 }
 """
 
 
 # The browser itself refuses any load that is not inline: no request can leave the page.
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def esc(text) -> str:
@@ -350,15 +336,8 @@ def block_html(b) -> str:
         return f"<p{cls}>{_inline_html(b.items)}</p>"
     if isinstance(b, Table):
         return table_html(b)
-    if isinstance(b, Image):
-        data = base64.b64encode(b.png).decode("ascii")
-        return f'<div class="figs"><img src="data:image/png;base64,{data}" alt="{esc(b.alt)}"></div>'
     if isinstance(b, Svg):
-        return '<div class="figs diagrams">' + "".join(markup for markup, _, _ in b.items) + "</div>"
-    if isinstance(b, Figures):
-        imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(i.png).decode("ascii")}" '
-                       f'alt="{esc(i.alt)}">' for i in b.images)
-        return f'<div class="figs">{imgs}</div>'
+        return '<div class="figs diagrams">' + "".join(f'<div class="pic">{markup}</div>' for markup, _, _ in b.items) + "</div>"
     if isinstance(b, Banner):
         return f'<div class="banner {b.kind}">' + "".join(
             f"<p>{_inline_html(i if isinstance(i, list) else [i])}</p>" for i in b.items) + "</div>"
@@ -459,15 +438,10 @@ def block_md(b, images: dict) -> str:
         return "".join(cell_md(i) for i in b.items)
     if isinstance(b, Table):
         return table_md(b)
-    if isinstance(b, Image):
-        images[b.name] = b.png
-        return f"![{md_escape(b.alt)}](plots/{b.name})"
     if isinstance(b, Svg):
         for markup, _, name in b.items:
             images[name] = markup.encode("utf-8")
         return "\n\n".join(f"![{md_escape(alt)}](plots/{name})" for _, alt, name in b.items)
-    if isinstance(b, Figures):
-        return "\n\n".join(block_md(i, images) for i in b.images)
     if isinstance(b, Banner):
         mark = {"error": "❌", "warn": "⚠️", "ok": "✅"}[b.kind]
         return "\n>\n".join(f"> {mark} " + "".join(cell_md(x) for x in (i if isinstance(i, list) else [i]))
@@ -481,7 +455,7 @@ def block_md(b, images: dict) -> str:
 
 
 def to_markdown(blocks: list) -> tuple[str, dict]:
-    """(Markdown text, {file name: PNG bytes} for plots/)."""
+    """(Markdown text, {file name: SVG bytes} for plots/)."""
     images: dict = {}
     text = "\n\n".join(block_md(b, images) for b in blocks) + "\n"
     return text, images

@@ -2,8 +2,8 @@
 
 Writes to DIR (default ``reports/out/``, git-ignored):
 
-* ``index.html``        self-contained (inline CSS, plots as data: URIs, no script, no request);
-* ``report.md``         the same content as Markdown, with ``plots/*.png`` beside it;
+* ``index.html``        self-contained (inline CSS, plots and diagrams as inline SVG, no request);
+* ``report.md``         the same content as Markdown, with the plots as ``plots/*.svg`` beside it;
 * ``comparisons.csv``   one row per comparison, the columns of :class:`backprop_parity.reports.compare.Comparison`
 * ``comparisons.json``  the same rows, exactly as ``check --json`` writes them.
 
@@ -33,7 +33,7 @@ from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
-from .render import (Banner, Code, Details, Figures, Heading, Image, Link, Mat, Para, Section, Stack, Svg, Table,
+from .render import (Banner, Code, Details, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
                      Text, Verdict, to_html, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -73,7 +73,7 @@ def main(args) -> int:
     results = run_cases(cases, backends, progress=progress, store=store)
     cache.finish(store, args.quiet)
     progress.say("writing the report …")
-    paths = write_report(results, Path(args.out), backends, args.dtype, store=store)
+    paths = write_report(results, Path(args.out), backends, args.dtype)
     rows = [r for _, _, rs in results for r in rs]
     failed = [r for r in rows if r.passed is False]
     missing = not_run(results)
@@ -182,24 +182,24 @@ def write_csv(rows, path: Path) -> None:
     pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
 
 
-def write_report(results, out: Path, backends: list, dtype: str = "float64", store=None) -> dict:
+def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
     """Write every file of the report; returns {file name: path}."""
     from .cli import UsageError, write_json
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return _write_report(results, out, backends, dtype, store, write_json)
+        return _write_report(results, out, backends, dtype, write_json)
     except OSError as exc:           # what only writing reveals (a full disk, /proc): one line, exit 2
         raise UsageError(f"--out: cannot write {exc.filename or out} ({exc.strerror or exc})") from None
 
 
-def _write_report(results, out: Path, backends: list, dtype, store, write_json) -> dict:
-    blocks = build(results, backends, dtype, store)
+def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict:
+    blocks = build(results, backends, dtype)
     paths = {}
     (out / "index.html").write_text(to_html(TITLE, blocks), encoding="utf-8")
     paths["index.html"] = out / "index.html"
     md, images = to_markdown(blocks)
     (out / "plots").mkdir(exist_ok=True)
-    for old in (out / "plots").glob("*.png"):
+    for old in [*(out / "plots").glob("*.png"), *(out / "plots").glob("*.svg")]:
         old.unlink()
     for name, png in images.items():
         (out / "plots" / name).write_bytes(png)
@@ -215,7 +215,7 @@ def _write_report(results, out: Path, backends: list, dtype, store, write_json) 
 
 # --------------------------------------------------------------------------- the document
 
-def build(results, backends: list, dtype: str, store=None) -> list:
+def build(results, backends: list, dtype: str) -> list:
     all_rows = [r for _, _, rs in results for r in rs]
     missing = not_run(results)
     styles = styles_seen(results)
@@ -230,9 +230,8 @@ def build(results, backends: list, dtype: str, store=None) -> list:
     blocks += status_banners(all_rows, missing, styles, crashed(results))
     blocks += summary_blocks(results, styles, missing)
     blocks += step_blocks()
-    images = draw_plots(results, store)
-    for i, (case, traces, rows) in enumerate(results):
-        blocks.append(case_section(case, traces, rows, {name: images[(k, name)] for k, name in images if k == i}))
+    for case, traces, rows in results:
+        blocks.append(case_section(case, traces, rows))
     blocks += environment_blocks(results, dtype)
     blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
                              "comparisons.csv and comparisons.json (one row per comparison, the columns of "
@@ -381,7 +380,7 @@ def step_blocks() -> list:
 
 # --------------------------------------------------------------------------- one case
 
-def case_section(case: Case, traces, rows, images: dict) -> Section:
+def case_section(case: Case, traces, rows) -> Section:
     traces_ran = ran(traces)
     c = counts(rows)
     blocks = [Heading(2, case.name, ""),
@@ -411,7 +410,7 @@ def case_section(case: Case, traces, rows, images: dict) -> Section:
     blocks += reference_blocks(case, rows)
     blocks += form_blocks(case, rows)
     blocks += gradcheck_blocks(rows)
-    blocks += plot_blocks(case, images)
+    blocks += plot_blocks(case, traces_ran, rows)
     return Section(case.name, blocks)
 
 
@@ -752,82 +751,32 @@ def gradcheck_blocks(rows) -> list:
             Table(pd.DataFrame(recs), caption=g[0].tolerance_reason)]
 
 
-def plot_jobs(case: Case, traces, rows) -> dict:
-    """{name: (plot function, its arguments)} of a case's plots: module functions and plain data, so that
-    another process can draw them."""
-    return {"article": (plots.difference_plot, (case.name, rows, "article",
-                                                f"{case.name}: vs the article's printed numbers")),
-            "reference": (plots.difference_plot, (case.name, rows, "reference",
-                                                  f"{case.name}: vs the NumPy reference (float64)")),
-            "cost": (plots.curves_plot, (case.name, plots.cost_curves(traces))),
-            "accuracy": (plots.curves_plot, (case.name, plots.cost_curves(traces, "accuracy"), "accuracy", "accuracy"))}
-
-
-def _draw(plot, args) -> bytes:
-    return plot(*args) or b""
-
-
-def draw_plots(results, store=None) -> dict:
-    """{(case index, plot name): PNG bytes or None} of every case: from the store where it drew the same plot
-    of the same numbers before (``reports/cache.py``), the rest drawn by two processes side by side
-    (matplotlib takes about 0.17 s a plot; there are two or three per case)."""
-    jobs = {(i, name): job for i, (case, traces, rows) in enumerate(results)
-            for name, job in plot_jobs(case, ran(traces), rows).items()}
-    out, todo = {}, {}
-    for k, (plot, args) in jobs.items():
-        data = store.recall("plots", (plot.__name__, args)) if store is not None else None
-        if data is not None:
-            out[k] = data
-        else:
-            todo[k] = (plot, args)
-    for k, data in _drawn(todo).items():
-        if store is not None:
-            plot, args = todo[k]
-            store.keep("plots", (plot.__name__, args), data)
-        out[k] = data
-    return {k: (data or None) for k, data in out.items()}
-
-
-def _drawn(todo: dict) -> dict:
-    """{key: bytes} of ``todo`` = {key: (plot, args)}: in two forked processes when there are several."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from .run import workers
-    n = min(workers(), len(todo))
-    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-        try:
-            with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = {k: pool.submit(_draw, plot, args) for k, (plot, args) in todo.items()}
-                return {k: f.result() for k, f in futures.items()}
-        except Exception:               # a pool that cannot start or breaks: draw them here
-            pass
-    return {k: _draw(plot, args) for k, (plot, args) in todo.items()}
-
-
-def plot_blocks(case: Case, images: dict) -> list:
-    """The case's plots (``images``: {plot name: PNG bytes or None}, from :func:`draw_plots`)."""
+def plot_blocks(case: Case, traces, rows) -> list:
+    """The case's plots, inline SVG (``reports/plots.py``): how much of its tolerance each comparison uses, and the
+    curves per epoch of a case that trains."""
     shown = []
-    if images.get("article"):
-        shown.append(Image(images["article"], f"{case.name}: log10 |difference| from the article's printed numbers, "
-                                              "per quantity and backend", f"{case.name}-article.png"))
-    if images.get("reference"):
-        shown.append(Image(images["reference"], f"{case.name}: log10 |difference| from the NumPy reference, per "
-                                                "trace key and backend", f"{case.name}-reference.png"))
+    for source, what in (("article", "the article's printed numbers"), ("reference", "the NumPy reference")):
+        svg = plots.agreement_plot(case.name, rows, source, f"{case.name}: vs {what}")
+        if svg:
+            shown.append((svg, f"{case.name}: largest |difference| from {what} ÷ its tolerance, per quantity and "
+                               "backend style", f"{case.name}-{source}.svg"))
     blocks = []
     if shown:
-        blocks += [Heading(3, "How close: log10 |difference| per quantity and backend"),
-                   Para([Text("Left of the grey bar: within tolerance. An exact 0 sits at the left edge; an "
-                              "erratum (amber label) is meant to sit right of its bar.", "muted")]),
-                   Figures(shown)]
-    if images.get("cost"):
-        blocks += [Heading(3, "Training: cost per epoch, every backend"),
-                   Figures([Image(images["cost"], f"{case.name}: cost per epoch of every backend, and its drift "
-                                                  "from NumPy", f"{case.name}-cost.png")])]
-    if images.get("accuracy"):
-        blocks += [Heading(3, "Training: accuracy per epoch, every backend"),
-                   Figures([Image(images["accuracy"], f"{case.name}: the share of examples classified right after "
-                                                      "every epoch, on every backend, and its drift from NumPy",
-                                  f"{case.name}-accuracy.png")])]
+        blocks += [Heading(3, "How close: each difference against its tolerance"),
+                   Para([Text("One row per quantity, one marker per backend style, on a log scale where every row's "
+                              "tolerance is the same dashed line: left of it a comparison holds, and the further left "
+                              "the more digits to spare; bit-for-bit agreement has its own column. An erratum or a "
+                              "framework's convention (amber label) is meant to sit right of the line.", "muted")]),
+                   Svg(shown)]
+    for key, quantity, symbol, heading in (("costs", "cost J", "J", "Training: cost per epoch, every backend"),
+                                           ("accuracy", "accuracy", "accuracy",
+                                            "Training: accuracy per epoch, every backend")):
+        panels = plots.curves_plot(case.name, plots.cost_curves(traces, key), quantity, symbol)
+        if panels:
+            blocks += [Heading(3, heading),
+                       Svg([(svg, f"{case.name}: {quantity} per epoch" + (", every style" if i == 0 else
+                                                                         ", drift from NumPy"),
+                             f"{case.name}-{key}-{i + 1}.svg") for i, svg in enumerate(panels)])]
     return blocks
 
 
