@@ -7,7 +7,9 @@ One full report (every built-in case on every backend, from the parity tests' ca
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import html
 import json
 import re
@@ -72,7 +74,8 @@ def test_every_case_and_quantity(report, name):
     case = helpers.case(name)
     assert html.escape(case.title) in page and md_escape(case.title) in md
     for q in case.quantities:
-        assert f'<span class="qid">{q.id}</span>' in page, f"{name}/{q.id} missing from index.html"
+        assert re.search(rf'<a class="qa qid" id="[^"]*"[^>]*>{re.escape(html.escape(q.id))}</a>', page), \
+            f"{name}/{q.id} missing from index.html"
         assert md_escape(q.id) in md, f"{name}/{q.id} missing from report.md"
 
 
@@ -205,19 +208,47 @@ def test_html_makes_no_external_request(report):
     text = report["html"]
     p = _Loads()
     p.feed(text)
-    assert "script" not in p.tags and "link" not in p.tags and "iframe" not in p.tags and "object" not in p.tags
+    assert "link" not in p.tags and "iframe" not in p.tags and "object" not in p.tags
+    # one script, inline, the search box: the page's policy names its SHA-256 and allows no other
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", text, flags=re.S)
+    assert p.tags.count("script") == 1 and len(scripts) == 1 and scripts[0][0] == "", scripts[:1]
+    digest = base64.b64encode(hashlib.sha256(scripts[0][1].encode("utf-8")).digest()).decode("ascii")
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', text).group(1)
+    assert f"script-src 'sha256-{digest}';" in policy and "unsafe-inline'; base" not in policy, policy
     assert p.urls, "no plot marker at all?"
     all_ids = re.findall(r' id="([^"]+)"', text)
     ids = set(all_ids)
     assert len(ids) == len(all_ids), "an id is on the page twice: a link or a marker would find the wrong one"
     for url in p.urls:                              # a plot's <use href="#…">: a marker defined on the page
         assert url.startswith("#") and url[1:] in ids, url[:80]
-    for link in p.links:
-        assert link.startswith("#"), link           # the table of contents, nothing else
+    for link in p.links:                            # contents, each printed quantity's own address, plot rows
+        assert link.startswith("#") and link[1:] in ids, link
     style = "".join(re.findall(r"<style>(.*?)</style>", text, flags=re.S))
     assert "url(" not in style and "@import" not in style
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
+
+
+def test_every_printed_quantity_has_its_own_address(report):
+    """index.html#<case>/<quantity>: once per printed quantity, in its case's section, reached from the case's
+    contents line and from its row of the article plot; the search box matches it by that text."""
+    text = report["html"]
+    n = 0
+    for case, _, rows in report["results"]:
+        sec = section(text, case.name)
+        contents = re.search(r'<p class="contents">(.*?)</p>', sec, flags=re.S).group(1)
+        for q in case.quantities:
+            address = html.escape(f"{case.name}/{q.id}", quote=True)
+            assert text.count(f'id="{address}"') == 1 and f'id="{address}"' in sec, address
+            assert f'href="#{address}"' in contents, address
+            tag = re.search(rf'<a class="qa qid" id="{re.escape(address)}" href="#{re.escape(address)}" '
+                            r'data-find="([^"]*)"', sec)
+            assert tag and html.unescape(tag.group(1)).startswith(f"{case.name} · {q.id}"), address
+            n += 1
+        plotted = {r.quantity for r in rows if r.source == "article" and plots.used(r) is not None}
+        for qid in plotted:
+            assert f'<a href="#{html.escape(f"{case.name}/{qid}", quote=True)}" class="ql">' in sec, (case.name, qid)
+    assert n >= len(report["results"]) * 2, n      # not a check over nothing
 
 
 def test_markdown_tables_are_well_formed(report):

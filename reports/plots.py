@@ -71,7 +71,7 @@ def _shape(kind: str, x: float, y: float, r: float, fill: str, stroke: str) -> s
 
 STYLE = ("<style>.plot text{font:11px 'DejaVu Sans',sans-serif;fill:#1b1f24}.plot .m{fill:#57606a;font-size:10px}"
          ".plot .ax{stroke:#8c959f;stroke-width:1}.plot .grid{stroke:#e6e9ec;stroke-width:1}"
-         ".plot .bound{stroke:#57606a;stroke-width:1.6;stroke-dasharray:5 3}.plot .past{fill:#cf222e;opacity:.07}"
+         ".plot .bound{stroke:#57606a;stroke-width:1.6;stroke-dasharray:5 3}.plot .ql text{text-decoration:underline dotted}.plot .past{fill:#cf222e;opacity:.07}"
          ".plot .exact{fill:#1a7f37;opacity:.08}.plot .stripe{fill:#f3f5f7}.plot .amber{fill:#9a6700;font-weight:bold}"
          "@media (prefers-color-scheme: dark){.plot text{fill:#e6edf3}.plot .m{fill:#9da7b3}"
          ".plot .grid{stroke:#30363d}.plot .stripe{fill:#161b22}.plot .amber{fill:#d29922}"
@@ -134,9 +134,11 @@ def used(r) -> float | None:
     return math.inf if tol <= 0 or not math.isfinite(r.max_abs_diff) else r.max_abs_diff / tol
 
 
-def agreement_plot(case_name: str, rows: list, source: str, title: str) -> str | None:
+def agreement_plot(case_name: str, rows: list, source: str, title: str, anchors: dict | None = None) -> str | None:
     """One row per quantity of ``source`` ("article" or "reference"), one marker per style at
-    log10(|diff| ÷ tolerance); None when no framework row has a number to place."""
+    log10(|diff| ÷ tolerance); None when no framework row has a number to place. ``anchors``: quantity -> the
+    fragment its row label links to."""
+    anchors = anchors or {}
     rows = [r for r in rows if r.source == source and r.quantity != "*"]
     names, flagged = [], set()
     for r in rows:
@@ -191,8 +193,11 @@ def agreement_plot(case_name: str, rows: list, source: str, title: str) -> str |
         cls = ' class="amber"' if n in flagged else ""
         hover = (f"<title>{_esc(n)}{' — an erratum or convention: meant to sit right of the line' if cls else ''}"
                  "</title>") if (cls or shown != n) else ""
-        parts.append(f'<text x="{left - 2:.0f}" y="{top + i * ROW + ROW / 2 + 4:.0f}" text-anchor="end"{cls}>'
-                     f"{hover}{_esc(shown)}</text>")
+        label = (f'<text x="{left - 2:.0f}" y="{top + i * ROW + ROW / 2 + 4:.0f}" text-anchor="end"{cls}>'
+                 f"{hover}{_esc(shown)}</text>")
+        if n in anchors:                      # the row's label leads to the quantity's card on the page
+            label = f'<a href="#{_esc(anchors[n])}" class="ql">{label}</a>'
+        parts.append(label)
     placed = {i for i, _, _, _ in points}
     for i, n in enumerate(names):
         if i not in placed:

@@ -7,12 +7,14 @@ to its own markup and lets pandas write the table (``DataFrame.to_html``) — or
 for Markdown, writes the pipe table from the same DataFrame.
 
 The HTML page loads nothing: CSS is inline, plots and diagrams are inline SVG,
-there is no script. The Markdown refers to the same pictures as SVG files next to
+and its one script (the search box) is inline too, allowed by its hash alone. The Markdown refers to the same pictures as SVG files next to
 it (``plots/…``), because code-hosting sites do not show inline SVG in Markdown.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -69,6 +71,15 @@ class Link:
 
 
 @dataclass
+class Anchor:
+    """A place a link can lead to (index.html#anchor), shown as ``text`` that links to itself — copy it to share
+    the place; ``find`` is what the page's search box matches it by."""
+    text: str
+    anchor: str
+    find: str = ""
+
+
+@dataclass
 class Stack:
     """Several cells in one table cell, one per line."""
     items: list
@@ -113,6 +124,13 @@ class Details:
     summary: str
     blocks: list
     open: bool = False
+
+
+@dataclass
+class Find:
+    """The page's search box: the page's one script fills it in and matches every Anchor's ``find`` text; without
+    the script the page reads the same (its contents lists are links)."""
+    placeholder: str
 
 
 @dataclass
@@ -176,6 +194,12 @@ pre.code { white-space: pre-wrap; overflow-wrap: anywhere; }
 details { margin: .6em 0 1em; }
 summary { cursor: pointer; font-weight: bold; padding: 4px 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.find input { width: 100%; max-width: 36em; font: inherit; padding: 6px 10px; border: 1px solid var(--line);
+              border-radius: 6px; background: var(--bg); color: inherit; box-sizing: border-box; }
+.find ol { margin: .3em 0 1em; padding-left: 1.6em; } .find li { margin: .15em 0; overflow-wrap: anywhere; }
+p.contents { line-height: 1.9; overflow-wrap: anywhere; }
+a.qa { color: inherit; text-decoration: underline dotted; }
+:target { scroll-margin-top: 3em; } th:has(> a.qa:target), td:has(> a.qa:target) { outline: 3px solid #d4a72c; }
 .pic { flex: 0 1 auto; min-width: 0; max-width: 100%; overflow-x: auto; }   /* a picture at its smallest scrolls here */
 .diagrams svg { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
                 background: var(--bg); }
@@ -246,13 +270,47 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   a { color: inherit; text-decoration: none; }
   .scroll { overflow: visible; border: 0; }
   pre { white-space: pre-wrap; }
+  .find { display: none; }
   .figs .pic { max-width: 48%; overflow: visible; } .figs svg { min-width: 0 !important; }   /* paper does not scroll */
 }
 """
 
 
 # The browser itself refuses any load that is not inline: no request can leave the page.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+# The page's one script: the search box (a Find block). It reads the page's anchors and writes links to them, as
+# text (textContent), never as markup; the page's policy lets this script run and no other (its SHA-256 below).
+SCRIPT = """(function () {
+  var box = document.getElementById('find');
+  if (!box) { return; }
+  var places = Array.prototype.map.call(document.querySelectorAll('a.qa[data-find]'), function (a) {
+    return {text: a.getAttribute('data-find'), low: a.getAttribute('data-find').toLowerCase(), id: a.id};
+  });
+  var input = document.createElement('input');
+  input.type = 'search';
+  input.placeholder = box.getAttribute('data-placeholder');
+  input.setAttribute('aria-label', box.getAttribute('data-placeholder'));
+  var list = document.createElement('ol');
+  var said = document.createElement('p');
+  said.className = 'muted';
+  said.setAttribute('aria-live', 'polite');
+  box.appendChild(input); box.appendChild(said); box.appendChild(list);
+  input.addEventListener('input', function () {
+    var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    list.textContent = ''; said.textContent = '';
+    if (!words.length) { return; }
+    var found = places.filter(function (p) { return words.every(function (w) { return p.low.indexOf(w) >= 0; }); });
+    found.slice(0, 50).forEach(function (p) {
+      var li = document.createElement('li'), a = document.createElement('a');
+      a.href = '#' + p.id; a.textContent = p.text; li.appendChild(a); list.appendChild(li);
+    });
+    said.textContent = found.length ? found.length + ' printed number(s)' + (found.length > 50 ? ', the first 50:' : ':')
+                                    : 'no printed number matches';
+  });
+  box.hidden = false;
+})();"""
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
+CSP = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; base-uri 'none'; "
+       "form-action 'none'")
 
 
 def esc(text) -> str:
@@ -288,6 +346,9 @@ def cell_html(c) -> str:
         return f'<span class="v {c.kind}">{esc(c.status)}</span>'
     if isinstance(c, Link):
         return f'<a href="#{esc(c.anchor)}">{esc(c.text)}</a>'
+    if isinstance(c, Anchor):
+        return (f'<a class="qa qid" id="{esc(c.anchor)}" href="#{esc(c.anchor)}" data-find="{esc(c.find or c.text)}">'
+                f"{esc(c.text)}</a>")
     if isinstance(c, Stack):
         return "<br>".join(cell_html(i) for i in c.items)
     return esc(c)
@@ -336,6 +397,8 @@ def block_html(b) -> str:
         return f"<p{cls}>{_inline_html(b.items)}</p>"
     if isinstance(b, Table):
         return table_html(b)
+    if isinstance(b, Find):
+        return f'<div id="find" class="find" role="search" data-placeholder="{esc(b.placeholder)}" hidden></div>'
     if isinstance(b, Svg):
         return '<div class="figs diagrams">' + "".join(f'<div class="pic">{markup}</div>' for markup, _, _ in b.items) + "</div>"
     if isinstance(b, Banner):
@@ -356,7 +419,7 @@ def to_html(title: str, blocks: list) -> str:
             "<meta name=\"referrer\" content=\"no-referrer\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
-            "</main>\n</body>\n</html>\n")
+            f"</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n")
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -400,6 +463,8 @@ def cell_md(c) -> str:
         return f"{SYMBOL[c.kind]} {md_escape(c.status)}"
     if isinstance(c, Link):
         return f"[{md_escape(c.text)}](#{c.anchor})"
+    if isinstance(c, Anchor):
+        return md_escape(c.text)
     if isinstance(c, Stack):
         return "<br>".join(cell_md(i) for i in c.items)
     return md_escape(str(c))
@@ -432,6 +497,8 @@ def table_md(t: Table) -> str:
 
 
 def block_md(b, images: dict) -> str:
+    if isinstance(b, Find):
+        return ""                   # Markdown has no script: its headings are the contents
     if isinstance(b, Heading):
         return "#" * b.level + " " + md_escape(b.text)
     if isinstance(b, Para):
@@ -457,5 +524,5 @@ def block_md(b, images: dict) -> str:
 def to_markdown(blocks: list) -> tuple[str, dict]:
     """(Markdown text, {file name: SVG bytes} for plots/)."""
     images: dict = {}
-    text = "\n\n".join(block_md(b, images) for b in blocks) + "\n"
+    text = "\n\n".join(m for m in (block_md(b, images) for b in blocks) if m) + "\n"
     return text, images

@@ -33,7 +33,7 @@ from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
-from .render import (Banner, Code, Details, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
+from .render import (Anchor, Banner, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
                      Text, Verdict, to_html, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -227,6 +227,7 @@ def build(results, backends: list, dtype: str) -> list:
               Text(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · dtype {dtype} · backends "
                    f"asked for: {', '.join(backends)}.", "muted")]),
     ]
+    blocks.append(Find("find a printed number: its case, name, chapter or article"))
     blocks += status_banners(all_rows, missing, styles, crashed(results))
     blocks += summary_blocks(results, styles, missing)
     blocks += step_blocks()
@@ -401,6 +402,11 @@ def case_section(case: Case, traces, rows) -> Section:
     blocks.append(Para([verdict, f"  {c['hold']} comparisons hold · {c['failed']} failed · "
                                  f"{c['none']} not compared · ran: "
                                  + ", ".join(label(t.backend, t.style) for t in traces_ran)]))
+    if case.quantities:
+        links = [Text("The article's quantities: ", "strong")]
+        for i, q in enumerate(case.quantities):
+            links += ([" · "] if i else []) + [Link(q.id, quantity_anchor(case, q.id))]
+        blocks.append(Para(links, "contents"))
     blocks += cost_blocks(case, traces_ran, rows)
     blocks += network_blocks(case)
     blocks += diagram_blocks(case, traces_ran)
@@ -503,10 +509,16 @@ def diagram_blocks(case: Case, traces) -> list:
     return [Heading(3, "The network"), Svg(items)] if items else []
 
 
-def _quantity_cell(q, rows_q) -> Stack:
-    items = [Text(q.id, "qid")]
+def quantity_anchor(case: Case, quantity_id: str) -> str:
+    """The page's stable anchor of a printed quantity: index.html#<case>/<quantity>."""
+    return f"{case.name}/{quantity_id}"
+
+
+def _quantity_cell(case: Case, q, rows_q) -> Stack:
+    found = " · ".join(x for x in (case.name, q.id, q.label if q.label != q.id else "", q.section, case.article) if x)
+    items = [Anchor(q.id, quantity_anchor(case, q.id), found)]
     if q.erratum:
-        items[0] = Stack([Text(q.id, "qid"), Text("erratum", "badge")])
+        items[0] = Stack([items[0], Text("erratum", "badge")])
     if q.label and q.label != q.id:
         items.append(q.label)
     if q.section:
@@ -551,7 +563,7 @@ def quantity_blocks(case: Case, traces, rows) -> list:
     for q in case.quantities:
         rows_q = by_q.get(q.id, [])
         ref = next((r for r in rows_q if is_reference(r.backend)), None)
-        labels[q.id] = _quantity_cell(q, rows_q)
+        labels[q.id] = _quantity_cell(case, q, rows_q)
         if q.printed is not None:
             from .compare import _texts
             printed_cell = Mat(_texts(q.printed), texts=True, cls="printed",
@@ -756,7 +768,8 @@ def plot_blocks(case: Case, traces, rows) -> list:
     curves per epoch of a case that trains."""
     shown = []
     for source, what in (("article", "the article's printed numbers"), ("reference", "the NumPy reference")):
-        svg = plots.agreement_plot(case.name, rows, source, f"{case.name}: vs {what}")
+        anchors = {q.id: quantity_anchor(case, q.id) for q in case.quantities} if source == "article" else None
+        svg = plots.agreement_plot(case.name, rows, source, f"{case.name}: vs {what}", anchors)
         if svg:
             shown.append((svg, f"{case.name}: largest |difference| from {what} ÷ its tolerance, per quantity and "
                                "backend style", f"{case.name}-{source}.svg"))
@@ -766,7 +779,8 @@ def plot_blocks(case: Case, traces, rows) -> list:
                    Para([Text("One row per quantity, one marker per backend style, on a log scale where every row's "
                               "tolerance is the same dashed line: left of it a comparison holds, and the further left "
                               "the more digits to spare; bit-for-bit agreement has its own column. An erratum or a "
-                              "framework's convention (amber label) is meant to sit right of the line.", "muted")]),
+                              "framework's convention (amber label) is meant to sit right of the line. A printed "
+                              "quantity's name leads to its row in the table above.", "muted")]),
                    Svg(shown)]
     for key, quantity, symbol, heading in (("costs", "cost J", "J", "Training: cost per epoch, every backend"),
                                            ("accuracy", "accuracy", "accuracy",
