@@ -227,6 +227,8 @@ def test_html_makes_no_external_request(report):
     assert "url(" not in style and "@import" not in style
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    from backprop_parity.reports.render import LABEL
+    assert LABEL not in text        # every stacked cell's column name became its data-l attribute
 
 
 def test_every_printed_quantity_has_its_own_address(report):

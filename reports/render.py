@@ -217,7 +217,6 @@ table.mapping thead th:first-child { width: 8.5em; }
          border: 1px solid #e3c567; margin-left: 4px; white-space: nowrap; }
 nav.toc table td { white-space: nowrap; }
 footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
-.lbl { display: none; }
 @media (max-width: 700px) {
   body { font-size: 14px; }
   main { padding: 8px 10px 40px; }
@@ -238,12 +237,13 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   table.stack tbody th[rowspan] { background: #eef1f4; padding: 6px 8px; border-top: 2px solid #b8c0c8; }
   table.stack tbody th:not([rowspan]) { font-weight: bold; background: none; padding-top: 6px; }
   table.stack td:empty { display: none; }
-  table.stack .lbl { display: block; font-size: 11px; color: var(--muted); font-weight: bold; margin-top: 2px; }
+  table.stack td[data-l]::before { content: attr(data-l); display: block; font-size: 11px; color: var(--muted);
+                                   font-weight: bold; margin-top: 2px; }
   td pre.mat, td pre.code { max-width: 100%; overflow-x: auto; }
   table.stack.toc td:first-child, table.stack.summary td:first-child, table.stack.failed td:first-child {
     display: block; font-weight: bold; font-size: 1.05em; }
-  table.stack.toc td:first-child .lbl, table.stack.summary td:first-child .lbl,
-  table.stack.failed td:first-child .lbl { display: none; }
+  table.stack.toc td:first-child::before, table.stack.summary td:first-child::before,
+  table.stack.failed td:first-child::before { display: none; }
   .steps td:first-child, .kv td:first-child { white-space: normal; }
 }
 @media (prefers-color-scheme: dark) {
@@ -366,20 +366,23 @@ def _notes_html(t: Table) -> str:
     return '<p class="note">' + "<br>".join(f"[{esc(m)}] {esc(text)}" for m, text in t.notes) + "</p>"
 
 
+LABEL = "\ue000"            # brackets a stacked cell's column name until it becomes the cell's data-l attribute
 STACKED = {"steps", "mapping", "quantities", "errata", "reference", "toc", "summary", "failed"}   # cards on a phone
 
 
 def table_html(t: Table) -> str:
     df = t.df.map(cell_html)
-    if t.cls in STACKED:    # each cell carries its column name, shown only when the table is stacked
+    if t.cls in STACKED:    # each cell carries its column name (data-l), shown only when the table is stacked
         for col in df.columns:
             name = esc(col)
-            df[col] = df[col].map(lambda h, name=name: f'<span class="lbl">{name}</span>{h}' if h and name else h)
+            df[col] = df[col].map(lambda h, name=name: f"{LABEL}{name}{LABEL}{h}" if h and name else h)
     if t.index:
         df.index = _index_cells(t, cell_html)
     body = df.to_html(escape=False, index=t.index, border=0,
                       classes=[c for c in ["data", t.cls, "stack" if t.cls in STACKED else ""] if c],
                       na_rep="", index_names=False)
+    body = re.sub(f"<td>{LABEL}([^{LABEL}<]*){LABEL}", r'<td data-l="\1">', body)
+    body = re.sub(r">\n\s+<", ">\n<", body)      # pandas' indentation: a tenth of the page, read by no one
     caption = f'<p class="muted">{esc(t.caption)}</p>' if t.caption else ""
     return f'{caption}<div class="scroll">{body}</div>{_notes_html(t)}'
 
