@@ -122,6 +122,19 @@ def test_check_never_cuts_a_printed_formula(capsys, monkeypatch):
         assert all(part in cells for part in q.formula.split()), q.id
 
 
+@pytest.mark.parametrize("case", ["courtial-l2", "courtial-bias-trick"])
+def test_check_never_folds_a_quantity_name_at_80_columns(case, capsys, monkeypatch):
+    """A quantity's name is what a user searches the article and the report for: at 80 columns each stands whole
+    on one line of its cell (courtial-l2's gradW3-L2-as-printed used to fold to 'gradW3-L2-as-printe' + 'd')."""
+    code, out = run(capsys, monkeypatch, 80, "check", case, "--backend", REF)
+    assert code == 0
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    first_cells = {line.split("│")[1].strip() for line in lines if line.startswith("│")}
+    ids = [q.id for q in load(case).quantities]
+    assert ids and all(q in first_cells for q in ids), sorted(set(ids) - first_cells)
+
+
 # TensorFlow 2.21 writes absl log lines from C++ that no TF_CPP_MIN_LOG_LEVEL silences — a `check` printed 630
 # "W0000 … util.cc:163] Not handling type DT_DOUBLE" lines between its progress lines. The worker's relay drops
 # a framework's INFO and WARNING log lines (kept for a dying worker's message); errors and everything else pass.

@@ -185,6 +185,19 @@ def _jsonable(x):
 WRITTEN_NUMBERS = 10_000       # an array above this many numbers is written as its shape and extremes, not in full
 
 
+def _numbers(v) -> int:
+    """How many numbers a value holds: an array's size; a nested list's from its first row at each depth (rows of
+    a trace's arrays are all alike), without building an array from it (np.size of a list does: 2 s a report)."""
+    if hasattr(v, "size") and hasattr(v, "shape"):
+        return int(v.size)
+    n = 1
+    while isinstance(v, (list, tuple)):
+        if not v:
+            return 0
+        n, v = n * len(v), v[0]
+    return n
+
+
 def written(row: dict) -> dict:
     """A comparison row as the JSON and CSV files hold it: ``expected``, ``actual`` and ``tolerance`` in full up to
     WRITTEN_NUMBERS numbers; beyond (a 1 797 × 10 × 10 Jacobian on seven styles is 400 MB of text) their shape,
@@ -193,7 +206,7 @@ def written(row: dict) -> dict:
     out = dict(row)
     for key in ("expected", "actual", "tolerance"):          # a per-element tolerance is as large as its array
         v = out.get(key)
-        if v is not None and not isinstance(v, str) and np.size(v) > WRITTEN_NUMBERS:
+        if v is not None and not isinstance(v, str) and _numbers(v) > WRITTEN_NUMBERS:
             a = np.asarray(v, dtype=float)
             out[key] = {"shape": list(a.shape), "numbers": int(a.size), "min": float(np.nanmin(a)),
                         "max": float(np.nanmax(a)), "note": f"more than {WRITTEN_NUMBERS} numbers: not written out "
@@ -201,13 +214,22 @@ def written(row: dict) -> dict:
     return out
 
 
+def dumps(x) -> str:
+    """JSON text of a value: by json's C encoder; a non-finite number (rare) as null, "inf" or "-inf"."""
+    try:
+        return json.dumps(x, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_jsonable(x), ensure_ascii=False)
+
+
 def write_json(rows, path: str) -> None:
-    write_text(path, json.dumps([_jsonable(written(r.as_dict())) for r in rows], indent=1, ensure_ascii=False) + "\n",
-               "--json")
+    """A JSON list, one comparison row to a line (json's indent would put each number of an array on a line of its
+    own, and would run json's pure-Python encoder: 5 s and 15 MB for the built-in cases)."""
+    lines = [dumps(written(r.as_dict())) for r in rows]
+    write_text(path, ("[\n" + ",\n".join(lines) + "\n]\n") if lines else "[]\n", "--json")
 
 
 def cmd_cases(args) -> int:
-    from rich.console import Console
     from rich.table import Table
     from .text import make_console
     from backprop_parity.reference.case import _articles

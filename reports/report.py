@@ -14,7 +14,6 @@ input (a case file, a name, an option).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import fields
@@ -168,13 +167,13 @@ def printed_cost(case: Case):
 # --------------------------------------------------------------------------- files
 
 def write_csv(rows, path: Path) -> None:
-    from .cli import _jsonable, written
+    from .cli import _jsonable, dumps, written
 
     def cell(v):
         if v is None:
             return ""
         if isinstance(v, (list, dict)):
-            return json.dumps(_jsonable(v), ensure_ascii=False)
+            return dumps(v)
         if isinstance(v, float) and not math.isfinite(v):
             return _jsonable(v) or "nan"
         return v
@@ -201,8 +200,8 @@ def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict
     (out / "plots").mkdir(exist_ok=True)
     for old in [*(out / "plots").glob("*.png"), *(out / "plots").glob("*.svg")]:
         old.unlink()
-    for name, png in images.items():
-        (out / "plots" / name).write_bytes(png)
+    for name, svg in images.items():
+        (out / "plots" / name).write_bytes(svg)
     (out / "report.md").write_text(md, encoding="utf-8")
     paths["report.md"] = out / "report.md"
     rows = [r for _, _, rs in results for r in rs]

@@ -115,7 +115,10 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
         reasons = defaultdict(list)               # narrow: (quantity, text) -> backends, printed under the table
         ref_groups = defaultdict(list)
 
+        widest = []                               # the length of each name (and, narrow, backend) shown
+
         def add(name, backend, printed, diff, tol, verdict_text, style, reason):
+            widest.extend(map(len, [name, backend] if narrow else [name]))
             if narrow:
                 t.add_row(literal(f"{name}\n{backend}"), literal(printed), f"{diff}\n{tol}",
                           literal(verdict_text, style))
@@ -168,6 +171,9 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
             for r in bad:
                 add(f"{r.quantity} [reference]", f"{backend}/{style}", "", fmt(r.max_abs_diff), fmt_tol(r.tolerance),
                     r.status, "bold red", r.reason or "")
+        # the quantity column as wide as its longest name (up to a third of the screen), so that no name is folded
+        # mid-word or wrapped when it fits: a fixed width is one rich keeps while it narrows the other columns
+        t.columns[0].width = min(max(widest, default=8), max(12, console.width // 3))
         console.print(t)
         for (name, reason), backends in reasons.items():
             who = backends[0] if len(backends) == 1 else f"{backends[0]} and {len(backends) - 1} more"
