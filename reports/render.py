@@ -7,8 +7,9 @@ to its own markup and lets pandas write the table (``DataFrame.to_html``) — or
 for Markdown, writes the pipe table from the same DataFrame.
 
 The HTML page loads nothing: CSS is inline, plots and diagrams are inline SVG,
-and its one script (the search box) is inline too, allowed by its hash alone. The Markdown refers to the same pictures as SVG files next to
-it (``plots/…``), because code-hosting sites do not show inline SVG in Markdown.
+and its one script (the search box) is inline too, allowed by its hash alone.
+The Markdown refers to the same pictures as SVG files next to it (``plots/…``),
+because code-hosting sites do not show inline SVG in Markdown.
 """
 
 from __future__ import annotations
