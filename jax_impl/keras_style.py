@@ -336,16 +336,38 @@ def build(net: Net, params_np: dict, p: Plan | None = None):
     layers = [keras.Input(shape=(net.sizes[0],), dtype=dtype, name="X")]
     for l in range(net.depth):
         kernel, bias = dense_values(net, params_np, l)
-        layers.append(keras.layers.Dense(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
-                                         kernel_initializer=given(kernel, net.dtype),
-                                         bias_initializer=given(bias, net.dtype) if bias is not None else "zeros",
-                                         kernel_regularizer=reg,                                  # [step:l2] L2(l)
-                                         bias_regularizer=reg if p is not None and p.l2_bias else None,
-                                         name=f"Z{net.layer_number(l)}"))                         # [step:forward-affine] Dense: Z = A @ kernel + bias
+        layers.append(dense_class(net)(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
+                                       kernel_initializer=given(kernel, net.dtype),
+                                       bias_initializer=given(bias, net.dtype) if bias is not None else "zeros",
+                                       kernel_regularizer=reg,                                    # [step:l2] L2(l)
+                                       bias_regularizer=reg if p is not None and p.l2_bias else None,
+                                       name=f"Z{net.layer_number(l)}"))                         # [step:forward-affine] Dense: Z = A @ kernel + bias
         layers.append(activation_layer(net.activations[l], dtype, name=f"A{net.layer_number(l)}"))  # [step:forward-activation]
     model = keras.Sequential(layers, name="article_net")
     freeze(model, net)
     return model
+
+
+def dense_class(net: Net):
+    """keras.layers.Dense, or under bias = "shared" a Dense with ONE bias for all of its units (Mazur's
+    convention): the bias variable built with shape (1,), which Dense.call's ``ops.add`` broadcasts over the units
+    and whose gradient JAX then sums over them."""
+    if net.bias != "shared":
+        return keras.layers.Dense
+    global _SHARED
+    if _SHARED is None:
+        class SharedBiasDense(keras.layers.Dense):
+            def build(self, input_shape):
+                use_bias, self.use_bias = self.use_bias, False
+                super().build(input_shape)                                   # the kernel, as any Dense
+                self.use_bias = use_bias
+                self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine] one bias
+                                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        _SHARED = SharedBiasDense
+    return _SHARED
+
+
+_SHARED = None                  # the class, made on first use (keras is imported lazily)
 
 
 def given(value, dtype):
@@ -396,7 +418,7 @@ def freeze(model, net: Net) -> None:
             layer.kernel.trainable = False
             if net.trick:
                 layer.bias.trainable = False            # the bias row is part of W
-        if net.bias == "vectors" and net.b_name(l) in net.frozen:
+        if net.has_b and net.b_name(l) in net.frozen:
             layer.bias.trainable = False
 
 
@@ -680,7 +702,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     from . import platform_note
     dtype = np.dtype(net.dtype).name
     n = X_np.shape[net.example_axis]
-    layers = ", ".join(f"Dense({net.sizes[l + 1]}{', use_bias=False' if net.bias == 'none' else ''}), "
+    layers = ", ".join(f"{dense_class(net).__name__}({net.sizes[l + 1]}{', use_bias=False' if net.bias == 'none' else ''}), "
                        f"{activation_label(net.activations[l])}" for l in range(net.depth))
     m = {
         "model": f"keras.Sequential([keras.Input(({net.sizes[0]},)), {layers}]), Keras {keras.__version__} on "

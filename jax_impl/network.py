@@ -107,7 +107,7 @@ def forward(net: Net, params: dict, X: jax.Array) -> Forward:
         A_prev, trick_vjp = A[-1], None
         if net.trick:
             A_prev, trick_vjp = jax.vjp(bias_trick(net), A[-1])                              # [step:bias-trick] jax.vjp of [A | 1]
-        Wb = (params[net.W_name(l)],) + ((params[net.b_name(l)],) if net.bias == "vectors" else ())
+        Wb = (params[net.W_name(l)],) + ((params[net.b_name(l)],) if net.has_b else ())
         Z_l, affine_vjp = jax.vjp(affine(net), A_prev, *Wb)                                  # [step:forward-affine] jax.vjp of Z = A @ W (+ b)
         A_l, act_vjp = jax.vjp(ACT.function(net.activations[l]), Z_l)                        # [step:forward-activation] jax.vjp of A = g(Z)
         A_in.append(A_prev)
@@ -348,7 +348,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     out = {
         "parameters": (f"a dict of jax.Array ({', '.join(net.param_names())}) in the article's {net.layout} layout, "
                        f"dtype {np.dtype(net.dtype).name}, loaded from the case"),
-        "forward": (("Z = A @ W" if net.layout == "rows" else "Z = W @ A") + (" + b" if net.bias == "vectors" else "")
+        "forward": (("Z = A @ W" if net.layout == "rows" else "Z = W @ A") + (" + b" if net.has_b else "")
                     + (" with A = jnp.concatenate([A, jnp.ones(…)])" if net.trick else "")
                     + f"; A = g(Z) — {acts}; each under jax.vjp, the pullbacks kept in Forward.record"),
         "loss": f"{net.loss.formula}  =  {LOSS.CODE[net.loss.name]}",

@@ -533,7 +533,7 @@ class _Loader:
             name = self.string("network.loss", raw["loss"], list(loss_mod.LOSSES))
             loss = loss_mod.make(name)
         layout = self.string("network.layout", raw.get("layout", "rows"), ["rows", "columns"])
-        bias = self.string("network.bias", raw.get("bias", "vectors"), ["trick", "vectors", "none"])
+        bias = self.string("network.bias", raw.get("bias", "vectors"), ["trick", "vectors", "shared", "none"])
         first_layer = self.integer("network.first_layer", raw.get("first_layer", 1), 0, 1000)
         first_weight = self.integer("network.first_weight", raw.get("first_weight", 1), 0, 1000)
         activations = self.class_axis(activations, layout, loss, sizes[-1])

@@ -46,9 +46,9 @@ def weight_grad(A, delta, layout):
     return A.T @ delta if layout == "rows" else delta @ A.T
 
 
-def bias_grad(delta, layout):
-    """∂J/∂b: δ summed over the examples."""
-    return np.sum(delta, axis=EXAMPLE_AXIS[layout], keepdims=True)
+def bias_grad(delta, layout, shared=False):
+    """∂J/∂b: δ summed over the examples — and over the layer's units too when one b is shared by them all."""
+    return np.sum(delta, axis=None if shared else EXAMPLE_AXIS[layout], keepdims=True)
 
 
 def backprop_error(delta, W, layout):
@@ -73,7 +73,10 @@ def weight_shape(n_in, n_out, layout, trick):
     return (rows_in, n_out) if layout == "rows" else (n_out, rows_in)
 
 
-def bias_shape(n_out, layout):
+def bias_shape(n_out, layout, shared=False):
+    """b's shape: one entry per unit, or (1, 1) when the whole layer shares one number (it broadcasts over Z)."""
+    if shared:
+        return (1, 1)
     return (1, n_out) if layout == "rows" else (n_out, 1)
 
 
@@ -127,6 +130,9 @@ LAYER_MAP = {
     ("columns", "vectors"): ("W", "b[:, 0]", lambda W, b: (W, b[:, 0]), lambda part, v: (part, v[:, None])),
     ("columns", "none"): ("W", None, lambda W, b: (W, None), lambda part, v: (part, None)),
 }
+# A bias shared by the whole layer is b (1, 1): the same slices give a bias of ONE number, (1,), which the
+# framework's layer adds to every unit by broadcasting (and whose gradient its autodiff sums over the units).
+LAYER_MAP.update({(layout, "shared"): LAYER_MAP[(layout, "vectors")] for layout in EXAMPLE_AXIS})
 
 
 def _np(x):
@@ -141,7 +147,7 @@ def to_dense(W, b, layout, bias):
 
 
 def from_dense(kernel, vector, layout, bias):
-    """(kernel, bias vector) -> the article's (W, b); b is None unless bias = "vectors". The inverse of
+    """(kernel, bias vector) -> the article's (W, b); b is None unless bias = "vectors" or "shared". The inverse of
     ``to_dense``: applied to parameters, to their gradients, to updated values."""
     kernel = np.asarray(kernel)
     return LAYER_MAP[(layout, bias)][3](kernel if layout == "rows" else kernel.T, _np(vector))
@@ -163,6 +169,8 @@ def describe_dense(W_name, b_name, shape_W, layout, bias) -> str:
         how += f", bias = {vector} (the bias {'row' if layout == 'rows' else 'column'})"
     elif bias == "vectors":
         how += f", bias = {vector}"
+    elif bias == "shared":
+        how += f", bias = {vector}: ONE number (1,), which Dense.call's ops.add broadcasts over the units"
     else:
         how += ", use_bias=False"
     return f"{W_name} {tuple(shape_W)} → Dense: {how}"

@@ -51,7 +51,7 @@ def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
     Z, A, A_in = [], [X], []
     for l in range(net.depth):
         A_prev = L.with_ones(A[-1], net.layout) if net.trick else A[-1]      # [step:bias-trick] [A | 1]
-        b = params[net.b_name(l)] if net.bias == "vectors" else None
+        b = params[net.b_name(l)] if net.has_b else None
         Z_l = L.affine(A_prev, params[net.W_name(l)], b, net.layout)        # [step:forward-affine] Z = A·W (+ b)
         A_in.append(A_prev)
         Z.append(Z_l)
@@ -90,8 +90,8 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
     for l in range(net.depth):
         W = net.W_name(l)
         grads[W] = L.weight_grad(fwd.A_in[l], bwd.delta[l], net.layout)     # [step:weight-gradient] ∂J/∂W = Aᵀ·δ
-        if net.bias == "vectors":
-            grads[net.b_name(l)] = L.bias_grad(bwd.delta[l], net.layout)    # ∂J/∂b = Σ δ
+        if net.has_b:
+            grads[net.b_name(l)] = L.bias_grad(bwd.delta[l], net.layout, net.bias == "shared")  # ∂J/∂b = Σ δ
     if hyper.l2:
         for name in grads:                                                   # + λ·W   (J += ½λΣW²)
             grads[name] = grads[name] + hyper.l2 * l2_mask(net, hyper, name, params[name].shape) * params[name]  # [step:l2]
@@ -186,8 +186,10 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     out = {
         "parameters": f"{shapes}: NumPy arrays in the article's {net.layout} layout"
                       + (" (bias trick: the bias is the last row of W)" if net.trick and net.layout == "rows" else
-                         " (bias trick: the bias is the last column of W)" if net.trick else ""),
-        "forward": ("Z = A·W" if net.layout == "rows" else "Z = W·A") + (" + b" if net.bias == "vectors" else "")
+                         " (bias trick: the bias is the last column of W)" if net.trick else
+                         " (one b per layer, shared by its units: (1, 1), broadcast over Z; ∂J/∂b = Σ δ over "
+                         "examples and units)" if net.bias == "shared" else ""),
+        "forward": ("Z = A·W" if net.layout == "rows" else "Z = W·A") + (" + b" if net.has_b else "")
                    + (" with A = [A | 1]" if net.trick else "") + "; A = g(Z) — "
                    + ", ".join(a.label for a in net.activations),
         "loss": net.loss.formula,

@@ -28,7 +28,7 @@ class Net:
     activations: tuple[Activation, ...]    # one per layer after the input
     loss: Loss
     layout: str = "rows"                   # "rows" | "columns"
-    bias: str = "vectors"                  # "trick" | "vectors" | "none"
+    bias: str = "vectors"                  # "trick" | "vectors" | "shared" (one scalar b per layer, Mazur) | "none"
     first_layer: int = 1                   # article number of the first Z
     first_weight: int = 1                  # article number of the first W
     frozen: frozenset = field(default_factory=frozenset)
@@ -41,6 +41,11 @@ class Net:
     @property
     def trick(self) -> bool:
         return self.bias == "trick"
+
+    @property
+    def has_b(self) -> bool:
+        """Are there b parameters, one per layer (a vector, or under "shared" one number for the whole layer)?"""
+        return self.bias in ("vectors", "shared")
 
     @property
     def example_axis(self) -> int:
@@ -61,8 +66,8 @@ class Net:
         for l in range(self.depth):
             n_in, n_out = self.sizes[l], self.sizes[l + 1]
             shapes[self.W_name(l)] = L.weight_shape(n_in, n_out, self.layout, self.trick)
-            if self.bias == "vectors":
-                shapes[self.b_name(l)] = L.bias_shape(n_out, self.layout)
+            if self.has_b:
+                shapes[self.b_name(l)] = L.bias_shape(n_out, self.layout, self.bias == "shared")
         return shapes
 
     def param_names(self) -> list[str]:

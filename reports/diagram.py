@@ -49,7 +49,7 @@ def svg(case, values: dict, view: str = "forward") -> str | None:
     if max(sizes) > MAX_UNITS:
         return _boxes(case, view)
     trick = net.trick
-    height = (max(sizes) + (1 if trick or net.bias == "vectors" else 0)) * ROW + 70
+    height = (max(sizes) + (1 if trick or net.has_b else 0)) * ROW + 70
     width = (len(sizes) - 1) * COL + 140
     parts = []
 
@@ -64,7 +64,7 @@ def svg(case, values: dict, view: str = "forward") -> str | None:
         W_key = f"W[{net.first_weight + l}]" if view == "forward" else f"grad.W[{net.first_weight + l}]"
         W = values.get(W_key)
         n_in, n_out = sizes[l], sizes[l + 1]
-        sources = n_in + (1 if trick else 0) + (1 if net.bias == "vectors" else 0)
+        sources = n_in + (1 if trick else 0) + (1 if net.has_b else 0)
         label = W is not None and sources * n_out <= MAX_LABELLED
         shape = net.param_shapes()[net.W_name(l)]
         name = net.W_name(l) if view == "forward" else f"∂J/∂{net.W_name(l)}"
@@ -72,17 +72,18 @@ def svg(case, values: dict, view: str = "forward") -> str | None:
                      "</text>")
         for i in range(sources):
             is_bias = i >= n_in
-            x1, y1 = x_of(l), y_of(i, n_in + (1 if (trick or net.bias == "vectors") else 0))
+            x1, y1 = x_of(l), y_of(i, n_in + (1 if (trick or net.has_b) else 0))
             for j in range(n_out):
-                x2, y2 = x_of(l + 1), y_of(j, sizes[l + 1] + (1 if (trick or net.bias == "vectors") and l + 1 < net.depth else 0))
+                x2, y2 = x_of(l + 1), y_of(j, sizes[l + 1] + (1 if (trick or net.has_b) and l + 1 < net.depth else 0))
                 dash = ' stroke-dasharray="4 3"' if is_bias else ""
                 parts.append(f'<line x1="{x1 + R:.1f}" y1="{y1:.1f}" x2="{x2 - R:.1f}" y2="{y2:.1f}" '
                              f'class="edge"{dash}/>')
                 if label:
-                    if is_bias and net.bias == "vectors":
+                    if is_bias and net.has_b:
                         b = values.get((f"b[{net.first_weight + l}]" if view == "forward"
                                         else f"grad.b[{net.first_weight + l}]"))
-                        w = None if b is None else float(np.ravel(np.asarray(b, dtype=float))[j])
+                        b = None if b is None else np.ravel(np.asarray(b, dtype=float))
+                        w = None if b is None else float(b[j if b.size > 1 else 0])   # a shared b: one number
                     else:
                         w = _weight(W, i, j, net.layout)
                     if w is not None:
@@ -92,7 +93,7 @@ def svg(case, values: dict, view: str = "forward") -> str | None:
     # units
     for layer, size in enumerate(sizes):
         number = first_A + layer
-        extra = 1 if (trick or net.bias == "vectors") and layer < net.depth else 0
+        extra = 1 if (trick or net.has_b) and layer < net.depth else 0
         if view == "forward":
             key, sym = f"A[{number}]", "a"
         else:

@@ -102,7 +102,7 @@ def stations(case) -> list[Station]:
                                 "a column of ones appended (rows layout)" if rows else "a row of ones appended"],
                                [f"A_aug[{n - 1}]"]))
             A_in = f"A_aug[{n - 1}]"
-        b = f" + b[{k}]" if net.bias == "vectors" else ""
+        b = f" + b[{k}]" if net.has_b else ""
         product = f"{A_in} · W[{k}]" if rows else f"W[{k}] · {A_in}"
         out.append(Station("forward-affine", f"layer {n}: weighted input", [f"Z[{n}] = {product}{b}"], [f"Z[{n}]"]))
         out.append(Station("forward-activation", f"layer {n}: activation",
@@ -132,8 +132,9 @@ def stations(case) -> list[Station]:
         grad = f"grad.W[{k}] = {A_in}ᵀ · delta[{n}]" if rows else f"grad.W[{k}] = delta[{n}] · {A_in}ᵀ"
         formulas = [grad + (f" + λ·W[{k}]" if h.l2 else "")]
         keys = [f"grad.W[{k}]"]
-        if net.bias == "vectors":
-            formulas.append(f"grad.b[{k}] = Σ over the examples of delta[{n}]" + (" + λ·b" if h.l2 and h.l2_bias else ""))
+        if net.has_b:
+            over = "the examples and the units" if net.bias == "shared" else "the examples"
+            formulas.append(f"grad.b[{k}] = Σ over {over} of delta[{n}]" + (" + λ·b" if h.l2 and h.l2_bias else ""))
             keys.append(f"grad.b[{k}]")
         out.append(Station("weight-gradient", f"layer {n}: gradient of W{k}", formulas, keys))
         if l > 0:

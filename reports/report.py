@@ -481,7 +481,9 @@ def network_blocks(case: Case) -> list:
                     "columns": "columns — X is (features, examples), W is (n_out, n_in), Z = W·A"}[net.layout]),
         ("bias", {"trick": "the bias trick — a column of ones appended to A, the bias is the last "
                            + ("row" if net.layout == "rows" else "column") + " of W",
-                  "vectors": "separate bias vectors b", "none": "no bias"}[net.bias]),
+                  "vectors": "separate bias vectors b",
+                  "shared": "one bias per layer, shared by all of its units: b is (1, 1) and broadcasts over Z",
+                  "none": "no bias"}[net.bias]),
         ("numbering", f"first Z/A/δ is layer {net.first_layer}; first weight is W{net.first_weight}"),
         ("parameters", shapes + (f"; frozen: {', '.join(sorted(net.frozen))}" if net.frozen else "")),
         ("examples", f"{n}"),

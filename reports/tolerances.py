@@ -188,7 +188,7 @@ def element_scales(trace: dict, net, hyper) -> dict:
             S_in = L.with_ones(S_prev, net.layout) if net.trick else S_prev
             z = mm(S_in, W) if rows else mm(W, S_in)
             b = trace.get(f"b[{net.first_weight + l}]")
-            if b is not None and net.bias == "vectors":
+            if b is not None and net.has_b:
                 z = z + np.abs(np.asarray(b, f))
             Z, A = np.asarray(trace[f"Z[{n}]"], f), np.asarray(trace[f"A[{n}]"], f)
             act = net.activations[l]

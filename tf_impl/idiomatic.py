@@ -184,16 +184,33 @@ def build(net: Net, params_np: dict | None, p: Plan | None = None) -> keras.Sequ
     layers = [keras.Input(shape=(net.sizes[0],), dtype=dtype, name="X")]
     for l in range(net.depth):
         act = net.activations[l]
-        layers.append(keras.layers.Dense(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
-                                         kernel_regularizer=reg,                                 # [step:l2] L2(l)
-                                         bias_regularizer=reg if p is not None and p.l2_bias else None,
-                                         name=f"Z{net.layer_number(l)}"))                        # [step:forward-affine] Dense: Z = A·kernel + bias
+        layers.append(dense_class(net)(net.sizes[l + 1], use_bias=net.bias != "none", dtype=dtype,
+                                       kernel_regularizer=reg,                                   # [step:l2] L2(l)
+                                       bias_regularizer=reg if p is not None and p.l2_bias else None,
+                                       name=f"Z{net.layer_number(l)}"))                        # [step:forward-affine] Dense: Z = A·kernel + bias
         layers.append(ACTIVATION_LAYER[act.name](act, dtype=dtype, name=f"A{net.layer_number(l)}"))  # [step:forward-activation]
     model = keras.Sequential(layers, name="article_net")
     if params_np is not None:
         assign(net, model, params_np)
     freeze(net, model)
     return model
+
+
+class SharedBiasDense(keras.layers.Dense):
+    """Dense with ONE bias for all of its units (bias = "shared", Mazur's convention): the bias variable is built
+    with shape (1,) and Dense.call's ``ops.add(x, self.bias)`` broadcasts it over the units; its gradient is
+    then summed over them by the framework's own differentiation."""
+
+    def build(self, input_shape):
+        use_bias, self.use_bias = self.use_bias, False
+        super().build(input_shape)                                       # the kernel, as any Dense
+        self.use_bias = use_bias
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine] one bias
+                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+
+
+def dense_class(net: Net):
+    return SharedBiasDense if net.bias == "shared" else keras.layers.Dense
 
 
 def dense_layers(model) -> list:
@@ -221,7 +238,7 @@ def freeze(net: Net, model) -> None:
             layer.kernel.trainable = False
             if net.trick:
                 layer.bias.trainable = False
-        if net.bias == "vectors" and net.b_name(l) in net.frozen:
+        if net.has_b and net.b_name(l) in net.frozen:
             layer.bias.trainable = False
 
 
@@ -480,7 +497,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
     with floatx(net.dtype):
         p = plan(net, hyper, L.n_examples(X_np, net.layout))
     layers = ", ".join(
-        f"Dense({net.sizes[l + 1]}{', use_bias=False' if net.bias == 'none' else ''}), "
+        f"{dense_class(net).__name__}({net.sizes[l + 1]}{', use_bias=False' if net.bias == 'none' else ''}), "
         f"{ACT.keras_label(net.activations[l])}" for l in range(net.depth))
     m = {
         "model": f"keras.Sequential([keras.Input(({net.sizes[0]},)), {layers}])",

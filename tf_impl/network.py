@@ -89,7 +89,7 @@ def forward(net: Net, params: dict, X) -> Forward:
                 tf.concat([A[-1], tf.ones((1, tf.shape(A[-1])[1]), A[-1].dtype)], axis=0))  # [step:bias-trick] [A | 1]
             W = params[net.W_name(l)]
             Z_l = tf.matmul(A_prev, W) if net.layout == "rows" else tf.matmul(W, A_prev)      # [step:forward-affine] Z = A·W
-            if net.bias == "vectors":
+            if net.has_b:
                 Z_l = Z_l + params[net.b_name(l)]                                            # [step:forward-affine] + b
             A_in.append(A_prev)
             Z.append(Z_l)

@@ -67,8 +67,10 @@ def build(net: Net) -> nn.Sequential:
     layers = []
     for l in range(net.depth):
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
-        layers.append(nn.Linear(n_in, n_out, bias=net.bias != "none",
-                                dtype=L.torch_dtype(net.dtype)))            # [step:forward-affine] Z = A·Wᵀ + b
+        lin = nn.Linear(n_in, n_out, bias=net.bias != "none", dtype=L.torch_dtype(net.dtype))   # [step:forward-affine] Z = A·Wᵀ + b
+        if net.bias == "shared":                                             # one bias for the layer: F.linear broadcasts it
+            lin.bias = nn.Parameter(torch.zeros(1, dtype=L.torch_dtype(net.dtype)))   # [step:forward-affine] bias of shape (1,)
+        layers.append(lin)
         layers.append(activation(net.activations[l]))                       # A = g(Z)
     return nn.Sequential(*layers)
 
@@ -89,7 +91,7 @@ def owners(net: Net, model: nn.Sequential) -> list:
     for l, lin in enumerate(linears(model)):
         out.append((net.W_name(l), "weight", lin.weight))
         if lin.bias is not None:
-            out.append((net.b_name(l) if net.bias == "vectors" else net.W_name(l), "bias", lin.bias))
+            out.append((net.b_name(l) if net.has_b else net.W_name(l), "bias", lin.bias))
     return out
 
 
@@ -114,7 +116,7 @@ def load(net: Net, params_np: dict) -> nn.Sequential:
         elif net.trick:
             weight, bias = W[:, :-1], W[:, -1]                               # [step:bias-trick] bias column → bias
         else:
-            b = tensor(net, params_np[net.b_name(l)]) if net.bias == "vectors" else None
+            b = tensor(net, params_np[net.b_name(l)]) if net.has_b else None
             weight, bias = L.to_linear(W, b, net.layout, net.bias)
         lin.weight.copy_(weight)
         if bias is not None:
@@ -129,7 +131,7 @@ def parameters(net: Net, params: nn.Sequential) -> dict:
         bias = lin.bias.detach() if lin.bias is not None else None
         W, b = L.from_linear(lin.weight.detach(), bias, net.layout, net.bias)
         out[net.W_name(l)] = W
-        if net.bias == "vectors":
+        if net.has_b:
             out[net.b_name(l)] = b
     return out
 
@@ -255,7 +257,7 @@ def gradients(net: Net, params: nn.Sequential, fwd: Forward, bwd: Backward, hype
                 bias = bias + wd_bias * lin.bias                             # [step:l2] + λ·b (l2_bias)
             W, b = L.from_linear(weight, bias, net.layout, net.bias)         # back to the article's layout
             grads[net.W_name(l)] = W
-            if net.bias == "vectors":
+            if net.has_b:
                 grads[net.b_name(l)] = b
     return grads
 
@@ -311,7 +313,7 @@ def snapshot(net: Net, model: nn.Sequential, opt, counted: int) -> dict:
         for slot in weight:
             W, b = L.from_linear(weight[slot], vec.get(slot), net.layout, net.bias)
             out.setdefault(slot, {})[net.W_name(l)] = numpy(W)
-            if net.bias == "vectors" and slot in vec:
+            if net.has_b and slot in vec:
                 out[slot][net.b_name(l)] = numpy(b)
     return out
 

@@ -86,7 +86,7 @@ def _tensors(*arrays):
 def to_linear(W, b, layout: str, bias: str):
     """One layer in the article's layout -> (nn.Linear weight (n_out, n_in), bias (n_out,) or None).
 
-    ``b`` is the article's bias vector under bias = "vectors" and None otherwise;
+    ``b`` is the article's bias vector under bias = "vectors" (its one number under "shared") and None otherwise;
     under the bias trick the bias is cut out of W's last row (rows) or column (columns).
     Returns new tensors, so loading them into a module never aliases the inputs.
     """
@@ -95,7 +95,7 @@ def to_linear(W, b, layout: str, bias: str):
 
 
 def from_linear(weight, vec, layout: str, bias: str):
-    """(nn.Linear weight, bias) -> (W, b) in the article's layout (b is None unless bias = "vectors").
+    """(nn.Linear weight, bias) -> (W, b) in the article's layout (b is None unless bias = "vectors" or "shared").
 
     The inverse of ``to_linear``: applied to parameters, to their gradients, to updated values.
     """
@@ -106,13 +106,14 @@ def describe_linear(W_name: str, b_name: str, W_shape, layout: str, bias: str) -
     """The mapping of one layer as a line the report prints, e.g.
     ``W1 (4, 3) → Linear(3, 3): weight = W1[:-1, :].T (3, 3), bias = W1[-1, :] (3,)``."""
     part, vector = RL.layer_texts(W_name, b_name, layout, bias)
-    b_shape = RL.bias_shape(W_shape[1] if layout == "rows" else W_shape[0], layout)
-    b = np.zeros(b_shape) if bias == "vectors" else None
+    b_shape = RL.bias_shape(W_shape[1] if layout == "rows" else W_shape[0], layout, bias == "shared")
+    b = np.zeros(b_shape) if bias in ("vectors", "shared") else None
     kernel, vec = RL.to_dense(np.zeros(tuple(W_shape)), b, layout, bias)
     n_in, n_out = kernel.shape
     src = f"{W_name} {tuple(W_shape)}" + (f", {b_name} {tuple(b.shape)}" if b is not None else "")
     out = (f"{src} → nn.Linear({n_in}, {n_out}, bias={vec is not None}): "
            f"weight = {part}{'.T' if layout == 'rows' else ''} {(n_out, n_in)}")
     if vec is not None:
-        out += f", bias = {vector} {tuple(vec.shape)}"
+        out += f", bias = {vector} {tuple(vec.shape)}" + (": ONE number, a Parameter of shape (1,) that F.linear "
+                                                         "broadcasts over the units" if bias == "shared" else "")
     return out

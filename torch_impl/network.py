@@ -86,7 +86,7 @@ def forward(net: Net, params: dict, X: torch.Tensor) -> Forward:
             A_prev = torch.cat([A_prev, torch.ones((1, A_prev.shape[1]), dtype=A_prev.dtype)], dim=0)  # [step:bias-trick] a row of ones
         W = params[net.W_name(l)]
         Z_l = A_prev @ W if net.layout == "rows" else W @ A_prev            # [step:forward-affine] Z = A·W (columns: W·A)
-        if net.bias == "vectors":
+        if net.has_b:
             Z_l = Z_l + params[net.b_name(l)]                                # [step:forward-affine] + b
         A_in.append(A_prev)
         Z.append(Z_l)
@@ -156,7 +156,7 @@ def gradients(net: Net, params: dict, fwd: Forward, bwd: Backward, hyper: Hyper)
     for l in range(net.depth):
         W = net.W_name(l)
         grads[W] = params[W].grad.detach().clone()                           # [step:weight-gradient] ∂J/∂W = W.grad
-        if net.bias == "vectors":
+        if net.has_b:
             grads[net.b_name(l)] = params[net.b_name(l)].grad.detach().clone()   # ∂J/∂b = b.grad
     if hyper.l2:
         for name in grads:                                                   # + λ·W   (J += ½λΣW²)
@@ -345,7 +345,7 @@ def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | No
         "style": "autograd on leaf tensors in the article's own layout",
         "parameters": (", ".join(f"{n} {s}" for n, s in p.items())
                        + f": leaf tensors, {L.torch_dtype(net.dtype)}, requires_grad=True, {net.layout} layout"),
-        "forward": (f"Z = {product}" + (" + b" if net.bias == "vectors" else "")
+        "forward": (f"Z = {product}" + (" + b" if net.has_b else "")
                     + (f" with A_in = torch.cat([A, ones], dim={1 if net.layout == 'rows' else 0}) (bias trick: "
                        f"the bias is the last {'row' if net.layout == 'rows' else 'column'} of W)"
                        if net.trick else " with A_in = A")
