@@ -141,14 +141,40 @@ def floatx(dtype):
 
 # --------------------------------------------------------------------------- the article ↔ Keras mapping
 
-TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0, "cce": 1.0}   # article term / Keras term
+TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0, "cce": 1.0,   # article term / Keras term
+              "output_sum": 1.0}
 KERAS_CLASS = {"half_sse": "MeanSquaredError", "mse": "MeanSquaredError", "squared_error": "MeanSquaredError",
+               "output_sum": "OutputSum",
                "bce": "BinaryCrossentropy", "cce": "CategoricalCrossentropy"}
 
 
 def keras_loss(loss, dtype, reduction="sum_over_batch_size"):
     """The Keras loss object for this article loss, computing in ``dtype``."""
-    return getattr(keras.losses, KERAS_CLASS[loss.name])(reduction=reduction, dtype=np.dtype(dtype).name)
+    cls = output_sum_class() if loss.name == "output_sum" else getattr(keras.losses, KERAS_CLASS[loss.name])
+    return cls(reduction=reduction, dtype=np.dtype(dtype).name)
+
+
+def keras_name(loss) -> str:
+    """How the report names the Keras loss class: keras.losses.X, or this module's own subclass."""
+    if loss.name == "output_sum":
+        return "OutputSum (a keras.losses.Loss whose call is keras.ops.mean(ŷ, axis=-1))"
+    return f"keras.losses.{KERAS_CLASS[loss.name]}"
+
+
+def output_sum_class():
+    """J = Σ ŷ as a Keras loss (Keras has none: a user subclasses keras.losses.Loss). Like Keras' own losses it
+    gives each example the mean of its outputs, which the reduction then averages over the batch; y_true is not
+    read. Made on first use (keras is imported lazily)."""
+    global _OUTPUT_SUM
+    if _OUTPUT_SUM is None:
+        class OutputSum(keras.losses.Loss):
+            def call(self, y_true, y_pred):
+                return keras.ops.mean(y_pred, axis=-1)                     # [step:cost:output_sum] an example's mean output
+        _OUTPUT_SUM = OutputSum
+    return _OUTPUT_SUM
+
+
+_OUTPUT_SUM = None
 
 
 def multiplier(loss, n_elements: int) -> float:
@@ -192,7 +218,7 @@ def plan(net: Net, hyper: Hyper, n: int) -> Plan:
     m_full, r = p.m_full, TERM_RATIO[net.loss.name]
     how = f"m = r·N = {r:g}·{n * k} = {m_full:g}" if net.loss.reduce == "sum" else f"m = r = {m_full:g}"
     p.mapping = {
-        "loss": (f"{net.loss.formula}  =  m · keras.losses.{KERAS_CLASS[net.loss.name]}(reduction="
+        "loss": (f"{net.loss.formula}  =  m · {keras_name(net.loss)}(reduction="
                  f"'sum_over_batch_size'), {how} (r = article term / Keras term; N = examples × outputs)"),
         "learning rate": (f"lr = α·s·m_step = {hyper.learning_rate:g}·{s:g}·{m_step:g} = {lr:.10g} "
                           f"(s = {hyper.grad_scale} with {batch_size} example(s) per step; m_step = J / keras loss "
@@ -361,7 +387,7 @@ def dense_class(net: Net):
                 use_bias, self.use_bias = self.use_bias, False
                 super().build(input_shape)                                   # the kernel, as any Dense
                 self.use_bias = use_bias
-                self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine] one bias
+                self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine:shared] one bias
                                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         _SHARED = SharedBiasDense
     return _SHARED

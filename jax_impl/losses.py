@@ -8,6 +8,7 @@ Mirrors ``reference/losses.py``; ∂J/∂ŷ is never written here — the styles
 * ``squared_error`` J = Σ (y − ŷ)²          → jnp.sum(optax.losses.squared_error(ŷ, y))
 * ``bce``           J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]
                                             → jnp.mean(−(xlogy(y, ŷ) + xlogy(1 − y, 1 − ŷ)))
+* ``output_sum``    J = Σ ŷ                 → jnp.sum(ŷ)   (the output itself; no target)
 * ``cce``           J = (1/n) Σ_examples −Σ_classes y log ŷ
                                             → jnp.sum(−xlogy(y, ŷ)) / n   (optax's softmax_cross_entropy
                                               takes logits: from probabilities it is xlogy again)
@@ -47,11 +48,16 @@ def cce_terms(y, yhat):
     return -xlogy(y, yhat)
 
 
+def output_sum_terms(y, yhat):
+    return yhat                                                            # J = jnp.sum(ŷ): y is not read
+
+
 TERMS = {"half_sse": half_sse_terms, "mse": mse_terms, "squared_error": squared_error_terms, "bce": bce_terms,
-         "cce": cce_terms}
+         "cce": cce_terms, "output_sum": output_sum_terms}
 CODE = {"half_sse": "jnp.sum(optax.losses.l2_loss(ŷ, y))", "mse": "jnp.mean(optax.losses.squared_error(ŷ, y))",
         "squared_error": "jnp.sum(optax.losses.squared_error(ŷ, y))",
-        "bce": "jnp.mean(−(xlogy(y, ŷ) + xlogy(1 − y, 1 − ŷ)))", "cce": "jnp.sum(−xlogy(y, ŷ)) / n"}
+        "bce": "jnp.mean(−(xlogy(y, ŷ) + xlogy(1 − y, 1 − ŷ)))", "cce": "jnp.sum(−xlogy(y, ŷ)) / n",
+        "output_sum": "jnp.sum(ŷ)"}
 
 
 def J(loss, y, yhat, axis=0):

@@ -404,6 +404,33 @@ SOFTMAX_GRID = [(i, *p) for i, p in enumerate([("cce", b, lay) for b in ("trick"
 # Mini-batches for every backend's random networks (reference/batches.py): a seeded order per epoch and a smaller
 # last batch where the loss averages; a summed loss with 1/n on batches that divide n; as (i, loss, bias, layout,
 # n, batch_size, grad_scale).
+# The conventions of the classic worked examples (issue 15) for every backend's random networks: one bias shared by a
+# whole layer (Mazur), trained as one number, on both layouts and rules, with L2 reaching it or not; and J = Σŷ,
+# the output itself with no target (micrograd, cs231n), under every bias convention. As (i, loss, bias, layout,
+# rule, l2, l2_bias); the networks are 3-4-2, tanh then sigmoid, with seeds 900 + i.
+CONVENTION_GRID = [(i, *p) for i, p in enumerate(
+    [("half_sse", "shared", lay, rule, 0.0, True) for lay in ("rows", "columns") for rule in ("batch", "sgd")]
+    + [("output_sum", b, lay, "batch", 0.0, True) for b in ("trick", "vectors", "shared", "none")
+       for lay in ("rows", "columns")]
+    + [("mse", "shared", "rows", "batch", 0.1, True), ("bce", "shared", "columns", "sgd", 0.1, False),
+       ("output_sum", "shared", "columns", "sgd", 0.05, True)])]
+CONVENTION_IDS = [f"{p[1]}-{p[2]}-{p[3]}-{p[4]}" + (f"-l2{'' if p[6] else '-nobias'}" if p[5] else "")
+                  for p in CONVENTION_GRID]
+
+
+def convention_case(make_case, i, loss, bias, layout, rule, l2, l2_bias):
+    """The CONVENTION_GRID network ``i``, built by a test module's own ``make_case``."""
+    return make_case(900 + i, (3, 4, 2), [("tanh", {}), ("sigmoid", {})], loss, bias, layout, rule=rule,
+                     grad_scale="1", l2=l2, l2_bias=l2_bias)
+
+
+def assert_bias_gradients(rows, bias):
+    """Every style's ∂J/∂b rows held (and were compared) exactly when the network has b parameters."""
+    held = {r.style for r in rows if r.quantity.startswith("grad.b") and r.passed}
+    styles = {r.style for r in rows}
+    assert held == (styles if bias in ("vectors", "shared") else set()), (bias, held, styles)
+
+
 MINIBATCH_GRID = [(i, *p) for i, p in enumerate([
     ("cce", "vectors", "rows", 7, 3, "1"), ("cce", "trick", "columns", 7, 3, "1"), ("mse", "none", "rows", 5, 2, "1"),
     ("bce", "vectors", "columns", 5, 4, "1"), ("half_sse", "trick", "rows", 6, 2, "1/n"),

@@ -136,6 +136,8 @@ BROKEN = [
      "network.loss: 'cce' is the cross-entropy of a class distribution: the output layer needs a softmax"),
     ('activations = ["tanh", "sigmoid"]', 'activations = ["tanh", "softmax"]',
      "network.sizes: a softmax over 1 class is 1 whatever Z is: a classifier needs at least 2 outputs"),
+    ('loss = "half_sse"', 'loss = "output_sum"', "data.y: loss 'output_sum' (J = Σ ŷ (the output itself, no target)) has no targets: leave y out"),
+    ('bias = "vectors"', 'bias = "shared"', "params.b1: expected shape (1, 1) for b1 (rows layout, shared bias), got (1, 2)"),
 ]
 
 

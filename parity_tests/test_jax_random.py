@@ -59,7 +59,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     if zero_first:                                     # an all-zero first example: Z = 0 exactly without a bias
         X[0] = 0.0
     y = (rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else helpers.one_hot(rng, shape_y, layout)
-         if loss == "cce" else rng.standard_normal(shape_y))
+         if loss == "cce" else np.zeros(shape_y) if loss in RLS.NO_TARGET else rng.standard_normal(shape_y))
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
                   probe=(net.W_name(0), (0, 0)) if probe else None, batch_size=batch_size, shuffle_seed=shuffle_seed)
     return Case(name=f"random-{seed}", path=Path(f"random-{seed}.toml"), title="random", description="",
@@ -114,6 +114,8 @@ def all_cases() -> dict:
         d = dict(d)
         out[f"drawn-{k}"] = make_case(d.pop("seed"), d.pop("sizes"), d.pop("acts"), d.pop("loss"), d.pop("bias"),
                                       d.pop("layout"), **d)
+    for i, *p in helpers.CONVENTION_GRID:
+        out[f"convention-{i}"] = helpers.convention_case(make_case, i, *p)
     for i, loss, bias, layout in helpers.SOFTMAX_GRID:
         out[f"softmax-{i}"] = make_case(700 + i, (3, 4, 3), [("tanh", {}), ("softmax", {})], loss, bias, layout,
                                         rule=("batch", "sgd")[i % 2])
@@ -226,6 +228,13 @@ def test_minibatches_in_a_stored_order(random_runs, i, loss, bias, layout, n, ba
     rows = check(f"minibatch-{i}", lambda rows, traces: helpers.renormalised_dJ_dyhat(CASES[f"minibatch-{i}"], rows,
                                                                                     traces, {"keras"}))
     assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,rule,l2,l2_bias", helpers.CONVENTION_GRID, ids=helpers.CONVENTION_IDS)
+def test_shared_bias_and_output_sum(random_runs, i, loss, bias, layout, rule, l2, l2_bias):
+    """A bias shared by a layer (a (1, 1) array under jax.vjp; a Dense whose bias is built (1,)) and J = jnp.sum(ŷ)
+    (an OutputSum keras.losses.Loss), on both styles, every layout; ∂J/∂b held wherever there is a b."""
+    helpers.assert_bias_gradients(check(f"convention-{i}"), bias)
 
 
 @pytest.mark.parametrize("i,loss,bias,layout", helpers.SOFTMAX_GRID, ids=["-".join(p[1:]) for p in helpers.SOFTMAX_GRID])

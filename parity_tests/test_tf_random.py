@@ -17,7 +17,8 @@ import pytest
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import MINIBATCH_GRID, SOFTMAX_GRID, assert_row, describe, renormalised_dJ_dyhat
+from .helpers import (CONVENTION_GRID, CONVENTION_IDS, MINIBATCH_GRID, SOFTMAX_GRID, assert_bias_gradients, assert_row,
+                      convention_case, describe, renormalised_dJ_dyhat)
 from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case, minibatch_case
 
 
@@ -45,6 +46,14 @@ GRID_ACT = [(i, a, b, lay) for i, (a, b, lay) in enumerate(itertools.product(ACT
 def test_every_activation_bias_layout(tf_backend, i, act, bias, layout):
     loss = LOSSES[i % len(LOSSES)]
     check(make_case(100 + i, (3, 4, 2), [act, act], loss, bias, layout))
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,rule,l2,l2_bias", CONVENTION_GRID, ids=CONVENTION_IDS)
+def test_shared_bias_and_output_sum(tf_backend, i, loss, bias, layout, rule, l2, l2_bias):
+    """A bias shared by a layer (a Dense whose bias is built (1,), the tape summing over the units) and J = Σŷ
+    (an OutputSum keras.losses.Loss; tf.reduce_sum on the tape), on both styles, every layout."""
+    rows = check(convention_case(make_case, i, loss, bias, layout, rule, l2, l2_bias))
+    assert_bias_gradients(rows, bias)
 
 
 @pytest.mark.parametrize("i,loss,bias,layout", SOFTMAX_GRID, ids=["-".join(p[1:]) for p in SOFTMAX_GRID])

@@ -24,7 +24,8 @@ from backprop_parity.reference.spec import Hyper, Net
 from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
-from .helpers import MINIBATCH_GRID, SOFTMAX_GRID, assert_row, class_output, describe, one_hot
+from .helpers import (CONVENTION_GRID, CONVENTION_IDS, MINIBATCH_GRID, SOFTMAX_GRID, assert_bias_gradients, assert_row,
+                      class_output, convention_case, describe, one_hot)
 
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
         ("leaky_relu", {}), ("elu", {}), ("elu", {"alpha": 0.5})]
@@ -50,7 +51,7 @@ def make_case(seed, sizes, acts, loss, bias, layout, rule="batch", grad_scale="1
     shape_y = (n, sizes[-1]) if layout == "rows" else (sizes[-1], n)
     X = rng.standard_normal(shape_x)
     y = (rng.integers(0, 2, shape_y).astype(float) if loss == "bce" else one_hot(rng, shape_y, layout)
-         if loss == "cce" else rng.standard_normal(shape_y))
+         if loss == "cce" else np.zeros(shape_y) if loss in RLS.NO_TARGET else rng.standard_normal(shape_y))
     first = net.W_name(0)
     hyper = Hyper(rule=rule, learning_rate=0.3, grad_scale=grad_scale, epochs=epochs, l2=l2, l2_bias=l2_bias,
                   probe=(first, (0, 0)) if probe else None, batch_size=batch_size, shuffle_seed=shuffle_seed)
@@ -104,6 +105,14 @@ def test_minibatches_in_a_stored_order(torch_backend, i, loss, bias, layout, n, 
     (autograd): W after the first epoch and after the last, every cost, the order itself."""
     rows = check(minibatch_case(i, loss, bias, layout, n, batch_size, grad_scale))
     assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
+
+
+@pytest.mark.parametrize("i,loss,bias,layout,rule,l2,l2_bias", CONVENTION_GRID, ids=CONVENTION_IDS)
+def test_shared_bias_and_output_sum(torch_backend, i, loss, bias, layout, rule, l2, l2_bias):
+    """A bias shared by a layer (nn.Linear's bias a Parameter of shape (1,), autograd summing over the units) and
+    J = ŷ.sum(), on both styles, every layout; ∂J/∂b held wherever there is a b."""
+    rows = check(convention_case(make_case, i, loss, bias, layout, rule, l2, l2_bias))
+    assert_bias_gradients(rows, bias)
 
 
 GRID_LOSS = [(i, *p) for i, p in enumerate(itertools.product(LOSSES, BIASES, LAYOUTS, ["batch", "sgd"]))]

@@ -622,6 +622,12 @@ class _Loader:
                                    f"but network.sizes starts with {net.sizes[0]}")
         if "y" in raw:
             y = self.matrix("data.y", raw["y"])
+        if net is not None and net.loss.name in loss_mod.NO_TARGET:
+            if "y" in raw or "source" in raw:
+                self.fail(where_y, f"loss {net.loss.name!r} ({net.loss.formula}) has no targets: leave y out")
+            if X is not None:                                                 # never read: J is the output alone
+                n = X.shape[net.example_axis]
+                y = np.zeros((n, net.sizes[-1]) if net.layout == "rows" else (net.sizes[-1], n))
         if y is not None:
             if net is not None and X is not None:
                 n = X.shape[net.example_axis]

@@ -13,6 +13,8 @@ torch's ``reduction='mean'`` and Keras do.
 * ``bce``           J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)]   deeplearning.ai notes,
                                             logistic regression       ∂J/∂ŷ = (−y/ŷ + (1 − y)/(1 − ŷ)) / N
                     after a sigmoid, δ = ∂J/∂Z = (ŷ − y)/N in one piece (``bce_sigmoid_delta``)
+* ``output_sum``    J = Σ ŷ                the network's output itself, no target (what cs231n's and micrograd's
+                                            worked examples differentiate: a neuron, not a loss)   ∂J/∂ŷ = 1
 * ``cce``           J = (1/n) Σ_examples −Σ_classes y log ŷ   categorical cross-entropy after a softmax,
                                             the mean over the n EXAMPLES (not over every element) ∂J/∂ŷ = −(y/ŷ)/n
                     after a softmax, δ = ∂J/∂Z = (ŷ − y)/n in one piece (``cce_softmax_delta``)
@@ -76,6 +78,15 @@ def bce_sigmoid_delta(y, Z, axis=0):
     return ((1 - y) * sigmoid(Z) - y * sigmoid(-Z)) / np.size(y)
 
 
+def output_sum_terms(y, yhat):
+    # J = Σŷ: the terms are the outputs themselves; y is not read (the case gives none: it is 0)
+    return yhat + 0.0 * y
+
+
+def output_sum_grad(y, yhat):
+    return np.ones_like(yhat)
+
+
 def cce_terms(y, yhat):
     # −y·log ŷ for every class of every example; a class with y = 0 adds exactly 0 (as xlogy), even where ŷ = 0.
     # No clipping: Keras clips ŷ to [1e-7, 1 − 1e-7] and renormalises ŷ by its sum first.
@@ -135,7 +146,12 @@ LOSSES: dict[str, Loss] = {
                 {"sigmoid": bce_sigmoid_delta}),
     "cce": Loss("cce", "J = (1/n) Σ_examples −Σ_classes y log ŷ", cce_terms, "example_mean", cce_grad,
                 {"softmax": cce_softmax_delta}),
+    "output_sum": Loss("output_sum", "J = Σ ŷ (the output itself, no target)", output_sum_terms, "sum",
+                       output_sum_grad),
 }
+
+# Losses of the output alone: the case gives no targets (data.y is left out and taken as 0, never read).
+NO_TARGET = {"output_sum"}
 
 # Losses whose targets are a distribution over classes: each example's y is one-hot (the case checks it).
 ONE_HOT = {"cce"}

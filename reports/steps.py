@@ -78,7 +78,7 @@ STEPS: dict[str, Step] = {s.name: s for s in [
 
 # ∂J/∂ŷ of each loss of reference/losses.py, in the articles' symbols (what the output delta starts from)
 DJ_DYHAT = {"half_sse": "−(y − ŷ)", "mse": "−2(y − ŷ)/N", "squared_error": "−2(y − ŷ)",
-            "bce": "(−y/ŷ + (1 − y)/(1 − ŷ))/N", "cce": "−(y/ŷ)/n"}
+            "bce": "(−y/ŷ + (1 − y)/(1 − ŷ))/N", "cce": "−(y/ŷ)/n", "output_sum": "1"}
 
 
 def for_case(name: str, net) -> Step:
@@ -164,12 +164,16 @@ class Marked:
     function: str          # enclosing function (qualified), "" at module level
     code: str              # the statement, dedented, marker comments removed
     note: str              # the marker comment's own words ("Z = A·W (+ b)")
-    only: tuple = ()       # the optimizers the line runs for ([step:update:adam,adamw]); (): every case
+    only: tuple = ()       # the cases the line runs for, by their optimizer, loss or bias convention
+                           # ([step:update:adam,adamw], [step:cost:output_sum], [step:forward-affine:shared]); (): every case
 
     def serves(self, case) -> bool:
-        """Does this line run for ``case`` (its optimizer)?"""
-        hyper = getattr(case, "hyper", None)
-        return not self.only or hyper is None or hyper.optimizer in self.only
+        """Does this line run for ``case`` (its optimizer, its loss, its bias convention)?"""
+        hyper, net = getattr(case, "hyper", None), getattr(case, "net", None)
+        if not self.only or (hyper is None and net is None):
+            return True
+        names = {getattr(hyper, "optimizer", None)} | ({net.loss.name, net.bias} if net is not None else set())
+        return bool(names & set(self.only))
 
     @property
     def where(self) -> str:

@@ -205,7 +205,7 @@ class SharedBiasDense(keras.layers.Dense):
         use_bias, self.use_bias = self.use_bias, False
         super().build(input_shape)                                       # the kernel, as any Dense
         self.use_bias = use_bias
-        self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine] one bias
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer=self.bias_initializer,   # [step:forward-affine:shared] one bias
                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
 

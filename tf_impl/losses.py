@@ -30,15 +30,31 @@ import numpy as np
 import tensorflow as tf
 
 # article term / Keras element term
-TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0, "cce": 1.0}
+TERM_RATIO = {"half_sse": 0.5, "mse": 1.0, "squared_error": 1.0, "bce": 1.0, "cce": 1.0, "output_sum": 1.0}
 KERAS_CLASS = {"half_sse": "MeanSquaredError", "mse": "MeanSquaredError", "squared_error": "MeanSquaredError",
-               "bce": "BinaryCrossentropy", "cce": "CategoricalCrossentropy"}
+               "bce": "BinaryCrossentropy", "cce": "CategoricalCrossentropy", "output_sum": "OutputSum"}
+
+
+class OutputSum(keras.losses.Loss):
+    """J = Σ ŷ as a Keras loss (Keras has none: a user subclasses keras.losses.Loss). Like Keras' own losses it
+    gives each example the mean of its outputs, which the reduction then averages over the batch; y_true is not
+    read."""
+
+    def call(self, y_true, y_pred):
+        return keras.ops.mean(y_pred, axis=-1)                             # [step:cost:output_sum] an example's mean output
 
 
 def keras_loss(loss, dtype, reduction="sum_over_batch_size"):
     """The Keras loss object for this article loss, computing in ``dtype``."""
-    cls = getattr(keras.losses, KERAS_CLASS[loss.name])
+    cls = OutputSum if loss.name == "output_sum" else getattr(keras.losses, KERAS_CLASS[loss.name])
     return cls(reduction=reduction, dtype=np.dtype(dtype).name)
+
+
+def keras_name(loss) -> str:
+    """How the report names the Keras loss class: keras.losses.X, or this module's own subclass."""
+    if loss.name == "output_sum":
+        return "OutputSum (a keras.losses.Loss whose call is keras.ops.mean(ŷ, axis=-1))"
+    return f"keras.losses.{KERAS_CLASS[loss.name]}"
 
 
 def keras_multiplier(loss, n_elements: int) -> float:
@@ -58,7 +74,7 @@ def keras_formula(loss, n_elements: int) -> str:
     how = f"m = r·N = {r:g}·{n_elements} = {m:g}" if loss.reduce == "sum" else f"m = r = {m:g}"
     over = ("N = examples in the batch: it sums each example's classes" if loss.reduce == "example_mean"
             else "N = examples × outputs in the batch")
-    return (f"{loss.formula}  =  m · keras.losses.{KERAS_CLASS[loss.name]}(reduction='sum_over_batch_size'), "
+    return (f"{loss.formula}  =  m · {keras_name(loss)}(reduction='sum_over_batch_size'), "
             f"{how} (r = article term / Keras term; {over}; Keras = c·J, c = 1/m)")
 
 

@@ -140,7 +140,8 @@ TERMS = {"half_sse": lambda y, yhat: 0.5 * tf.square(y - yhat),
          "mse": lambda y, yhat: tf.square(y - yhat),
          "squared_error": lambda y, yhat: tf.square(y - yhat),
          "bce": lambda y, yhat: -(tf.math.xlogy(y, yhat) + tf.math.xlogy(1 - y, 1 - yhat)),
-         "cce": lambda y, yhat: -tf.math.xlogy(y, yhat)}   # [step:cost] the loss terms
+         "cce": lambda y, yhat: -tf.math.xlogy(y, yhat),
+         "output_sum": lambda y, yhat: tf.identity(yhat)}   # [step:cost] the loss terms (J = Σŷ: ŷ itself)
 
 
 def cost(net: Net, params: dict, yhat, y, hyper: Hyper):

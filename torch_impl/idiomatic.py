@@ -69,7 +69,7 @@ def build(net: Net) -> nn.Sequential:
         n_in, n_out = net.sizes[l], net.sizes[l + 1]
         lin = nn.Linear(n_in, n_out, bias=net.bias != "none", dtype=L.torch_dtype(net.dtype))   # [step:forward-affine] Z = A·Wᵀ + b
         if net.bias == "shared":                                             # one bias for the layer: F.linear broadcasts it
-            lin.bias = nn.Parameter(torch.zeros(1, dtype=L.torch_dtype(net.dtype)))   # [step:forward-affine] bias of shape (1,)
+            lin.bias = nn.Parameter(torch.zeros(1, dtype=L.torch_dtype(net.dtype)))   # [step:forward-affine:shared] a bias of shape (1,)
         layers.append(lin)
         layers.append(activation(net.activations[l]))                       # A = g(Z)
     return nn.Sequential(*layers)

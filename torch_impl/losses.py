@@ -8,6 +8,7 @@ constant factor, chosen so that the module computes exactly the article's J
 * ``mse``           J = (1/N) Σ (y − ŷ)² → nn.MSELoss(reduction="mean")
 * ``squared_error`` J = Σ (y − ŷ)²     → nn.MSELoss(reduction="sum")
 * ``bce``           J = (1/N) Σ −[y log ŷ + (1 − y) log(1 − ŷ)] → nn.BCELoss(reduction="mean")
+* ``output_sum``    J = Σ ŷ               → ŷ.sum(): no loss module — what cs231n and micrograd call backward on
 * ``cce``           J = (1/n) Σ_examples −Σ_classes y log ŷ → nn.NLLLoss(reduction="mean")(torch.log(ŷ), y.argmax(1)):
                     from probabilities torch's call is the negative log-likelihood of the log of ŷ, with the
                     class index of each one-hot row (nn.CrossEntropyLoss would apply its own log_softmax
@@ -44,6 +45,20 @@ class ProbabilityNLL(nn.Module):
         return F.nll_loss(torch.log(yhat), y.argmax(dim=1), reduction=self.reduction)   # [step:cost] NLLLoss(log ŷ, class)
 
 
+class OutputSum(nn.Module):
+    """J = Σ ŷ, the output itself (y is not read): torch needs no loss module for it — ``ŷ.sum()`` is what a
+    micrograd or cs231n reader calls ``backward()`` on. A module here only so that it reduces like the others."""
+
+    def __init__(self, reduction="sum"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, yhat, y):
+        if self.reduction == "none":
+            return yhat
+        return yhat.sum() if self.reduction == "sum" else yhat.mean()     # [step:cost:output_sum] ŷ.sum()
+
+
 @dataclass(frozen=True)
 class Loss:
     """How torch computes one of the reference's losses (its name and formula are the reference's: ``net.loss``)."""
@@ -55,8 +70,9 @@ class Loss:
     @property
     def code(self) -> str:
         """The torch expression, as the report prints it."""
-        call = (f"nn.NLLLoss(reduction={self.reduction!r})(torch.log(ŷ), y.argmax(1))"
-                if self.module is ProbabilityNLL else f"nn.{self.module.__name__}(reduction={self.reduction!r})(ŷ, y)")
+        call = (f"nn.NLLLoss(reduction={self.reduction!r})(torch.log(ŷ), y.argmax(1))" if self.module is ProbabilityNLL
+                else "ŷ.sum()" if self.module is OutputSum
+                else f"nn.{self.module.__name__}(reduction={self.reduction!r})(ŷ, y)")
         return call if self.factor == 1.0 else f"{self.factor:g} · {call}"
 
     def J(self, y, yhat):
@@ -78,6 +94,7 @@ LOSSES: dict[str, Loss] = {
     "squared_error": Loss(nn.MSELoss, "sum"),
     "bce": Loss(nn.BCELoss, "mean"),
     "cce": Loss(ProbabilityNLL, "mean"),
+    "output_sum": Loss(OutputSum, "sum"),
 }
 
 
