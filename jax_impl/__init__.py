@@ -1,6 +1,6 @@
 """The NumPy reference network, mirrored in JAX (and in Keras 3 running on JAX).
 
-Two styles, both loading the case's initial parameters exactly, float64 by default:
+Three styles, all loading the case's initial parameters exactly, float64 by default:
 
 * ``network``     — "grad": pure functions on a dict of ``jax.Array`` s; the forward pass
   records each layer's ``jax.vjp`` pullback, δ is the pullback of ∂J/∂ŷ (itself
@@ -10,7 +10,10 @@ Two styles, both loading the case's initial parameters exactly, float64 by defau
 * ``keras_style`` — "keras": ``keras.Sequential`` of ``Dense`` and activation layers,
   Keras losses, ``keras.optimizers.SGD``, ``compile`` + ``fit(shuffle=False)``, with Keras 3
   running on its JAX backend (``KERAS_BACKEND=jax`` must be in the environment before
-  keras is imported; one Keras backend per process).
+  keras is imported; one Keras backend per process);
+* ``sharded``     — "sharded": data parallel — ``network``'s functions, with each batch's gradient computed
+  half on each of two CPU devices (``jax.shard_map``, ``jax.lax.psum``) and the update on the
+  replicated parameters.
 
 float64: JAX computes in float32 unless ``jax_enable_x64`` is on, and an array made
 before the switch stays 32-bit. The switch is therefore flipped here, at package
@@ -22,7 +25,21 @@ report shows the jax rows as NOT RUN (a failure), never as silently skipped.
 
 from __future__ import annotations
 
-import jax
+import os
+
+
+def _host_devices(count: int = 2) -> None:
+    """Two XLA CPU devices in this process, for the sharded style (``sharded.py``): XLA reads the flag when JAX
+    first computes, so it is added here, before this package makes any array, to whatever XLA_FLAGS holds. One
+    device computes everything else, as before."""
+    flag = "--xla_force_host_platform_device_count"
+    if flag not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={count}".strip()
+
+
+_host_devices()
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)      # before any array exists: float64 is JAX's only on request
 

@@ -3,7 +3,8 @@
 Same two names as ``reference/backend.py``:
 
 * ``STYLES``: {"grad": ``network`` (jax.grad / jax.vjp, optax), "keras": ``keras_style`` (Keras 3 on
-  the JAX backend)} — style modules that keep ``reference/contract.py``; the shared trace assembly
+  the JAX backend), "sharded": ``sharded`` (data parallel over 2 CPU devices)} — style modules that keep
+  ``reference/contract.py``; the shared trace assembly
   (``reference/trace.py``) calls them;
 * ``functions(dtype)``: act.*, loss.*, calc.* computed the JAX way (derivatives by ``jax.grad``,
   losses by optax / jax.numpy, the calculus examples by ``jax.vjp``, ``jax.grad`` and ``optax.sgd``), in the
@@ -23,9 +24,10 @@ import numpy as np
 
 from backprop_parity.reference.functions import table
 
-from . import activations, array, calculus, jax_dtype, keras_style, losses, network, platform_note, preprocessing
+from . import (activations, array, calculus, jax_dtype, keras_style, losses, network, platform_note, preprocessing,
+               sharded)
 
-STYLES = {"grad": network, "keras": keras_style}
+STYLES = {"grad": network, "keras": keras_style, "sharded": sharded}
 
 FUNCTIONS_NOTE = ("act.* by jax.nn / jax.numpy, their derivatives by jnp.vectorize(jax.grad(g)); loss.* by "
                   "optax.losses (l2_loss, squared_error) and jax.scipy.special.xlogy, reduced with jnp.sum / "

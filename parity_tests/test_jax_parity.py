@@ -31,7 +31,7 @@ from . import helpers
 from .conftest import required
 
 BACKEND = "jax"
-STYLES = ("grad", "keras")
+STYLES = ("grad", "keras", "sharded")
 CASES = builtin_names()
 FAILED_STATUSES = {"MISMATCH", "MISSING", "NOT RUN", "ERROR", "NOTHING COMPARED", "SHAPE", "empty"}
 
@@ -187,11 +187,14 @@ def test_mapping_is_reported(jax_runs, case_name, style):
         return
     assert all(isinstance(v, str) and v for v in t.mapping.values())
     common = {"parameters", "loss", "deltas", "learning rate", "update", "platform"}
-    if style == "grad":
+    if style in ("grad", "sharded"):
         assert common | {"forward"} <= set(t.mapping)
         optimizer = load(case_name).hyper.optimizer
         assert "α·s" in t.mapping["learning rate"] and "jax.jit" in t.mapping["update"]
         assert f"optax.{'sgd' if optimizer in ('sgd', 'momentum', 'nesterov') else optimizer}(" in t.mapping["update"]
+        if style == "sharded" and load(case_name).y is not None:
+            assert "jax.shard_map over 2 CPU devices" in t.mapping["data parallel"]
+            assert "shard_map" in t.mapping["compiled"]
     else:
         assert common | {"model", "dtype", "execution"} <= set(t.mapping)
         assert "on the jax backend" in t.mapping["model"]
@@ -255,7 +258,7 @@ def test_registry_declares_jax():
     assert b.style_names == STYLES
     assert b.package == "backprop_parity.jax_impl"
     assert b.env == {"KERAS_BACKEND": "jax"}
-    assert [s.module for s in b.styles] == ["network", "keras_style"]
+    assert [s.module for s in b.styles] == ["network", "keras_style", "sharded"]
     assert {"jax", "jaxlib", "optax", "keras"} <= set(b.distributions)
 
 

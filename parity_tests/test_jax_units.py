@@ -225,7 +225,8 @@ def test_importing_the_backend_imports_no_other_framework(facts):
 
 def test_both_styles_keep_the_contract(facts):
     assert facts["styles"] == {"grad": "backprop_parity.jax_impl.network",
-                               "keras": "backprop_parity.jax_impl.keras_style"}
+                               "keras": "backprop_parity.jax_impl.keras_style",
+                               "sharded": "backprop_parity.jax_impl.sharded"}
     for style, signatures in facts["signatures"].items():
         assert signatures == facts["contract"], style
 

@@ -27,7 +27,7 @@ import re
 import sys
 import textwrap
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -282,13 +282,54 @@ def extract_file(path: Path, backend: str, styles: tuple) -> list[Marked]:
     return out
 
 
+def borrowers(backend: str, package: str, directory: Path) -> dict[str, list[tuple[str, set]]]:
+    """{module stem: [(style, the functions of that module it runs)]} for each style whose module takes contract
+    functions from another module of the package (``sharded.py``: ``from .network import forward, backward, …``):
+    those functions, and the module's functions they call, run for that style too, so their marked lines serve
+    it. Read from the source (imports by name, names referenced), no framework imported."""
+    from backprop_parity.reference.contract import NAMES
+    out: dict[str, list[tuple[str, set]]] = {}
+    for s in registry.get(backend).styles:
+        path = module_file(package, s.module, directory)
+        if not path.is_file():
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module and node.module != s.module):
+                continue
+            taken = {a.name for a in node.names if a.name in NAMES}
+            if taken:
+                out.setdefault(node.module, []).append((s.name, taken))
+    for stem, entries in out.items():
+        source = module_file(package, stem, directory)
+        tree = ast.parse(source.read_text(encoding="utf-8")) if source.is_file() else ast.Module(body=[])
+        refers = {n.name: {x.id for x in ast.walk(n) if isinstance(x, ast.Name)} for n in tree.body
+                  if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        merged: dict[str, set] = {}
+        for style, taken in entries:
+            merged.setdefault(style, set()).update(taken)
+        for style, names in merged.items():
+            todo = list(names)
+            while todo:                                   # the functions they call, in the same module
+                for callee in refers.get(todo.pop(), ()):
+                    if callee in refers and callee not in names:
+                        names.add(callee)
+                        todo.append(callee)
+        out[stem] = list(merged.items())
+    return out
+
+
 @lru_cache(maxsize=None)
 def _extract_cached(backend: str, package: str, directory: str, shared: tuple, stamp: tuple) -> tuple:
     directory_path = Path(directory)
     out = []
+    borrowed = borrowers(backend, package, directory_path)
     for stem in sorted(p.stem for p in directory_path.glob("*.py")):
         path = module_file(package, stem, directory_path)
-        out.extend(extract_file(path, backend, styles_for(backend, stem)))
+        marked = extract_file(path, backend, styles_for(backend, stem))
+        for m in marked:
+            extra = tuple(style for style, runs in borrowed.get(stem, ())
+                          if style not in m.styles and m.function.split(".")[0] in runs)
+            out.append(replace(m, styles=m.styles + extra) if extra else m)
     all_styles = registry.get(backend).style_names
     for path in shared:                    # the reference's framework-free modules every style runs
         out.extend(extract_file(Path(path), backend, all_styles))

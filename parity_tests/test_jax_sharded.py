@@ -1,0 +1,189 @@
+"""The data-parallel JAX style (``jax_impl/sharded.py``): what it must get right, and the traps it avoids.
+
+Every case and every random network already holds ``jax/sharded`` to the reference, number by number
+(test_jax_parity, test_jax_random). Here: the two devices are really there and really split the batch; an
+odd batch's padding is really masked; and the reductions a data-parallel port gets wrong give wrong numbers —
+asserted, so that the style's way is shown to matter:
+
+* under ``jax.shard_map`` JAX types each device's values as varying or not, and ``jax.grad`` of a device's
+  OWN loss with respect to replicated parameters is summed over the devices (the transpose of the implicit
+  broadcast is a psum): a device's own mean, differentiated, is the whole batch's gradient times the number
+  of devices — and ``jax.lax.pmean`` of it, DistributedDataParallel's averaging written in JAX, leaves it so;
+* a summed loss gives the whole batch's gradient by the same rule, with or without the pmean;
+* without the mask, an odd batch's padding copy counts twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from backprop_parity.reference import registry
+
+from .conftest import missing_backend
+
+
+
+def style():
+    from backprop_parity.jax_impl import sharded
+    return sharded
+
+
+def network(loss="mse", layout="rows", n=4, seed=3):
+    from backprop_parity.reference import activations as RA
+    from backprop_parity.reference import losses as RLS
+    from backprop_parity.reference.spec import Hyper, Net
+    net = Net(sizes=(3, 4, 2), activations=(RA.make("tanh"), RA.make("sigmoid")), loss=RLS.make(loss), layout=layout)
+    rng = np.random.default_rng(seed)
+    params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
+    X = rng.standard_normal((n, 3) if layout == "rows" else (3, n))
+    y = rng.standard_normal((n, 2) if layout == "rows" else (2, n))
+    return net, Hyper(learning_rate=0.1), params, X, y
+
+
+def whole_batch_gradient(S, net, hyper, params, X, y):
+    """jax.grad of J on one device: what every data-parallel gradient must equal."""
+    import jax
+    P, Xj, yj = S.load(net, params), S.tensor(net, X), S.tensor(net, y)
+    return jax.grad(lambda p: S.cost(net, p, S.predict(net, p, Xj), yj, hyper))(P)
+
+
+def naive(S, net, params, X, y, average: bool):
+    """Each device differentiates its OWN loss (its half's J, reduced over its half only); then, with ``average``,
+    jax.lax.pmean of the gradients (DDP's all-reduce of the mean)."""
+    import jax
+    from backprop_parity.jax_impl import losses as LOSS
+
+    def on_device(params, X, y):
+        g = jax.grad(lambda p: LOSS.J(net.loss, y, S.predict(net, p, X), net.example_axis))(params)
+        return jax.lax.pmean(g, S.AXIS) if average else g
+    spec = S.split(net)
+    return jax.shard_map(on_device, mesh=S.mesh(), in_specs=(jax.sharding.PartitionSpec(), spec, spec),
+                         out_specs=jax.sharding.PartitionSpec())(S.load(net, params), S.tensor(net, X), S.tensor(net, y))
+
+
+def close(a: dict, b: dict, factor: float = 1.0) -> bool:
+    return all(np.allclose(np.asarray(a[k]), factor * np.asarray(b[k]), rtol=1e-12, atol=1e-14) for k in b)
+
+
+def _fwd_bwd(S, net, params, X, y, hyper):
+    P = S.load(net, params)
+    fwd = S.forward(net, P, S.tensor(net, X))
+    return fwd, S.backward(net, P, fwd, S.tensor(net, y), hyper)
+
+
+# --------------------------------------------------------------------------- computed in the jax backend's own process
+# (its registry env set before JAX starts: this pytest process may hold Keras on TensorFlow already)
+
+def collect() -> dict:
+    """Every check's outcome, computed in a process of the jax backend's own."""
+    import jax
+    import jax.numpy as jnp
+    S = style()
+    out: dict = {"devices": len(jax.devices("cpu")), "world": S.WORLD}
+    net, hyper, params, X, y = network()
+    Xp, yp, keep = S.padded(net, S.tensor(net, X), S.tensor(net, y))
+    placed = jax.device_put(Xp, jax.NamedSharding(S.mesh(), S.split(net)))
+    out["shards"] = sorted((s.device.id, list(s.data.shape)) for s in placed.addressable_shards)
+    out["whole"] = {}
+    for loss, layout in [("mse", "rows"), ("half_sse", "rows"), ("mse", "columns"), ("half_sse", "columns"),
+                         ("bce", "rows"), ("output_sum", "columns")]:
+        net, hyper, params, X, y = network(loss, layout)
+        if loss == "bce":
+            y = (y > 0).astype(float)
+        got = S.gradients(net, S.load(net, params), *_fwd_bwd(S, net, params, X, y, hyper), hyper)
+        out["whole"][f"{loss}-{layout}"] = close(got, whole_batch_gradient(S, net, hyper, params, X, y))
+    out["own"] = {}
+    for loss in ("mse", "half_sse"):
+        for layout in ("rows", "columns"):
+            net, hyper, params, X, y = network(loss, layout)
+            whole = whole_batch_gradient(S, net, hyper, params, X, y)
+            for average in (False, True):
+                got = naive(S, net, params, X, y, average)
+                out["own"][f"{loss}-{layout}-{'pmean' if average else 'plain'}"] = {
+                    "equal": close(got, whole), "twice": close(got, whole, factor=S.WORLD)}
+    out["odd"] = {}
+    for n in (1, 3, 5):
+        net, hyper, params, X, y = network("half_sse", "rows", n=n)   # a sum: a copy left in would count twice
+        Xp, yp, keep = S.padded(net, S.tensor(net, X), S.tensor(net, y))
+        got = S.gradients(net, S.load(net, params), *_fwd_bwd(S, net, params, X, y, hyper), hyper)
+        repeated = whole_batch_gradient(S, net, hyper, params, np.vstack([X, X[-1:]]), np.vstack([y, y[-1:]]))
+        out["odd"][str(n)] = {"rows": int(Xp.shape[0]), "kept": float(jnp.sum(keep)) / 2,
+                              "copy_is_last": bool(np.array_equal(np.asarray(Xp[-1]), X[-1])),
+                              "whole": close(got, whole_batch_gradient(S, net, hyper, params, X, y)),
+                              "repeated": close(got, repeated)}
+    S.mesh.cache_clear()
+    real = jax.devices
+    try:
+        jax.devices = lambda *a: [object()]
+        S.mesh()
+        out["one_device"] = None
+    except S.DeviceError as exc:
+        out["one_device"] = str(exc)
+    finally:
+        jax.devices = real
+        S.mesh.cache_clear()
+    return out
+
+
+@lru_cache(maxsize=None)
+def outcome() -> dict:
+    b = registry.get("jax")
+    code = "import json, sys; from parity_tests.test_jax_sharded import collect; print('PROBE' + json.dumps(collect()))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, **b.env}, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
+    if r.returncode or line is None:
+        return {"error": (r.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(line[len("PROBE"):])
+
+
+@pytest.fixture(scope="module")
+def got() -> dict:
+    found = outcome()
+    if "error" in found:
+        if "No module named" in found["error"]:
+            missing_backend("jax", found["error"])
+        pytest.fail(f"the jax process failed: {found['error']}", pytrace=False)
+    return found
+
+
+def test_two_cpu_devices_split_the_batch(got):
+    assert got["devices"] >= got["world"] == 2
+    assert got["shards"] == [[0, [2, 3]], [1, [2, 3]]]
+
+
+@pytest.mark.parametrize("which", ["mse-rows", "half_sse-rows", "mse-columns", "half_sse-columns", "bce-rows",
+                                   "output_sum-columns"])
+def test_the_sharded_gradient_is_the_whole_batchs(got, which):
+    assert got["whole"][which] is True
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("reduced", ["plain", "pmean"])
+def test_a_devices_own_mean_differentiated_is_twice_the_gradient(got, layout, reduced):
+    """pmean does not undo it: both devices hold the same, already summed, gradient."""
+    assert got["own"][f"mse-{layout}-{reduced}"] == {"equal": False, "twice": True}
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("reduced", ["plain", "pmean"])
+def test_a_summed_loss_differentiated_per_device_is_the_whole_gradient(got, layout, reduced):
+    assert got["own"][f"half_sse-{layout}-{reduced}"]["equal"] is True
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_an_odd_batch_is_padded_and_the_copies_masked(got, n):
+    odd = got["odd"][str(n)]
+    assert odd["rows"] == n + 1 and odd["kept"] == n and odd["copy_is_last"]
+    assert odd["whole"] is True and odd["repeated"] is False     # masked: left in, the copy would count twice
+
+
+def test_without_two_devices_the_style_says_so(got):
+    assert got["one_device"] and "XLA_FLAGS=--xla_force_host_platform_device_count=2" in got["one_device"]
