@@ -485,3 +485,35 @@ CROSS_ENTROPY_CALLS = [          # (form, targets, argument)
     ("cce_logits", _Y[1], _Z[1]), ("sparse_cce_logits", _LABELS[1:2], _Z[1]),        # one example, as a vector
 ]
 CROSS_ENTROPY_IDS = [f"{f}-{'one' if np.ndim(x) == 1 else 'batch'}" for f, _, x in CROSS_ENTROPY_CALLS]
+
+
+# --------------------------------------------------------------------------- checks run in a backend's own process
+
+@lru_cache(maxsize=None)
+def in_backend_process(backend: str, module: str) -> dict:
+    """``parity_tests.<module>.collect()``, run in a new process with the backend's registry env set before any
+    import (Keras on JAX and Keras on TensorFlow cannot share this pytest process): its JSON, or {"error": …}."""
+    import json
+    import subprocess
+    import sys
+    code = f"import json; from parity_tests.{module} import collect; print('PROBE' + json.dumps(collect()))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, **registry.get(backend).env},
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
+    if r.returncode or line is None:
+        return {"error": (r.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(line[len("PROBE"):])
+
+
+def collected(backend: str, module: str) -> dict:
+    """``in_backend_process``'s outcome for a test: skipped (or failed, when required) if the backend cannot be
+    imported, failed with the child's last line if it broke."""
+    import pytest
+    from .conftest import missing_backend
+    found = in_backend_process(backend, module)
+    if "error" in found:
+        if "No module named" in found["error"]:
+            missing_backend(backend, found["error"])
+        pytest.fail(f"the {backend} process failed: {found['error']}", pytrace=False)
+    return found

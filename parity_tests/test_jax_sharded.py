@@ -15,18 +15,10 @@ asserted, so that the style's way is shown to matter:
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from functools import lru_cache
-
 import numpy as np
 import pytest
 
-from backprop_parity.reference import registry
-
-from .conftest import missing_backend
+from . import helpers
 
 
 
@@ -132,26 +124,9 @@ def collect() -> dict:
     return out
 
 
-@lru_cache(maxsize=None)
-def outcome() -> dict:
-    b = registry.get("jax")
-    code = "import json, sys; from parity_tests.test_jax_sharded import collect; print('PROBE' + json.dumps(collect()))"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                       env={**os.environ, **b.env}, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
-    if r.returncode or line is None:
-        return {"error": (r.stderr.strip().splitlines() or ["no output"])[-1]}
-    return json.loads(line[len("PROBE"):])
-
-
 @pytest.fixture(scope="module")
 def got() -> dict:
-    found = outcome()
-    if "error" in found:
-        if "No module named" in found["error"]:
-            missing_backend("jax", found["error"])
-        pytest.fail(f"the jax process failed: {found['error']}", pytrace=False)
-    return found
+    return helpers.collected("jax", "test_jax_sharded")
 
 
 def test_two_cpu_devices_split_the_batch(got):

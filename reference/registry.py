@@ -57,7 +57,7 @@ class Style:
     module: str        # the module of the backend package holding the contract's functions ("network")
     title: str         # a few words for people ("autograd on leaf tensors")
     colour: str        # the plots' colour for this style ("#D55E00")
-    marker: str        # the plots' marker letter: o s D ^ v < P X ("s", a square)
+    marker: str        # the plots' marker letter: o s D ^ v < > P X ("s", a square)
     optimizer_forms: tuple = ()   # ((optimizer, written form), …) where the framework's optimizer is not
                                   # written as its paper (reference/optimizers.py FORMS): "buffer", "eps-inside" …
 

@@ -36,6 +36,23 @@ ONEDNN_ENV = os.environ.get("TF_ENABLE_ONEDNN_OPTS")   # as the process saw it w
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+def _logical_cpus(count: int = 2) -> None:
+    """The process's CPU as two logical devices, for the mirrored style (``mirrored.py``): TensorFlow takes the
+    split only before it initialises its devices, so it is asked here, at import. If TensorFlow already ran
+    something, the one device stays and the mirrored style says so."""
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        if cpus and len(tf.config.get_logical_device_configuration(cpus[0]) or ()) < count:
+            tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()
+                                                                 for _ in range(count)])
+    except RuntimeError:                 # "Virtual devices cannot be modified after being initialized"
+        pass
+
+
+_logical_cpus()
+
 import keras  # noqa: E402
 
 try:  # TensorFlow's own answer; a private module, so tolerate its absence

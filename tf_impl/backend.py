@@ -18,9 +18,9 @@ from backprop_parity.reference.contract import Trace
 from backprop_parity.reference.functions import table
 from backprop_parity.reference.trace import trace_case
 
-from . import activations, calculus, idiomatic, losses, network, preprocessing
+from . import activations, calculus, idiomatic, losses, mirrored, network, preprocessing
 
-STYLES = {"tape": network, "keras": idiomatic}
+STYLES = {"tape": network, "keras": idiomatic, "mirrored": mirrored}
 
 
 def trace(case, style: str) -> Trace:

@@ -16,7 +16,9 @@ BACKEND = Backend(
     styles=(Style("tape", "network", "tf.Variable, a persistent GradientTape, Keras SGD apply_gradients",
                   "#0072B2", "^", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before"))),
             Style("keras", "idiomatic", "keras.Sequential of Dense, Keras losses, train_on_batch",
-                  "#56B4E9", "v", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before")))),
+                  "#56B4E9", "v", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before"))),
+            Style("mirrored", "mirrored", "data parallel: tf.distribute.MirroredStrategy over 2 logical CPUs",
+                  "#8B5A00", ">", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before")))),
     distributions=("tensorflow-cpu", "tensorflow", "keras"),   # the installed ones are reported
     env={"KERAS_BACKEND": "tensorflow"},    # Keras 3 picks its backend once, at import
     imports=("tensorflow",),

@@ -283,6 +283,12 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     opt = optimizer(net, params, hyper, examples_per_step(net, hyper, X))
     train_step = tf.function(lambda X_batch, y_batch: one_step(net, params, X_batch, y_batch, hyper, opt))
+    return trained(net, params, X, y, X_np, hyper, opt, train_step, every_epoch)
+
+
+def trained(net: Net, params: dict, X, y, X_np, hyper: Hyper, opt, train_step, every_epoch: bool) -> Training:
+    """Every epoch, each batch through ``train_step`` (a tf.function of one batch, traced once); J under
+    tf.function too. The parameters, J and the optimizer's state as the trace reads them."""
     J = tf.function(lambda: cost(net, params, predict(net, params, X), y, hyper))
     data = batches(net, X, y, hyper)
     history = History({name: p.numpy() for name, p in params.items()}, every_epoch)
