@@ -281,9 +281,17 @@ def predict(net: Net, params: dict, X) -> jax.Array:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule with one jax.jit-compiled update; costs[0] is J before any update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
+    opt = optimizer(net, params, hyper, hyper.step_size(RL.n_examples(X, net.layout)))
+    return trained(net, params, X, y, hyper, opt, compiled_epoch(net, hyper, opt), every_epoch,
+                   "jax.jit of each epoch: jax.lax.scan of the update (jax.grad of J + optax, its state carried) over "
+                   "the epoch's batches; and jax.jit of J")
+
+
+def trained(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer, epoch, every_epoch: bool,
+            compiled: str) -> Training:
+    """Every epoch through ``epoch`` (a compiled epoch, ``compiled_epoch``'s); J by jax.jit; the parameters, J and
+    the optimizer's state as the trace reads them."""
     n = RL.n_examples(X, net.layout)
-    opt = optimizer(net, params, hyper, hyper.step_size(n))
-    epoch = compiled_epoch(net, hyper, opt)
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
     history = History(params, every_epoch)
     costs = [J(params)]
@@ -295,9 +303,7 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
         if e in (0, hyper.epochs - 1):
             state["opt_new" if e == 0 else "opt"] = snapshot(opt, (e + 1) * per_epoch)
     return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),
-                    notes={"compiled": "jax.jit of each epoch: jax.lax.scan of the update (jax.grad of J + optax, its state "
-                                         "carried) over the epoch's batches; and jax.jit of J"},
-                    state=O.traced(hyper, state))
+                    notes={"compiled": compiled}, state=O.traced(hyper, state))
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):

@@ -32,20 +32,18 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.sharding import AxisType
 from jax.sharding import PartitionSpec as P
 
 from backprop_parity.reference import batches as B
 from backprop_parity.reference import layout as RL
-from backprop_parity.reference import optimizers as O
-from backprop_parity.reference.contract import Forward, History, Training
+from backprop_parity.reference.contract import Forward, Training
 from backprop_parity.reference.spec import Hyper, Net
 
 from . import Static
 from . import losses as LOSS
 from .network import (J_of, backward, cost, cost_each, forward, l2_mask, load, missing, numpy,  # noqa: F401
-                      optimizer, parameters, predict, snapshot, step, tensor)
+                      optimizer, parameters, predict, step, tensor, trained)
 from .network import describe as one_device_description
 
 __all__ = ["tensor", "numpy", "load", "parameters", "forward", "backward", "gradients", "cost", "cost_each",
@@ -155,23 +153,10 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     """Every epoch of the update rule, each update's gradient split over the 2 devices; costs[0] is J before any
     update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    n = RL.n_examples(X, net.layout)
-    opt = optimizer(net, params, hyper, hyper.step_size(n))
-    epoch = compiled_epoch(net, hyper, opt)
-    J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
-    history = History(params, every_epoch)
-    costs = [J(params)]
-    per_epoch, state = B.steps_per_epoch(hyper, n), {}
-    for e in range(hyper.epochs):
-        params = epoch(params, X, y, e)
-        history.append(params)
-        costs.append(J(params))
-        if e in (0, hyper.epochs - 1):
-            state["opt_new" if e == 0 else "opt"] = snapshot(opt, (e + 1) * per_epoch)
-    return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),
-                    notes={"compiled": "jax.jit of each epoch: jax.lax.scan of the sharded update (jax.shard_map over "
-                                         f"{WORLD} devices, then optax) over the epoch's batches"},
-                    state=O.traced(hyper, state))
+    opt = optimizer(net, params, hyper, hyper.step_size(RL.n_examples(X, net.layout)))
+    return trained(net, params, X, y, hyper, opt, compiled_epoch(net, hyper, opt), every_epoch,
+                   f"jax.jit of each epoch: jax.lax.scan of the sharded update (jax.shard_map over {WORLD} devices, "
+                   "then optax) over the epoch's batches; and jax.jit of J")
 
 
 def describe(net: Net, hyper: Hyper, X_np, fwd: Forward, training: Training | None) -> dict:
