@@ -181,7 +181,7 @@ def test_frozen_parameter_keeps_its_value_through_every_epoch():
     params = {k: rng.standard_normal(s) for k, s in net.param_shapes().items()}
     X, y = rng.standard_normal((3, 2)), rng.standard_normal((3, 1))
     tr = network.train(net, params, X, y, Hyper(rule="sgd", epochs=3), every_epoch=True)
-    history, costs = tr.history, tr.costs
+    history = tr.history
     for h in history:
         np.testing.assert_array_equal(h["W2"], params["W2"])
     assert not np.array_equal(history[-1]["W1"], params["W1"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_parity.reports import backends as B
 from backprop_parity.reports.compare import compare_case
 
 from . import helpers as H

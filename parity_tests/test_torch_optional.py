@@ -42,7 +42,7 @@ def test_torch_backend_without_torch_is_a_failure_not_a_skip(no_torch_env, tmp_p
     r = run(no_torch_env, "-m", "backprop_parity.reports.cli", "check", "courtial-one-car", "--backend", "torch", "--json", str(out))
     assert r.returncode == 1, r.stdout + r.stderr
     rows = json.loads(out.read_text(encoding="utf-8"))
-    assert sorted(row["style"] for row in rows) == ["autograd", "modules"]
+    assert sorted(row["style"] for row in rows) == ["autograd", "ddp", "modules"]
     for row in rows:
         assert row["status"] == "NOT RUN" and row["passed"] is False
         assert "torch is blocked for this test" in row["reason"]

@@ -74,6 +74,7 @@ NO_COUNTERPART = {
     # style -> key families (name before "[") that may be missing, and only under the bias trick
     "autograd": {"deriv_aug", "delta_aug"},
     "modules": {"deriv_aug", "delta_aug", "A_aug", "dA"},
+    "ddp": {"deriv_aug", "delta_aug", "A_aug", "dA"},          # the modules style's model, split over 2 processes
 }
 
 

@@ -268,6 +268,17 @@ def _articles() -> dict:
         return tomllib.load(f)
 
 
+def sources_text() -> str:
+    """The built-in cases' sources in a few words: "six tutorials (four texts, Mazur's and micrograd)"."""
+    articles = {k: v for k, v in _articles().items() if v.get("author")}
+    texts = sum(1 for v in articles.values() if v.get("seed_file"))
+    brought = [v["author"].split()[-1] for v in articles.values() if not v.get("seed_file")]
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+    say = lambda n: words.get(n, str(n))                       # noqa: E731
+    return (f"{say(len(articles))} tutorials ({say(texts)} texts"
+            + "".join(f", {a}'s" for a in brought[:-1]) + (f" and {brought[-1]}'s" if brought else "") + ")")
+
+
 def builtin_paths() -> list[Path]:
     return sorted(p for p in CASES_DIR.glob("*.toml"))
 
@@ -648,9 +659,9 @@ class _Loader:
         """[data] source = "load_digits" (reference/datasets.py): X and y from a dataset that ships offline, in
         the case's layout, instead of written out; ``examples`` keeps the first N."""
         from . import datasets
-        for field in ("X", "y"):
-            if field in raw:
-                self.fail(f"data.{field}", "give the data either as X and y or as a source, not both")
+        for name in ("X", "y"):
+            if name in raw:
+                self.fail(f"data.{name}", "give the data either as X and y or as a source, not both")
         name = self.string("data.source", raw["source"], list(datasets.SOURCES))
         try:
             X, y = datasets.SOURCES[name]()
@@ -746,9 +757,9 @@ class _Loader:
 
     def minibatch(self, train: dict, rule: str, net, X) -> dict:
         """batch_size and shuffle_seed: given for the minibatch rule (batch_size required), refused for the others."""
-        for field in ("batch_size", "shuffle_seed"):
-            if field in train and rule != "minibatch":
-                self.fail(f"train.{field}", f"applies to rule = \"minibatch\" only (the rule is {rule!r})")
+        for name in ("batch_size", "shuffle_seed"):
+            if name in train and rule != "minibatch":
+                self.fail(f"train.{name}", f"applies to rule = \"minibatch\" only (the rule is {rule!r})")
         if rule != "minibatch":
             return {}
         if "batch_size" not in train:

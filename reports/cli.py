@@ -94,10 +94,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only`` (the command on the line), the other subcommands' modules are not imported."""
+    from backprop_parity.reference.case import sources_text
     frameworks = [b.title for b in registry.entries() if not b.reference]
     p = _Parser(prog="backprop-parity",
                 description=f"Check a hand-written network against {', '.join(frameworks)} "
-                            "and the worked numbers of four tutorial articles.")
+                            f"and the worked numbers of {sources_text()}.")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="run cases and compare every number")
     c.add_argument("cases", nargs="*", help="built-in case names or paths to case files (default: all built-in)")

@@ -52,7 +52,7 @@ def _esc(text) -> str:
 
 
 def _shape(kind: str, x: float, y: float, r: float, fill: str, stroke: str) -> str:
-    """A marker (the registry's letters: o s D ^ v < > P X) centred on (x, y)."""
+    """A marker (the registry's letters: o s D ^ v < > h P X) centred on (x, y)."""
     paint = f'fill="{fill}" stroke="{stroke}" stroke-width="1.3"'
     if kind == "s":
         return f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r:.1f}" height="{2 * r:.1f}" {paint}/>'
@@ -61,6 +61,7 @@ def _shape(kind: str, x: float, y: float, r: float, fill: str, stroke: str) -> s
            "v": [(0, 1.2), (1.1, -0.9), (-1.1, -0.9)],
            "<": [(-1.2, 0), (0.9, -1.1), (0.9, 1.1)],
            ">": [(1.2, 0), (-0.9, -1.1), (-0.9, 1.1)],
+           "h": [(0, -1.2), (1.04, -.6), (1.04, .6), (0, 1.2), (-1.04, .6), (-1.04, -.6)],
            "P": [(-.4, -1.1), (.4, -1.1), (.4, -.4), (1.1, -.4), (1.1, .4), (.4, .4), (.4, 1.1), (-.4, 1.1),
                  (-.4, .4), (-1.1, .4), (-1.1, -.4), (-.4, -.4)],
            "X": [(-1, -.6), (-.6, -1), (0, -.4), (.6, -1), (1, -.6), (.4, 0), (1, .6), (.6, 1), (0, .4), (-.6, 1),

@@ -25,7 +25,7 @@ import pandas as pd
 from backprop_parity.reference import batches as B
 from backprop_parity.reference import registry
 from backprop_parity.reference.backend import Trace
-from backprop_parity.reference.case import Case
+from backprop_parity.reference.case import Case, sources_text
 from backprop_parity.reference.spec import TRACE_DOC
 
 from . import cache, environment, plots, steps
@@ -220,7 +220,7 @@ def build(results, backends: list, dtype: str) -> list:
     styles = styles_seen(results)
     blocks = [
         Heading(1, TITLE),
-        Para([f"{len(results)} case(s) — worked examples of four tutorial articles, and any case file given — "
+        Para([f"{len(results)} case(s) — worked examples of {sources_text()}, and any case file given — "
               f"each run on every backend from the same initial weights: {backends_text()}. Every number is held "
               "to the article's printed digits and to the NumPy reference at float64 bounds. ",
               Text(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · dtype {dtype} · backends "

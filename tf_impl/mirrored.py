@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import tensorflow as tf
 
 from backprop_parity.reference import layout as RL

@@ -2,7 +2,7 @@
 
 Same names as ``reference/backend.py``:
 
-* ``STYLES``: {"autograd": network, "modules": idiomatic}, each a style module that keeps
+* ``STYLES``: {"autograd": network, "modules": idiomatic, "ddp": ddp}, each a style module that keeps
   the contract of ``reference/contract.py`` (the trace is assembled once, by
   ``reference/trace.py``);
 * ``NOTES``: mapping lines every torch trace adds;
@@ -18,7 +18,7 @@ import torch
 from backprop_parity.reference.expr import NoCounterpart
 from backprop_parity.reference.functions import table
 
-from . import activations, calculus, idiomatic, losses, network, preprocessing
+from . import activations, calculus, ddp, idiomatic, losses, network, preprocessing
 from .layout import numpy, tensor, torch_dtype
 
 FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd.grad (softmax's Jacobian by "
@@ -27,7 +27,7 @@ FUNCTIONS_NOTE = ("act.* by torch functions, their derivatives by torch.autograd
                   "torch.optim.SGD; prep.* by tensor reductions "
                   "(Tensor.std with its default correction=1, the sample σ, unless a ddof is given)")
 
-STYLES = {"autograd": network, "modules": idiomatic}
+STYLES = {"autograd": network, "modules": idiomatic, "ddp": ddp}
 NOTES = {"functions": FUNCTIONS_NOTE}
 
 

@@ -350,15 +350,22 @@ def predict(net: Net, params: nn.Sequential, X) -> torch.Tensor:
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:
     """Every epoch of the update rule on a fresh model; costs[0] is J before any update."""
     model, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
-    n = L.n_examples(X, net.layout)
-    opt = optimizer(net, model, hyper, hyper.step_size(n))
+    opt = optimizer(net, model, hyper, hyper.step_size(L.n_examples(X, net.layout)))
     X_first, y_first = L.examples_first(X, net.layout), L.examples_first(y, net.layout)
+    return trained(net, model, X, y, hyper, opt, lambda e: epoch(net, model, X_first, y_first, hyper, opt, e),
+                   every_epoch)
+
+
+def trained(net: Net, model: nn.Sequential, X, y, hyper: Hyper, opt, run_epoch, every_epoch: bool) -> Training:
+    """The epochs (``run_epoch(e)`` updates ``model`` in place), with the parameters and J after each, and the
+    optimizer's state after the first and the last."""
+    n = L.n_examples(X, net.layout)
     history = History({name: numpy(p) for name, p in parameters(net, model).items()}, every_epoch)
     with torch.no_grad():
         costs = [numpy(cost(net, model, predict(net, model, X), y, hyper))]
     per_epoch, state = steps_per_epoch(net, hyper, X), {}
     for e in range(hyper.epochs):
-        model = epoch(net, model, X_first, y_first, hyper, opt, e)
+        run_epoch(e)
         history.append({name: numpy(p) for name, p in parameters(net, model).items()})
         with torch.no_grad():
             costs.append(numpy(cost(net, model, predict(net, model, X), y, hyper)))

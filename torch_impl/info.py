@@ -15,7 +15,9 @@ BACKEND = Backend(
     styles=(Style("autograd", "network", "autograd on leaf tensors, retain_grad, torch.optim.SGD",
                   "#D55E00", "s", optimizer_forms=(("momentum", "buffer"), ("nesterov", "buffer"))),
             Style("modules", "idiomatic", "nn.Sequential of nn.Linear, a loss module, hooks, torch.optim.SGD",
-                  "#E69F00", "D", optimizer_forms=(("momentum", "buffer"), ("nesterov", "buffer")))),
+                  "#E69F00", "D", optimizer_forms=(("momentum", "buffer"), ("nesterov", "buffer"))),
+            Style("ddp", "ddp", "data parallel: DistributedDataParallel, torch.distributed (gloo) with 2 processes",
+                  "#A50F15", "h", optimizer_forms=(("momentum", "buffer"), ("nesterov", "buffer")))),
     distributions=("torch",),
     env={},
     imports=("torch",),
@@ -32,4 +34,9 @@ def environment() -> list:
     torch = sys.modules.get("torch")
     if torch is None:
         return [("torch threads", "torch not loaded")]
-    return [("torch threads", f"intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}")]
+    out = [("torch threads", f"intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}")]
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        out.append(("torch.distributed", f"{dist.get_backend()}, world size {dist.get_world_size()}: the ddp style's "
+                                         f"group (this worker rank {dist.get_rank()}, a helper process rank 1)"))
+    return out
