@@ -224,7 +224,7 @@ def test_a_style_in_another_form_is_held_to_it_and_the_gap_is_measured(name, apa
     from backprop_parity.reports import text
     out = io.StringIO()
     text.print_results(run.Results([(case, [ref, style], rows)]), console=Console(file=out, width=200))
-    lines = [line for line in out.getvalue().splitlines() if "[optimizer form]" in line]
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("│ [optimizer form]")]   # its table row
     assert len(lines) == 1 and "other/x" in lines[0]
     assert ("convention confirmed" if apart else "match") in lines[0]
     out = io.StringIO()

@@ -167,3 +167,42 @@ def test_errors_and_everything_else_are_relayed(line, monkeypatch):
     from backprop_parity.reports.worker import relayed
     monkeypatch.delenv("BACKPROP_PARITY_FRAMEWORK_LOG", raising=False)
     assert relayed(line)
+
+
+def test_check_never_cuts_a_reason(capsys, monkeypatch):
+    """On a wide screen a long reason starts in its cell, numbered, and is printed whole under the table; with
+    --wide every row is one line with its reason in full."""
+    c = load("courtial-bias-trick")
+    long = [q for q in c.quantities if q.erratum and len(" ".join(q.erratum.split())) > 40]
+    assert long
+    code, out = run(capsys, monkeypatch, 160, "check", "courtial-bias-trick", "--backend", REF)
+    assert code == 0
+    flat = " ".join(out.split())
+    for q in long:
+        assert f"{q.id}: {' '.join(q.erratum.split())}" in flat, q.id
+    assert all(len(line) <= 160 for line in out.splitlines())
+    code, out = run(capsys, monkeypatch, 80, "check", "courtial-bias-trick", "--backend", REF, "--wide")
+    assert code == 0
+    for q in long:
+        row = next(line for line in out.splitlines() if line.startswith(f"│ {q.id} "))
+        assert " ".join(q.erratum.split()) in " ".join(row.split()), q.id
+    assert max(len(line) for line in out.splitlines()) > 160           # not folded to the 80 columns asked for
+
+
+def test_explain_interactive_pages_forward_back_and_jumps(capsys, monkeypatch):
+    """--interactive: Enter forward, p back, a quantity id or step jumps, an unknown answer is said and the page
+    kept, q (or the end of input) stops."""
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\np\ndelta4\nnonsense\n99\ngradcheck\nq\n"))
+    code, out = run(capsys, monkeypatch, 100, "explain", "courtial-bias-trick", "--backend", REF, "--interactive",
+                    "--quiet")
+    assert code == 0
+    seen = [line.split()[1] for line in out.splitlines() if line.startswith("— ") and "Enter next" in line]
+    n = seen[0].split("/")[1]
+    delta4 = next(i for i, line in enumerate(out.splitlines()) if "[output-delta]" in line)
+    assert seen[:4] == [f"1/{n}", f"2/{n}", f"3/{n}", f"2/{n}"]
+    assert seen[5] == seen[6] == seen[4] and seen[4] != seen[3]     # unknown answers keep the page, not redraw it
+    assert out.count("no page for 'nonsense'") == 1 and out.count("no page for '99'") == 1
+    assert int(seen[-1].split("/")[0]) > int(seen[4].split("/")[0]) and "[gradcheck]" in out   # the first such page
+    assert delta4 > 0
+    assert out.count("[output-delta]") == 1                         # drawn once: a kept page is not drawn again

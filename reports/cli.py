@@ -108,6 +108,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     c.add_argument("--all-rows", action="store_true", help="list every reference comparison, not a summary")
     c.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    c.add_argument("--wide", action="store_true",
+                   help="one line per row, reasons in full, whatever the screen's width (for less -S or grep)")
     add_run_options(c)
     sub.add_parser("cases", help="list the built-in cases and their sources")
     for name, (module, help_text) in SUBCOMMANDS.items():
@@ -163,7 +165,7 @@ def cmd_check(args) -> int:
     store = cache.from_args(args)
     results = run_cases(cases, backends, progress=progress, store=store)
     from .text import print_results
-    print_results(results, all_rows=args.all_rows, quiet=args.quiet)
+    print_results(results, all_rows=args.all_rows, quiet=args.quiet, wide=args.wide)
     sys.stdout.flush()
     cache.finish(store, args.quiet)
     rows = [r for _, _, rs in results for r in rs]

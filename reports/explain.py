@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
                         f"{registry.reference().name} always runs)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--interactive", action="store_true",
+                   help="one page at a time (the header, each step, the rest): Enter next, p back, a page number, "
+                        "step or quantity id to jump, q to quit; with --step, start at that step")
     from .cli import add_run_options
     add_run_options(p)
 
@@ -68,7 +71,12 @@ def main(args) -> int:
     store = cache.from_args(args)
     case, traces, rows = run_cases(cases, backends, store=store)[0]
     console = make_console()
-    walkthrough(console, case, traces, rows, args.step)
+    if args.interactive:
+        all_pages = pages(case, traces, rows)
+        start = _page_of(all_pages, args.step, case.net, case.quantities) if args.step else 0
+        browse(console, all_pages, start or 0, net=case.net, quantities=case.quantities)
+    else:
+        walkthrough(console, case, traces, rows, args.step)
     sys.stdout.flush()
     cache.finish(store, args.quiet)
     return 1 if any(r.passed is False for r in rows) else 0
@@ -372,12 +380,32 @@ def _no_counterpart(reason: str | None) -> str:
     return f"no counterpart {_SAID[reason]}: {reason}"
 
 
+@dataclass
+class Page:
+    """One screen of the walkthrough: the case's header, one step (its quantities, the article's numbers and
+    each backend's code), or what comes last; ``draw`` prints it."""
+    title: str
+    draw: object
+    step: str = ""
+    quantities: tuple = ()
+
+
 def walkthrough(console, case, traces, rows, only_step: str | None = None) -> None:
+    """The whole walk, page after page (what ``explain`` prints)."""
     _SAID.clear()
-    header(console, case, traces)
-    for r in rows:
-        if r.status == "hint":
-            console.print(Text(f"hint: {r.reason}", style="bold yellow"))
+    for page in pages(case, traces, rows, only_step):
+        page.draw(console)
+
+
+def pages(case, traces, rows, only_step: str | None = None) -> list[Page]:
+    """The walk as pages: the header (with any hint), then one page per step of the case, then the quantities no
+    step claims and gradient checking."""
+    def front(console):
+        header(console, case, traces)
+        for r in rows:
+            if r.status == "hint":
+                console.print(Text(f"hint: {r.reason}", style="bold yellow"))
+    out = [Page(case.name, front)]
     ref_name = registry.reference().name
     ref = next((t for t in traces if isinstance(t, Trace) and t.backend == ref_name), None)
     article_rows: dict = {}
@@ -391,14 +419,16 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
     backends_ran = sorted({t.backend for t in traces if isinstance(t, Trace)})
 
     if case.net is None or ref is None:
-        if only_step is not None:
-            console.print(Text(f"\n--step {only_step}: this case has no network, so no backprop steps.",
-                               style="yellow"))
-        console.print(Text("\nNo network: the article's small examples, one by one.", style="bold"))
-        for q in case.quantities:
-            console.print()
-            _print_article(console, q, article_rows.get(q.id, []))
-        return
+        def small(console):
+            if only_step is not None:
+                console.print(Text(f"\n--step {only_step}: this case has no network, so no backprop steps.",
+                                   style="yellow"))
+            console.print(Text("\nNo network: the article's small examples, one by one.", style="bold"))
+            for q in case.quantities:
+                console.print()
+                _print_article(console, q, article_rows.get(q.id, []))
+        out.append(Page("the article's examples", small, quantities=tuple(q.id for q in case.quantities)))
+        return out
 
     keys = list(ref.values)
     claimed: dict = {}
@@ -413,54 +443,116 @@ def walkthrough(console, case, traces, rows, only_step: str | None = None) -> No
         if not all_stations:
             why = {"bias-trick": f"this case does not use the bias trick (bias = {case.net.bias})",
                    "l2": "this case has no L2 term (λ = 0)"}.get(only_step, "this case does not reach this step")
-            console.print(Text(f"\n{only_step}: {why}. The code that would compute it:", style="yellow"))
-            _print_code(console, only_step, backends_ran, case)
-            return
-    for i, st in enumerate(all_stations, 1):
-        console.print()
-        step = steps.for_case(st.step, case.net)
-        console.rule(Text(f"{st.title}  [{st.step}]", style="bold magenta"), align="left")
-        for f in st.formulas:
-            console.print(Text("  " + f, style="bold"))
-        console.print(Text(f"  {step.formula}  ({step.source})", style="dim"))
-        for key in st.keys:
-            if key not in ref.values:
-                continue
-            value = ref.values[key]
-            title = Text(f"  {key}", style="bold cyan")
-            title.append(f"  {_shape(value)}", style="dim")
-            d = doc(key)
-            if d:
-                title.append(f"  — {d}", style="dim")
-            console.print(title)
-            print_matrix(console, bracket(F.matrix_lines(value)))
-            t = _ref_table(key, ref_rows)
-            if t is not None:
-                console.print(Padding(t, (0, 0, 0, 4)))
-            for r in ref_rows.get(key, []):
-                if r.passed is False and r.actual is not None:     # a disagreement: show that backend's numbers
-                    console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
-                    print_matrix(console, bracket(F.matrix_lines(r.actual)))
-            for q in claimed.get(key, []):
-                _print_article(console, q, article_rows.get(q.id, []))
-        if st.step not in shown_code or only_step is not None:
-            _print_code(console, st.step, backends_ran, case)
-            shown_code.add(st.step)
+
+            def absent(console):
+                console.print(Text(f"\n{only_step}: {why}. The code that would compute it:", style="yellow"))
+                _print_code(console, only_step, backends_ran, case)
+            out.append(Page(only_step, absent, only_step))
+            return out
+
+    def station(st, with_code):
+        def draw(console):
+            console.print()
+            step = steps.for_case(st.step, case.net)
+            console.rule(Text(f"{st.title}  [{st.step}]", style="bold magenta"), align="left")
+            for f in st.formulas:
+                console.print(Text("  " + f, style="bold"))
+            console.print(Text(f"  {step.formula}  ({step.source})", style="dim"))
+            for key in st.keys:
+                if key not in ref.values:
+                    continue
+                value = ref.values[key]
+                title = Text(f"  {key}", style="bold cyan")
+                title.append(f"  {_shape(value)}", style="dim")
+                d = doc(key)
+                if d:
+                    title.append(f"  — {d}", style="dim")
+                console.print(title)
+                print_matrix(console, bracket(F.matrix_lines(value)))
+                t = _ref_table(key, ref_rows)
+                if t is not None:
+                    console.print(Padding(t, (0, 0, 0, 4)))
+                for r in ref_rows.get(key, []):
+                    if r.passed is False and r.actual is not None:     # a disagreement: show that backend's numbers
+                        console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
+                        print_matrix(console, bracket(F.matrix_lines(r.actual)))
+                for q in claimed.get(key, []):
+                    _print_article(console, q, article_rows.get(q.id, []))
+            if with_code:
+                _print_code(console, st.step, backends_ran, case)
+        return draw
+
+    for st in all_stations:
+        with_code = st.step not in shown_code or only_step is not None
+        shown_code.add(st.step)
+        out.append(Page(st.title, station(st, with_code), st.step,
+                        tuple(q.id for k in st.keys for q in claimed.get(k, []))))
     if only_step is None:
         used = {q.id for qs in claimed.values() for q in qs}
         rest = [q for q in case.quantities if q.id not in used]
         if rest:
-            console.print()
-            console.rule(Text("other quantities of this case", style="bold magenta"), align="left")
-            for q in rest:
-                _print_article(console, q, article_rows.get(q.id, []))
+            def others(console):
+                console.print()
+                console.rule(Text("other quantities of this case", style="bold magenta"), align="left")
+                for q in rest:
+                    _print_article(console, q, article_rows.get(q.id, []))
+            out.append(Page("other quantities of this case", others, quantities=tuple(q.id for q in rest)))
         g = [r for r in rows if r.source == "gradcheck"]
         if g:
-            console.print()
-            t = Table(title="backprop vs centered differences", box=None, header_style="bold", title_justify="left")
-            for col in ("backend", "‖V1 − V2‖/‖V1 + V2‖", "bound", "verdict"):
-                t.add_column(col)
-            for r in g:
-                t.add_row(f"{r.backend}/{r.style}", F.diff(r.actual) if r.actual is not None else "—",
-                          F.tolerance(r.tolerance), _verdict(r))
-            console.print(t)
+            def gradcheck(console):
+                console.print()
+                t = Table(title="backprop vs centered differences", box=None, header_style="bold",
+                          title_justify="left")
+                for col in ("backend", "‖V1 − V2‖/‖V1 + V2‖", "bound", "verdict"):
+                    t.add_column(col)
+                for r in g:
+                    t.add_row(f"{r.backend}/{r.style}", F.diff(r.actual) if r.actual is not None else "—",
+                              F.tolerance(r.tolerance), _verdict(r))
+                console.print(t)
+            out.append(Page("gradient checking", gradcheck, "gradcheck"))
+    return out
+
+
+def browse(console, all_pages: list[Page], start: int = 0, read=input, net=None, quantities=()) -> None:
+    """``--interactive``: one page at a time. Enter (or n) goes forward, p back, a page number or a step, symbol
+    or quantity id jumps there, q (or the end of input) stops. A no-counterpart reason is said in full on every
+    page that meets it (a page read alone cannot point back)."""
+    i, n = max(0, min(start, len(all_pages) - 1)), len(all_pages)
+    shown = None
+    while True:
+        if shown != i:
+            _SAID.clear()
+            all_pages[i].draw(console)
+            shown = i
+        console.print(Text(f"\n— {i + 1}/{n} {all_pages[i].title} · Enter next · p back · a page number, step or "
+                           "quantity id: go there · q quit", style="dim"))
+        try:
+            answer = read("> ").strip()
+        except EOFError:
+            return
+        if answer in ("q", "quit", "exit"):
+            return
+        if answer in ("", "n", "next"):
+            if i == n - 1:
+                return
+            i += 1
+        elif answer in ("p", "prev", "back"):
+            i = max(0, i - 1)
+        elif answer.isdigit() and 1 <= int(answer) <= n:
+            i = int(answer) - 1
+        else:
+            found = _page_of(all_pages, answer, net, quantities)
+            if found is None:
+                console.print(Text(f"no page for {answer!r}: Enter, p, q, 1–{n}, a step ({', '.join(steps.STEPS)}), "
+                                   "a symbol such as delta3 or a quantity id", style="yellow"))
+                continue
+            i = found
+
+
+def _page_of(all_pages: list[Page], answer: str, net, quantities) -> int | None:
+    """The first page showing this quantity id, or of this step (a step name or a symbol steps.resolve knows)."""
+    for k, page in enumerate(all_pages):
+        if answer in page.quantities:
+            return k
+    step = steps.resolve(answer, net, quantities) if net is not None else (answer if answer in steps.STEPS else None)
+    return next((k for k, page in enumerate(all_pages) if step and page.step == step), None)

@@ -32,6 +32,7 @@ def fmt_tol(x) -> str:
 
 
 NARROW = 110          # below this many columns the reasons leave the table for lines under it
+REASON_CELL = 40      # a longer reason starts in its cell ("[3] …") and is printed whole under the table
 
 
 def _centered(row) -> bool:
@@ -66,9 +67,15 @@ def short(text, n=34) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def make_console() -> Console:
-    """rich in a terminal; plain text when piped or redirected, as wide as COLUMNS says (else 160)."""
+WIDE = 1000          # --wide: one line per row, whatever the screen (for `less -S`, grep, a wide editor)
+
+
+def make_console(wide: bool = False) -> Console:
+    """rich in a terminal; plain text when piped or redirected, as wide as COLUMNS says (else 160); ``wide``: as
+    wide as a row needs (WIDE columns), never wrapped."""
     probe = Console()
+    if wide:
+        return Console(width=WIDE, highlight=False, color_system=probe.color_system if probe.is_terminal else None)
     if probe.is_terminal:
         return probe
     try:
@@ -95,8 +102,10 @@ def verdict(row) -> str:
     return row.status
 
 
-def print_results(results, all_rows=False, quiet=False, console=None) -> None:
-    console = console or make_console()
+def print_results(results, all_rows=False, quiet=False, console=None, wide=False) -> None:
+    """check's tables. A reason or erratum is never cut: it folds inside its column (wide layout), or is printed
+    in full under the table (narrow); ``wide``: every row on one line."""
+    console = console or make_console(wide)
     totals = defaultdict(int)
     for case, traces, rows in results:
         for r in rows:
@@ -111,8 +120,9 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
         columns = (("quantity / backend", "printed", "|diff| / tol", "verdict") if narrow else
                    ("quantity", "backend", "printed", "max |diff|", "tolerance", "verdict", "erratum / reason"))
         for col in columns:
-            t.add_column(col, overflow="fold")
+            t.add_column(col, overflow="fold", no_wrap=wide)
         reasons = defaultdict(list)               # narrow: (quantity, text) -> backends, printed under the table
+        notes: dict = {}                          # wide: a long reason -> (its number, the first quantity)
         ref_groups = defaultdict(list)
 
         widest = []                               # the length of each name (and, narrow, backend) shown
@@ -125,8 +135,12 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
                 if reason:
                     reasons[(name, reason)].append(backend)
             else:
+                cell = reason
+                if reason and not wide and len(reason) > REASON_CELL:    # the start here, the whole under the table
+                    number = notes.setdefault(reason, (len(notes) + 1, name))[0]
+                    cell = f"[{number}] " + short(reason, REASON_CELL - 4 - len(str(number)))
                 t.add_row(literal(name), backend, literal(printed), diff, tol, literal(verdict_text, style),
-                          literal(short(reason, 60)))
+                          literal(cell))
         form_groups = defaultdict(list)
         for r in rows:
             if r.source == "reference" and r.quantity != "*" and not all_rows:
@@ -175,6 +189,8 @@ def print_results(results, all_rows=False, quiet=False, console=None) -> None:
         # mid-word or wrapped when it fits: a fixed width is one rich keeps while it narrows the other columns
         t.columns[0].width = min(max(widest, default=8), max(12, console.width // 3))
         console.print(t)
+        for reason, (number, name) in notes.items():
+            console.print(literal(f"[{number}] {name}: {reason}"))
         for (name, reason), backends in reasons.items():
             who = backends[0] if len(backends) == 1 else f"{backends[0]} and {len(backends) - 1} more"
             console.print(literal(f"{name} ({who}): {reason}"))
