@@ -39,6 +39,20 @@ def _host_devices(count: int = 2) -> None:
 
 _host_devices()
 
+
+def _client_threads(count: int = 4) -> None:
+    """Threads for XLA's CPU client: each of the two devices' part of a sharded program runs on a thread of its
+    own pool and blocks in the all-reduce until the other part arrives, and a one-device program (the cost J)
+    takes a thread of the same pool. The pool is as big as the machine's cores (2 here): a J, or any program,
+    on one thread could starve the second device's part past XLA's 40 s rendezvous deadline, and XLA aborts
+    the process (seen in CI: "Termination timeout for all reduce … only 1 of them arrived"). ``PJRT_NPROC``
+    sizes the pool before the client exists; the training loops also keep one program in flight
+    (``network.trained``). A value already in the environment is kept."""
+    os.environ.setdefault("PJRT_NPROC", str(count))
+
+
+_client_threads()
+
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)      # before any array exists: float64 is JAX's only on request

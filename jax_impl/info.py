@@ -22,7 +22,7 @@ BACKEND = Backend(
     distributions=("jax", "jaxlib", "optax", "keras"),
     env={"KERAS_BACKEND": "jax"},
     imports=("jax",),
-    switches=("JAX_", "XLA_", "KERAS_"),    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS …
+    switches=("JAX_", "XLA_", "KERAS_", "PJRT_"),    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS, PJRT_NPROC …
     settings={"slope 0.3": "keras.layers.LeakyReLU() on JAX (negative_slope=0.3 by default)"},
 )
 

@@ -294,12 +294,14 @@ def trained(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer, epoch, e
     n = RL.n_examples(X, net.layout)
     J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
     history = History(params, every_epoch)
-    costs = [J(params)]
+    # one program in flight: each epoch and each J is finished before the next is dispatched, so a sharded
+    # epoch's two device parts never wait for a thread behind a J (see jax_impl._client_threads)
+    costs = [jax.block_until_ready(J(params))]
     per_epoch, state = B.steps_per_epoch(hyper, n), {}
     for e in range(hyper.epochs):
-        params = epoch(params, X, y, e)
+        params = jax.block_until_ready(epoch(params, X, y, e))
         history.append(params)
-        costs.append(J(params))
+        costs.append(jax.block_until_ready(J(params)))
         if e in (0, hyper.epochs - 1):
             state["opt_new" if e == 0 else "opt"] = snapshot(opt, (e + 1) * per_epoch)
     return Training([{k: numpy(v) for k, v in p.items()} for p in history], np.asarray([numpy(c) for c in costs]),

@@ -118,7 +118,7 @@ def _gradient_program(net: Static, hyper: Static):
 def gradients(net: Net, params: dict, fwd: Forward, bwd, hyper: Hyper) -> dict:
     """∂J/∂W of the forward pass's batch, split over the 2 devices (``sharded_gradient``, compiled once per
     network and shapes)."""
-    grads = _gradient_program(Static(net), Static(hyper))(params, fwd.A[0], fwd.record.y)
+    grads = jax.block_until_ready(_gradient_program(Static(net), Static(hyper))(params, fwd.A[0], fwd.record.y))
     return {name: grads[name] for name in params}
 
 
@@ -143,8 +143,8 @@ def compiled_epoch(net: Net, hyper: Hyper, opt):
         return params, state
 
     def epoch(params: dict, X, y, e: int) -> dict:
-        for idx in B.stacked(hyper, RL.n_examples(X, net.layout), e):
-            params, opt.state = updates(params, opt.state, X, y, jnp.asarray(idx))
+        for idx in B.stacked(hyper, RL.n_examples(X, net.layout), e):      # finished before the next is dispatched
+            params, opt.state = jax.block_until_ready(updates(params, opt.state, X, y, jnp.asarray(idx)))
         return params
     return epoch
 

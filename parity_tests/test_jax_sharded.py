@@ -15,6 +15,8 @@ asserted, so that the style's way is shown to matter:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,54 @@ def test_an_odd_batch_is_padded_and_the_copies_masked(got, n):
 
 def test_without_two_devices_the_style_says_so(got):
     assert got["one_device"] and "XLA_FLAGS=--xla_force_host_platform_device_count=2" in got["one_device"]
+
+
+# A sharded epoch's two device parts each block a thread of XLA's CPU client in the all-reduce until the other
+# arrives; a one-device program (a J of the epoch's result, here a 4 s host callback standing in for a slow one)
+# takes a thread of the same pool. With as many threads as cores (2 here) the second part waits for the J, past
+# XLA's rendezvous deadline (1 s here, 40 s by default), and XLA aborts the process. The project's JAX package
+# sizes the pool (PJRT_NPROC, jax_impl._client_threads); the second run shows what that removes.
+STARVED = """
+import time
+import backprop_parity.jax_impl  # noqa: F401  (two host devices, the client's threads, float64)
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+mesh = jax.make_mesh((2,), ("d",))
+def step(w, x):
+    def local(w, x):
+        return jax.lax.psum(jax.grad(lambda w: jnp.sum((x @ w) ** 2))(w), "d")
+    return w - 1e-6 * jax.shard_map(local, mesh=mesh, in_specs=(P(), P("d")), out_specs=P())(w, x), None
+epoch = jax.jit(lambda w, X: jax.lax.scan(step, w, X)[0])
+def slow(x):
+    time.sleep(4.0)
+    return x
+J = jax.jit(lambda w: jax.pure_callback(slow, jax.ShapeDtypeStruct(w.shape, w.dtype), w).sum())
+X = jax.device_put(np.ones((400, 8, 16)), NamedSharding(mesh, P(None, "d")))
+w = jax.device_put(np.ones((16,)), NamedSharding(mesh, P()))
+epoch(w, X).block_until_ready()
+J(w.addressable_shards[0].data).block_until_ready()   # both compiled before the race
+w1 = epoch(w, X)                                      # still running while the next two are dispatched
+j = J(w1.addressable_shards[0].data)                  # J of its result: 4 s on a client thread
+w2 = epoch(w1, X)                                     # meanwhile each device's part needs a thread
+print("survived", float(w2.sum()), float(j))
+"""
+
+
+@pytest.mark.parametrize("threads", ["the project's", "one per core"])
+def test_a_slow_program_beside_a_sharded_epoch_does_not_starve_it(threads):
+    import importlib.util
+    import subprocess
+    import sys
+    from .conftest import missing_backend
+    if importlib.util.find_spec("jax") is None:
+        missing_backend("jax", "jax is not installed")
+    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_collective_call_terminate_timeout_seconds=1 "
+                                      "--xla_cpu_collective_call_warn_stuck_timeout_seconds=1"}
+    env.pop("PJRT_NPROC", None)
+    if threads == "one per core":
+        env["PJRT_NPROC"] = "2"
+    r = subprocess.run([sys.executable, "-c", STARVED], capture_output=True, text=True, timeout=300, env=env)
+    if threads == "the project's":
+        assert r.returncode == 0 and "survived" in r.stdout, r.stderr[-1500:]
+    else:
+        assert r.returncode != 0 and "Termination timeout for `all reduce" in r.stderr, (r.returncode, r.stderr[-800:])

@@ -38,13 +38,20 @@ REF = registry.reference().name
 def report():
     out, res = full_report()
     return {"out": out, "results": res, "html": (out / "index.html").read_text(encoding="utf-8"),
-            "md": (out / "report.md").read_text(encoding="utf-8")}
+            "md": (out / "report.md").read_text(encoding="utf-8"),
+            "pages": {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
+                      for p in sorted((out / "cases").glob("*.html"))}}
 
 
 def section(text: str, case: str) -> str:
-    """One case's section of the page (pandas writes runs of spaces as &nbsp;)."""
+    """One case's section of a page (pandas writes runs of spaces as &nbsp;)."""
     start = text.index(f'<section id="{case}">')
     return text[start:text.index("</section>", start)].replace("&nbsp;", " ")
+
+
+def case_page(report, case: str) -> str:
+    """The case's own page, cases/<case>.html: its section whole."""
+    return section(report["pages"][f"cases/{case}.html"], case)
 
 
 def md_section(md: str, case: str) -> str:
@@ -70,7 +77,7 @@ def test_files_exist(report):
 
 @pytest.mark.parametrize("name", helpers.CASES)
 def test_every_case_and_quantity(report, name):
-    page, md = section(report["html"], name), md_section(report["md"], name)
+    page, md = case_page(report, name), md_section(report["md"], name)
     case = helpers.case(name)
     assert html.escape(case.title) in page and md_escape(case.title) in md
     for q in case.quantities:
@@ -82,7 +89,7 @@ def test_every_case_and_quantity(report, name):
 @pytest.mark.parametrize("name", helpers.CASES)
 def test_case_section_order_and_blocks(report, name):
     """The cost before any update comes first; errata, mapping and plots are there when they apply."""
-    page = section(report["html"], name)
+    page = case_page(report, name)
     case = helpers.case(name)
     order = [page.index(h) for h in ("Cost before any update", "Network, conventions", "Quantities:")]
     assert order == sorted(order)
@@ -204,8 +211,9 @@ class _Loads(HTMLParser):
                 self.urls += re.findall(r"url\(([^)]*)\)", v)
 
 
-def test_html_makes_no_external_request(report):
-    text = report["html"]
+@pytest.mark.parametrize("page", ["index.html", "a case's page"])
+def test_html_makes_no_external_request(report, page):
+    text = report["html"] if page == "index.html" else report["pages"]["cases/courtial-bias-trick.html"]
     p = _Loads()
     p.feed(text)
     assert "link" not in p.tags and "iframe" not in p.tags and "object" not in p.tags
@@ -215,14 +223,14 @@ def test_html_makes_no_external_request(report):
     digest = base64.b64encode(hashlib.sha256(scripts[0][1].encode("utf-8")).digest()).decode("ascii")
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', text).group(1)
     assert f"script-src 'sha256-{digest}';" in policy and "unsafe-inline'; base" not in policy, policy
-    assert p.urls, "no plot marker at all?"
+    assert bool(p.urls) == (page != "index.html"), "a case's page draws plots (their markers); the index none"
     all_ids = re.findall(r' id="([^"]+)"', text)
     ids = set(all_ids)
     assert len(ids) == len(all_ids), "an id is on the page twice: a link or a marker would find the wrong one"
     for url in p.urls:                              # a plot's <use href="#…">: a marker defined on the page
         assert url.startswith("#") and url[1:] in ids, url[:80]
     for link in p.links:                            # contents, each printed quantity's own address, plot rows
-        assert link.startswith("#") and link[1:] in ids, link
+        assert link.startswith("#") and link[1:] in ids or link.startswith(("cases/", "../index.html")), link
     style = "".join(re.findall(r"<style>(.*?)</style>", text, flags=re.S))
     assert "url(" not in style and "@import" not in style
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
@@ -232,25 +240,50 @@ def test_html_makes_no_external_request(report):
 
 
 def test_every_printed_quantity_has_its_own_address(report):
-    """index.html#<case>/<quantity>: once per printed quantity, in its case's section, reached from the case's
-    contents line and from its row of the article plot; the search box matches it by that text."""
-    text = report["html"]
+    """cases/<case>.html#<case>/<quantity>: once per printed quantity, in its case's section, reached from the
+    case's contents line and from its row of the article plot; index.html has the same id on the case's
+    contents line, leading there, so the search box of either page matches it by that text."""
+    index = report["html"]
     n = 0
     for case, _, rows in report["results"]:
-        sec = section(text, case.name)
+        text = report["pages"][f"cases/{case.name}.html"]
+        sec, brief = section(text, case.name), section(index, case.name)
         contents = re.search(r'<p class="contents">(.*?)</p>', sec, flags=re.S).group(1)
         for q in case.quantities:
             address = html.escape(f"{case.name}/{q.id}", quote=True)
             assert text.count(f'id="{address}"') == 1 and f'id="{address}"' in sec, address
             assert f'href="#{address}"' in contents, address
-            tag = re.search(rf'<a class="qa qid" id="{re.escape(address)}" href="#{re.escape(address)}" '
-                            r'data-find="([^"]*)"', sec)
-            assert tag and html.unescape(tag.group(1)).startswith(f"{case.name} · {q.id}"), address
+            for page, where, href in ((sec, text, f"#{address}"), (brief, index, f"cases/{case.name}.html#{address}")):
+                tag = re.search(rf'<a class="qa qid" id="{re.escape(address)}" href="{re.escape(href)}" '
+                                r'data-find="([^"]*)"', page)
+                assert tag and html.unescape(tag.group(1)).startswith(f"{case.name} · {q.id}"), (address, href)
+                assert where.count(f'id="{address}"') == 1, address
             n += 1
         plotted = {r.quantity for r in rows if r.source == "article" and plots.used(r) is not None}
         for qid in plotted:
             assert f'<a href="#{html.escape(f"{case.name}/{qid}", quote=True)}" class="ql">' in sec, (case.name, qid)
     assert n >= len(report["results"]) * 2, n      # not a check over nothing
+
+
+def test_the_index_is_small_and_every_link_lands(report):
+    """index.html holds every case's verdict and contents, not its tables and plots (issue 11: ≤ 1.5 MB for all
+    built-in cases; each case's page carries the rest); every link of every page leads to a page of the report
+    and, after '#', to an id on it."""
+    import os
+    assert len(report["results"]) == len(helpers.CASES) and report["pages"]
+    assert (report["out"] / "index.html").stat().st_size <= 1_500_000
+    pages = {"index.html": report["html"], **report["pages"]}
+    ids = {name: set(map(html.unescape, re.findall(r' id="([^"]+)"', text))) for name, text in pages.items()}
+    n = 0
+    for name, text in pages.items():
+        for link in map(html.unescape, re.findall(r'<a [^>]*href="([^"]*)"', text)):
+            page, _, anchor = link.partition("#")
+            target = os.path.normpath(os.path.join(os.path.dirname(name), page)) if page else name
+            assert target in pages and (not anchor or anchor in ids[target]), (name, link)
+            n += 1
+    assert n > 1000, n
+    for case, _, _ in report["results"]:             # the index leads to each case's page
+        assert f'href="cases/{case.name}.html"' in section(report["html"], case.name), case.name
 
 
 def test_markdown_tables_are_well_formed(report):
@@ -388,7 +421,8 @@ def test_a_user_case_with_a_printed_cost(tmp_path, capsys):
     f = tmp_path / "mine.toml"
     f.write_text(USER_CASE, encoding="utf-8")
     assert cli.main(["report", "--out", str(tmp_path / "out"), "--backend", REF, "--quiet", str(f)]) == 0
-    page = section((tmp_path / "out" / "index.html").read_text(encoding="utf-8"), "user-printed-cost")
+    page = section((tmp_path / "out" / "cases" / "user-printed-cost.html").read_text(encoding="utf-8"),
+                   "user-printed-cost")
     cost = page[page.index("Cost before any update"):page.index("Network, conventions")]
     ref_label = f"{REF}/{registry.reference().style_names[0]}"
     assert "the article prints" in cost and "1.25" in cost and ref_label in cost
@@ -410,6 +444,7 @@ def test_a_backend_that_raises_is_said_loudly(tmp_path, capsys, monkeypatch):
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     top = page[:page.index('id="summary"')]
     assert f"{REF}/broken" in top and "deliberately broken for the test" in top
+    assert 'on 1 case (<a href="#zhou-mse">zhou-mse</a>)' in top      # its cases listed once per message
 
 
 def test_markdown_cells():

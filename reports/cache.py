@@ -310,4 +310,5 @@ def finish(store: Store, quiet: bool) -> None:
     """After a run: keep the folder within its size, and say on stderr what was reused."""
     store.trim()
     if not quiet:
-        print(store.summary(), file=sys.stderr, flush=True)
+        from backprop_parity.reports.text import wrapped
+        print(wrapped(store.summary(), file=sys.stderr), file=sys.stderr, flush=True)

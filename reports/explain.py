@@ -232,10 +232,23 @@ def base_key(expression: str, keys) -> str | None:
 # --------------------------------------------------------------------------- printing
 
 def print_matrix(console, lines: list[str]) -> None:
-    """A matrix, one row per line, never wrapped: a row wider than the terminal ends in '…' (a wider terminal,
-    COLUMNS, or ``check --json`` shows every digit)."""
+    """A matrix, one row per line; a row wider than the screen folds at spaces under its indent, so no number
+    is ever cut (a wider terminal, COLUMNS, or ``check --json`` shows each row on one line)."""
     for line in lines:
-        console.print(Text("    " + line), no_wrap=True, overflow="ellipsis", crop=True)
+        _say(console, 4, line)
+
+
+def _matrix(console, a, texts: bool = False) -> list[str]:
+    """A matrix (``texts``: the article's printed numbers, as printed) drawn as the articles draw it, with as many
+    of its corner columns as the screen holds (at least one each side of the '…'); a number is never cut."""
+    if isinstance(a, str):
+        return bracket([a])
+    cols = F.MAX_COLS
+    while True:
+        lines = bracket(F.matrix_lines(a, texts=texts, max_cols=cols))
+        if cols <= 2 or max(map(len, lines)) <= console.width - 4:
+            return lines
+        cols -= 2
 
 
 def bracket(lines: list[str]) -> list[str]:
@@ -300,6 +313,12 @@ def _article_table(q, rows_q) -> Table:
     return t
 
 
+def _say(console, indent: int, text: str, style: str = "") -> None:
+    """A line indented by ``indent``; longer than the screen, it folds at spaces under its own indent (a code
+    line, a reason, an erratum: never cut, never back at column 0)."""
+    console.print(Padding(Text(text, style=style), (0, 0, 0, indent)))
+
+
 def _print_article(console, q, rows_q) -> None:
     head = Text("  article ", style="bold")
     head.append(f"{q.id}", style="bold cyan")
@@ -308,47 +327,44 @@ def _print_article(console, q, rows_q) -> None:
         head.append(f"  ({q.section})", style="dim")
     console.print(head)
     if q.printed is not None:
-        print_matrix(console, bracket(F.printed_texts(_texts(q.printed))))
+        print_matrix(console, _matrix(console, _texts(q.printed), texts=True))
     else:
-        console.print(Text(f"    formula: {q.formula}  (evaluated on each backend's own numbers)"))
+        _say(console, 4, f"formula: {q.formula}  (evaluated on each backend's own numbers)")
     if q.erratum:
-        console.print(Text(f"    erratum: {q.erratum}", style="yellow"))
+        _say(console, 4, f"erratum: {q.erratum}", style="yellow")
     if q.rounding:
-        console.print(Text(f"    not correctly rounded: {q.rounding}", style="yellow"))
+        _say(console, 4, f"not correctly rounded: {q.rounding}", style="yellow")
     diagnosis = next((r.diagnosis for r in rows_q if r.diagnosis), None)
     if diagnosis:
-        console.print(Text(f"    diagnosis: {diagnosis}", style="cyan"))
+        _say(console, 4, f"diagnosis: {diagnosis}", style="cyan")
     for b, why in q.differs.items():
-        console.print(Text(f"    {b} differs by convention: {why}", style="yellow"))
+        _say(console, 4, f"{b} differs by convention: {why}", style="yellow")
     console.print(Padding(_article_table(q, rows_q), (0, 0, 0, 4)))
     rounding = {r.reason for r in rows_q if r.status == "not correctly rounded" and r.reason}
     for why in sorted(rounding):
-        console.print(Text(f"    {why}", style="yellow" if q.rounding else "bold red"))
+        _say(console, 4, f"{why}", style="yellow" if q.rounding else "bold red")
     for r in rows_q:
         if r.passed is False and r.actual is not None:             # a failure: show what that backend computed
-            console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
-            print_matrix(console, bracket(F.matrix_lines(r.actual)))
+            _say(console, 4, f"{r.backend}/{r.style} computes:", style="bold red")
+            print_matrix(console, _matrix(console, r.actual))
 
 
 def _print_code(console, step: str, backends_ran: list, case=None) -> None:
-    console.print(Text("  code", style="bold"))
+    _say(console, 2, "code", style="bold")
     for entry in registry.entries():
         b = entry.name
         if b not in backends_ran:
             continue
         marked = [m for m in steps.ordered(steps.for_step(step, b), b) if m.serves(case)]
         if not marked:
-            console.print(Text(f"    {b}: no line marked [step:{step}]", style="yellow"))
+            _say(console, 4, f"{b}: no line marked [step:{step}]", style="yellow")
             continue
         all_styles = set(entry.style_names)
         for m in marked:
             tag = "" if len(all_styles) == 1 or set(m.styles) == all_styles else f"[{'/'.join(m.styles)}] "
-            where = Text(f"    {b} {tag}{m.where}", style="dim")
-            if m.note:
-                where.append(f" — {m.note}", style="dim")
-            console.print(where)
+            _say(console, 4, f"{b} {tag}{m.where}" + (f" — {m.note}" if m.note else ""), style="dim")
             for line in m.code.splitlines():
-                console.print(Text("      " + line, style="cyan"))
+                _say(console, 6, line, style="cyan")
 
 
 def header(console, case, traces) -> None:
@@ -456,8 +472,8 @@ def pages(case, traces, rows, only_step: str | None = None) -> list[Page]:
             step = steps.for_case(st.step, case.net)
             console.rule(Text(f"{st.title}  [{st.step}]", style="bold magenta"), align="left")
             for f in st.formulas:
-                console.print(Text("  " + f, style="bold"))
-            console.print(Text(f"  {step.formula}  ({step.source})", style="dim"))
+                _say(console, 2, f, style="bold")
+            _say(console, 2, f"{step.formula}  ({step.source})", style="dim")
             for key in st.keys:
                 if key not in ref.values:
                     continue
@@ -468,14 +484,14 @@ def pages(case, traces, rows, only_step: str | None = None) -> list[Page]:
                 if d:
                     title.append(f"  — {d}", style="dim")
                 console.print(title)
-                print_matrix(console, bracket(F.matrix_lines(value)))
+                print_matrix(console, _matrix(console, value))
                 t = _ref_table(key, ref_rows)
                 if t is not None:
                     console.print(Padding(t, (0, 0, 0, 4)))
                 for r in ref_rows.get(key, []):
                     if r.passed is False and r.actual is not None:     # a disagreement: show that backend's numbers
-                        console.print(Text(f"    {r.backend}/{r.style} computes:", style="bold red"))
-                        print_matrix(console, bracket(F.matrix_lines(r.actual)))
+                        _say(console, 4, f"{r.backend}/{r.style} computes:", style="bold red")
+                        print_matrix(console, _matrix(console, r.actual))
                 for q in claimed.get(key, []):
                     _print_article(console, q, article_rows.get(q.id, []))
             if with_code:

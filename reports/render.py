@@ -69,6 +69,11 @@ class Verdict:
 class Link:
     text: str
     anchor: str
+    page: str = ""              # another page of the report (cases/<case>.html), else this one
+
+    @property
+    def href(self) -> str:
+        return self.page + (f"#{self.anchor}" if self.anchor else "")
 
 
 @dataclass
@@ -78,6 +83,7 @@ class Anchor:
     text: str
     anchor: str
     find: str = ""
+    page: str = ""              # where the place itself is, when it is on another page (the index's contents)
 
 
 @dataclass
@@ -144,6 +150,8 @@ class Svg:
 class Section:
     anchor: str
     blocks: list = field(default_factory=list)
+    page: str = ""              # a page of its own (cases/<case>.html): the index shows ``brief`` and links there
+    brief: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -284,7 +292,8 @@ SCRIPT = """(function () {
   var box = document.getElementById('find');
   if (!box) { return; }
   var places = Array.prototype.map.call(document.querySelectorAll('a.qa[data-find]'), function (a) {
-    return {text: a.getAttribute('data-find'), low: a.getAttribute('data-find').toLowerCase(), id: a.id};
+    return {text: a.getAttribute('data-find'), low: a.getAttribute('data-find').toLowerCase(),
+            href: a.getAttribute('href')};
   });
   var input = document.createElement('input');
   input.type = 'search';
@@ -302,7 +311,7 @@ SCRIPT = """(function () {
     var found = places.filter(function (p) { return words.every(function (w) { return p.low.indexOf(w) >= 0; }); });
     found.slice(0, 50).forEach(function (p) {
       var li = document.createElement('li'), a = document.createElement('a');
-      a.href = '#' + p.id; a.textContent = p.text; li.appendChild(a); list.appendChild(li);
+      a.href = p.href; a.textContent = p.text; li.appendChild(a); list.appendChild(li);
     });
     said.textContent = found.length ? found.length + ' printed number(s)' + (found.length > 50 ? ', the first 50:' : ':')
                                     : 'no printed number matches';
@@ -346,10 +355,10 @@ def cell_html(c) -> str:
     if isinstance(c, Verdict):
         return f'<span class="v {c.kind}">{esc(c.status)}</span>'
     if isinstance(c, Link):
-        return f'<a href="#{esc(c.anchor)}">{esc(c.text)}</a>'
+        return f'<a href="{esc(c.href)}">{esc(c.text)}</a>'
     if isinstance(c, Anchor):
-        return (f'<a class="qa qid" id="{esc(c.anchor)}" href="#{esc(c.anchor)}" data-find="{esc(c.find or c.text)}">'
-                f"{esc(c.text)}</a>")
+        return (f'<a class="qa qid" id="{esc(c.anchor)}" href="{esc(c.page)}#{esc(c.anchor)}" '
+                f'data-find="{esc(c.find or c.text)}">{esc(c.text)}</a>')
     if isinstance(c, Stack):
         return "<br>".join(cell_html(i) for i in c.items)
     return esc(c)
@@ -416,6 +425,22 @@ def block_html(b) -> str:
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
+def pages(title: str, blocks: list) -> dict:
+    """{file name: HTML}: index.html, with each Section that has a page of its own shown by its ``brief``, and
+    that page (its whole section, a link back to the index and the search box)."""
+    index, own = [], {}
+    for b in blocks:
+        if isinstance(b, Section) and b.page:
+            index.append(Section(b.anchor, b.brief))
+            back = Para([Link("← every case (index.html)", b.anchor, "../index.html")], "muted")
+            finder = next((f for f in blocks if isinstance(f, Find)), None)
+            own[b.page] = to_html(f"{b.anchor} — {title}", [back] + ([finder] if finder else [])
+                                  + [Section(b.anchor, b.blocks)])
+        else:
+            index.append(b)
+    return {"index.html": to_html(title, index), **own}
+
+
 def to_html(title: str, blocks: list) -> str:
     body = "\n".join(block_html(b) for b in blocks)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -466,7 +491,7 @@ def cell_md(c) -> str:
     if isinstance(c, Verdict):
         return f"{SYMBOL[c.kind]} {md_escape(c.status)}"
     if isinstance(c, Link):
-        return f"[{md_escape(c.text)}](#{c.anchor})"
+        return f"[{md_escape(c.text)}](#{c.anchor})"            # report.md is one file: every case is in it
     if isinstance(c, Anchor):
         return md_escape(c.text)
     if isinstance(c, Stack):

@@ -2,7 +2,10 @@
 
 Writes to DIR (default ``reports/out/``, git-ignored):
 
-* ``index.html``        self-contained (inline CSS, plots and diagrams as inline SVG, no request);
+* ``index.html``        every case's verdict and its printed quantities, the summary, the steps and the
+                        environment; self-contained (inline CSS, no request), with a search box;
+* ``cases/<case>.html`` each case whole: its quantities, errata, mappings, reference tables, diagrams and plots
+                        as inline SVG — so index.html stays small whatever the number of cases;
 * ``report.md``         the same content as Markdown, with the plots as ``plots/*.svg`` beside it;
 * ``comparisons.csv``   one row per comparison, the columns of :class:`backprop_parity.reports.compare.Comparison`
 * ``comparisons.json``  the same rows, exactly as ``check --json`` writes them.
@@ -33,12 +36,13 @@ from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
 from .render import (Anchor, Banner, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
-                     Text, Verdict, to_html, to_markdown)
+                     Text, Verdict, pages, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 COLUMNS = [f.name for f in fields(Comparison)]     # the columns agreed for check --json
 TITLE = "backprop-parity — comparison report"
 MAX_NAMES = 8
+CASE_PAGES = "cases"          # each case's page: cases/<case>.html
 
 
 # --------------------------------------------------------------------------- command line
@@ -194,8 +198,12 @@ def write_report(results, out: Path, backends: list, dtype: str = "float64") -> 
 def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict:
     blocks = build(results, backends, dtype)
     paths = {}
-    (out / "index.html").write_text(to_html(TITLE, blocks), encoding="utf-8")
-    paths["index.html"] = out / "index.html"
+    (out / CASE_PAGES).mkdir(exist_ok=True)
+    for old in (out / CASE_PAGES).glob("*.html"):          # a case no longer in the report leaves no page
+        old.unlink()
+    for name, text in pages(TITLE, blocks).items():
+        (out / name).write_text(text, encoding="utf-8")
+        paths[name] = out / name
     md, images = to_markdown(blocks)
     (out / "plots").mkdir(exist_ok=True)
     for old in [*(out / "plots").glob("*.png"), *(out / "plots").glob("*.svg")]:
@@ -254,8 +262,13 @@ def status_banners(all_rows, missing, styles, errors) -> list:
         items = [[Text("ERROR — a backend raised instead of returning its numbers (a failure, with its "
                        "message):", "error")]]
         for (b, s), where in errors.items():
-            for case_name, reason in where:
-                items.append([Text(label(b, s), "strong"), " on ", Link(case_name, case_name), f": {reason}"])
+            by_reason = {}
+            for case_name, reason in where:                 # one line per style and message, its cases listed
+                by_reason.setdefault(reason, []).append(case_name)
+            for reason, names in by_reason.items():
+                cases = [x for i, n in enumerate(names) for x in ([", "] if i else []) + [Link(n, n)]]
+                items.append([Text(label(b, s), "strong"), f" on {len(names)} case{'s' if len(names) > 1 else ''} (",
+                              *cases, f"): {reason}"])
         out.append(Banner("error", items))
     c = counts(all_rows)
     failed = [r for r in all_rows if r.passed is False and r.status not in ("NOT RUN",)]
@@ -401,11 +414,16 @@ def case_section(case: Case, traces, rows) -> Section:
     blocks.append(Para([verdict, f"  {c['hold']} comparisons hold · {c['failed']} failed · "
                                  f"{c['none']} not compared · ran: "
                                  + ", ".join(label(t.backend, t.style) for t in traces_ran)]))
+    page = case_page(case)
+    brief = blocks + [Para([Link(f"{case.name}: every number, each framework's code, the diagrams and plots →",
+                                 "", page)])]
     if case.quantities:
-        links = [Text("The article's quantities: ", "strong")]
+        links, places = [Text("The article's quantities: ", "strong")], [Text("The article's quantities: ", "strong")]
         for i, q in enumerate(case.quantities):
             links += ([" · "] if i else []) + [Link(q.id, quantity_anchor(case, q.id))]
+            places += ([" · "] if i else []) + [Anchor(q.id, quantity_anchor(case, q.id), _found(case, q), page)]
         blocks.append(Para(links, "contents"))
+        brief.append(Para(places, "contents"))
     blocks += cost_blocks(case, traces_ran, rows)
     blocks += network_blocks(case)
     blocks += diagram_blocks(case, traces_ran)
@@ -416,7 +434,13 @@ def case_section(case: Case, traces, rows) -> Section:
     blocks += form_blocks(case, rows)
     blocks += gradcheck_blocks(rows)
     blocks += plot_blocks(case, traces_ran, rows)
-    return Section(case.name, blocks)
+    return Section(case.name, blocks, page, brief)
+
+
+def case_page(case: Case) -> str:
+    """The case's own page, beside index.html: cases/<case>.html (a user's case name made a safe file name)."""
+    import re
+    return f"{CASE_PAGES}/{re.sub(r'[^A-Za-z0-9._-]', '_', case.name)}.html"
 
 
 def cost_blocks(case: Case, traces, rows) -> list:
@@ -515,9 +539,13 @@ def quantity_anchor(case: Case, quantity_id: str) -> str:
     return f"{case.name}/{quantity_id}"
 
 
+def _found(case: Case, q) -> str:
+    """What the search box matches a printed quantity by: its case, id, label, chapter and article."""
+    return " · ".join(x for x in (case.name, q.id, q.label if q.label != q.id else "", q.section, case.article) if x)
+
+
 def _quantity_cell(case: Case, q, rows_q) -> Stack:
-    found = " · ".join(x for x in (case.name, q.id, q.label if q.label != q.id else "", q.section, case.article) if x)
-    items = [Anchor(q.id, quantity_anchor(case, q.id), found)]
+    items = [Anchor(q.id, quantity_anchor(case, q.id), _found(case, q))]
     if q.erratum:
         items[0] = Stack([items[0], Text("erratum", "badge")])
     if q.label and q.label != q.id:

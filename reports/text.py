@@ -70,19 +70,36 @@ def short(text, n=34) -> str:
 WIDE = 1000          # --wide: one line per row, whatever the screen (for `less -S`, grep, a wide editor)
 
 
-def make_console(wide: bool = False) -> Console:
-    """rich in a terminal; plain text when piped or redirected, as wide as COLUMNS says (else 160); ``wide``: as
-    wide as a row needs (WIDE columns), never wrapped."""
-    probe = Console()
-    if wide:
-        return Console(width=WIDE, highlight=False, color_system=probe.color_system if probe.is_terminal else None)
-    if probe.is_terminal:
-        return probe
+PIPED = 100           # the width of piped or redirected output when COLUMNS does not say
+
+
+def piped_width() -> int:
+    """COLUMNS when it says a usable width (40…1000), else PIPED."""
     try:
         width = int(os.environ.get("COLUMNS", ""))
     except ValueError:
         width = 0
-    return Console(width=width if 40 <= width <= 1000 else 160, highlight=False, color_system=None)
+    return width if 40 <= width <= 1000 else PIPED
+
+
+def make_console(wide: bool = False, file=None) -> Console:
+    """rich in a terminal; plain text when piped or redirected, as wide as COLUMNS says (else PIPED); ``wide``:
+    as wide as a row needs (WIDE columns), never wrapped."""
+    probe = Console(file=file)
+    if wide:
+        return Console(width=WIDE, highlight=False, file=file,
+                       color_system=probe.color_system if probe.is_terminal else None)
+    if probe.is_terminal:
+        return probe
+    return Console(width=piped_width(), highlight=False, color_system=None, file=file)
+
+
+def wrapped(text: str, file=None) -> str:
+    """A line of prose for the screen (or COLUMNS, else PIPED, when piped), folded at spaces only: a name, a
+    number or a path is never cut; the following lines indented by two."""
+    import textwrap
+    return textwrap.fill(text, make_console(file=file).width, subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 VERDICT_STYLE = {True: "green", False: "bold red", None: "yellow"}

@@ -148,10 +148,13 @@ def _feed(pipe, backend, cases) -> None:
 # A framework's own C++ log lines at INFO and WARNING level (absl/glog: "I0000 00:00:17… 2050 port.cc:153] …"),
 # and absl's notice that logging is not initialised: TensorFlow writes hundreds per run ("Not handling type
 # DT_DOUBLE" from its oneDNN graph rewrite, for every float64 graph) and no TF_CPP_MIN_LOG_LEVEL silences
-# them in TF 2.21. They are kept for a dying worker's message (``tail``) but not relayed, unless
-# BACKPROP_PARITY_FRAMEWORK_LOG=all; errors (E, F) and everything else are relayed as they come.
+# them in TF 2.21. Also tf.distribute's Python warning that MirroredStrategy runs eagerly: it speaks of speed,
+# not numbers (tf/mirrored's one gradient of a case's batch runs eagerly, its training under tf.function). They
+# are kept for a dying worker's message (``tail``) but not relayed, unless BACKPROP_PARITY_FRAMEWORK_LOG=all;
+# errors (E, F) and everything else are relayed as they come.
 FRAMEWORK_LOG = re.compile(r"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "
-                           r"|WARNING: All log messages before absl::InitializeLog\(\) is called)")
+                           r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                           r"|WARNING:tensorflow:Using MirroredStrategy eagerly has significant overhead)")
 
 
 def relayed(line: str) -> bool:
