@@ -265,6 +265,31 @@ def test_every_printed_quantity_has_its_own_address(report):
     assert n >= len(report["results"]) * 2, n      # not a check over nothing
 
 
+def test_each_card_shows_each_frameworks_own_lines(report):
+    """A printed quantity's card ends with a tab per backend that ran, holding that backend's marked lines of the
+    step that computes it (with L2, the L2 term's too), read from the source; a tab of every backend is there."""
+    from backprop_parity.reports.explain import quantity_steps
+    from backprop_parity.reports.report import card_steps
+    n = 0
+    for case, traces, _ in report["results"]:
+        ref = next((t for t in traces if isinstance(t, Trace) and t.backend == REF), None)
+        if ref is None or case.net is None:
+            continue
+        page = case_page(report, case.name)
+        ran = [b for b in registry.entries() if any(isinstance(t, Trace) and t.backend == b.name for t in traces)]
+        for qid, step in quantity_steps(case, list(ref.values)).items():
+            start = page.index(f'name="{html.escape(f"code-{case.name}/{qid}", quote=True)}"')
+            tabs = page[start:page.index("</div></div>", start)]
+            for b in ran:
+                assert f">{html.escape(b.title)}</label>" in tabs, (case.name, qid, b.name)
+                lines = [m for s in card_steps(case, step) for m in steps.for_step(s, b.name) if m.serves(case)]
+                assert lines, (case.name, qid, b.name, step)
+                for m in lines:
+                    assert html.escape(m.code.splitlines()[0], quote=True) in tabs, (case.name, qid, m.where)
+            n += 1
+    assert n > 100, n
+
+
 def test_the_index_is_small_and_every_link_lands(report):
     """index.html holds every case's verdict and contents, not its tables and plots (issue 11: ≤ 1.5 MB for all
     built-in cases; each case's page carries the rest); every link of every page leads to a page of the report

@@ -53,6 +53,14 @@ window.addEventListener('load', function () {
       search.finds_first = hrefs.indexOf(first.getAttribute('href')) >= 0;
       search.lost = hrefs.filter(function (h) { return !document.getElementById(h.split('#')[1]); });
     }
+    var tabs = {count: document.querySelectorAll('.tabs').length};
+    var box = document.querySelector('.tabs');
+    if (box && box.querySelectorAll('label').length > 1) {     // CSS alone switches: click the second tab
+      var panels = box.querySelectorAll('.panel'), shown = function (p) { return p.offsetHeight > 0; };
+      tabs.first_then = [shown(panels[0]), shown(panels[1])];
+      box.querySelectorAll('label')[1].click();
+      tabs.second_then = [shown(panels[0]), shown(panels[1])];
+    }
     var tables = Array.from(document.querySelectorAll('table'));
     var shown = tables.filter(function (t) { return !t.closest('details:not([open])'); });
     var imgs = Array.from(document.images);
@@ -68,7 +76,8 @@ window.addEventListener('load', function () {
                                                         return b.width > 0 && b.height > 0; }).length,
              smallest_scale: Math.min.apply(null, svgs.map(scale)),
              inner_width: window.innerWidth, scroll_width: document.documentElement.scrollWidth,
-             sections: document.querySelectorAll('section').length, violations: violations, search: search};
+             sections: document.querySelectorAll('section').length, violations: violations, search: search,
+             tabs: tabs};
     var text = JSON.stringify(r);
     var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = text;
     document.body.appendChild(pre);
@@ -145,6 +154,9 @@ def check(result: dict, width: int, plots: bool = True) -> None:
     search = result["search"]
     assert search["box"] and search["found"] >= 1 and search["finds_first"] and search["lost"] == [], search
     assert search["nonsense"] == 0, search
+    if plots:                # a case's page: each card's code tabs, the first shown, a click on another shows it
+        tabs = result["tabs"]
+        assert tabs["count"] > 0 and tabs["first_then"] == [True, False] and tabs["second_then"] == [False, True], tabs
 
 
 @pytest.fixture(scope="module")

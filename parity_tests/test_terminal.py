@@ -144,15 +144,14 @@ FRAMEWORK_NOISE = [
     "I0000 00:00:1796326825.214443    2050 port.cc:153] oneDNN custom operations are on.",
     "W0000 00:00:1796326841.478913    2050 util.cc:163] Not handling type DT_DOUBLE",
     "I1203 19:43:12.123456    2050 cpu_feature_guard.cc:210] This TensorFlow binary is optimized",
-    "WARNING:tensorflow:Using MirroredStrategy eagerly has significant overhead currently. We will be working on",
-]
+] + [f"{noise} (and the rest of the line)" for e in registry.entries() for noise in e.log_noise]   # e.g. tf/mirrored's
 RELAYED = [
     "E0000 00:00:1796326841.478913    2050 cuda_dnn.cc:8] an error the user must see",
     "F1203 19:43:12.123456    2050 op.cc:1] a fatal one",
     "Traceback (most recent call last):",
     "/x/site-packages/lib/layer.py:12: UserWarning: something",
     "[3/32] zhou-gender (6.3 s)",
-    "WARNING:tensorflow:5 out of the last 5 calls to <function> triggered tf.function retracing.",
+    "WARNING:root:a Python warning of any library, such as a retracing one",
 ]
 
 

@@ -95,6 +95,9 @@ class Backend:
                                     # only a test double that relabels the reference's numbers turns it off
     settings: dict = field(default_factory=dict)   # diagnose variant name -> the framework setting it is, in words;
                                     # the package's settings.py computes each with the framework's defaults
+    log_noise: tuple = ()           # beginnings of the framework's own log lines that speak of speed, not numbers:
+                                    # its worker does not relay them (reports/worker.py; shown with
+                                    # BACKPROP_PARITY_FRAMEWORK_LOG=all)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):

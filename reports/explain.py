@@ -229,6 +229,21 @@ def base_key(expression: str, keys) -> str | None:
     return best
 
 
+def quantity_steps(case, keys) -> dict:
+    """{quantity id: the backprop step that computes the trace key it reads} for a case with a network (its
+    stations' steps; a quantity that reads no trace key has none) — where explain shows it, and whose marked
+    lines the report's card shows."""
+    if case.net is None:
+        return {}
+    owner = {k: st.step for st in reversed(stations(case)) for k in st.keys}
+    out = {}
+    for q in case.quantities:
+        k = base_key(q.of, keys)
+        if k in owner:
+            out[q.id] = owner[k]
+    return out
+
+
 # --------------------------------------------------------------------------- printing
 
 def print_matrix(console, lines: list[str]) -> None:

@@ -51,6 +51,17 @@ class Code:
 
 
 @dataclass
+class Tabs:
+    """Panels under tabs, one shown at a time with no script (a radio input per tab, CSS shows the checked one's
+    panel); printed, every panel shows with its name. ``uid``: unique on the page."""
+    uid: str
+    tabs: list                  # [(label, cell)]
+
+
+TABS_MAX = 6                    # panels the stylesheet can switch between (a rule per position below)
+
+
+@dataclass
 class Verdict:
     status: str
     passed: bool | None
@@ -186,6 +197,21 @@ td pre.mat.printed { background: #fff8e5; border: 1px solid #f0dfb0; }
 pre.code { white-space: pre-wrap; overflow-wrap: anywhere; }
 .where { color: var(--muted); font-size: 12px; display: block; margin-top: 4px; }
 .where:first-child { margin-top: 0; }
+.tabs { min-width: 16em; position: relative; }
+.tabs > input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+.tabs > label { display: inline-block; padding: 1px 9px; margin: 0 2px 0 0; border: 1px solid var(--line);
+                border-bottom: 0; border-radius: 5px 5px 0 0; cursor: pointer; font-size: 13px; color: var(--muted); }
+.tabs > input:checked + label { background: var(--code); color: var(--fg); font-weight: 600; }
+.tabs > input:focus-visible + label { outline: 2px solid var(--accent); }
+.tabs > .panel { display: none; border: 1px solid var(--line); border-radius: 0 5px 5px 5px; padding: 5px 7px; }
+.tabs > .panel > .tabname { display: none; }
+.tabs > input:nth-of-type(1):checked ~ .panel:nth-of-type(1),
+.tabs > input:nth-of-type(2):checked ~ .panel:nth-of-type(2),
+.tabs > input:nth-of-type(3):checked ~ .panel:nth-of-type(3),
+.tabs > input:nth-of-type(4):checked ~ .panel:nth-of-type(4),
+.tabs > input:nth-of-type(5):checked ~ .panel:nth-of-type(5),
+.tabs > input:nth-of-type(6):checked ~ .panel:nth-of-type(6)
+  { display: block; }
 .note { color: var(--muted); font-size: 12px; }
 .muted { color: var(--muted); }
 .strong { font-weight: bold; }
@@ -280,6 +306,9 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   .scroll { overflow: visible; border: 0; }
   pre { white-space: pre-wrap; }
   .find { display: none; }
+  .tabs > label { display: none; }
+  .tabs > .panel { display: block !important; border: 0; padding: 0; }
+  .tabs > .panel > .tabname { display: block; font-weight: 600; }
   .figs .pic { max-width: 48%; overflow: visible; } .figs svg { min-width: 0 !important; }   /* paper does not scroll */
 }
 """
@@ -352,6 +381,13 @@ def cell_html(c) -> str:
             parts.append(f'<span class="where">{esc(where)}{" — " + esc(note) if note else ""}</span>'
                          f'<pre class="code">{_pre(code)}</pre>')
         return "".join(parts)
+    if isinstance(c, Tabs):
+        tabs = c.tabs[:TABS_MAX]
+        heads = "".join(f'<input type="radio" name="{esc(c.uid)}" id="{esc(c.uid)}-{i}"{" checked" if i == 0 else ""}>'
+                        f'<label for="{esc(c.uid)}-{i}">{esc(name)}</label>' for i, (name, _) in enumerate(tabs))
+        panels = "".join(f'<div class="panel"><span class="tabname">{esc(name)}</span>{cell_html(cell)}</div>'
+                         for name, cell in tabs)
+        return f'<div class="tabs">{heads}{panels}</div>'
     if isinstance(c, Verdict):
         return f'<span class="v {c.kind}">{esc(c.status)}</span>'
     if isinstance(c, Link):
@@ -488,6 +524,8 @@ def cell_md(c) -> str:
             parts.append(f"*{md_escape(where)}*" + (f" — {md_escape(note)}" if note else "") + "<br>"
                          + "<br>".join(_code_span(l) for l in code.splitlines()))
         return "<br>".join(parts)
+    if isinstance(c, Tabs):
+        return "<br>".join(f"**{md_escape(name)}**<br>{cell_md(cell)}" for name, cell in c.tabs)
     if isinstance(c, Verdict):
         return f"{SYMBOL[c.kind]} {md_escape(c.status)}"
     if isinstance(c, Link):

@@ -36,7 +36,7 @@ from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
 from .render import (Anchor, Banner, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
-                     Text, Verdict, pages, to_markdown)
+                     Tabs, Text, Verdict, pages, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 COLUMNS = [f.name for f in fields(Comparison)]     # the columns agreed for check --json
@@ -362,17 +362,7 @@ def step_blocks() -> list:
         rec = {"step": Stack([Text(step.title, "strong"), Text(name, "muted")]),
                "the article's formula": Stack([step.formula, Text(step.source, "muted")])}
         for b in entries:
-            marked = table[name][b.name]
-            head = b.title
-            if marked is None:
-                rec[head] = Text(f"{b.package} is not installed", "error")
-            elif not marked:
-                rec[head] = Text("no line marked for this step", "warn")
-            else:
-                all_styles = set(b.style_names)
-                rec[head] = Code([(("" if set(m.styles) == all_styles or len(all_styles) == 1
-                                    else f"[{'/'.join(m.styles)}] ") + m.where, m.code, m.note)
-                                  for m in steps.ordered(marked, b.name)])
+            rec[b.title] = code_cell(b, table[name][b.name])
         recs.append(rec)
     blocks = [Heading(2, "The mapping of manual backprop onto the frameworks", "steps"),
               Para(["Each step of backprop as the articles write it, the line of the NumPy reference that "
@@ -389,6 +379,36 @@ def step_blocks() -> list:
         blocks.append(Banner("warn", [[Text("Steps without a marked line", "strong"),
                                        " (the step is missing from the mapping above for that style):"]] + gaps))
     return blocks
+
+
+def code_cell(entry, marked):
+    """A backend's marked lines of one step, as read from its source (a tag names the styles a line serves when
+    not all of them); ``marked`` None: the backend's package is not installed."""
+    if marked is None:
+        return Text(f"{entry.package} is not installed", "error")
+    if not marked:
+        return Text("no line marked for this step", "warn")
+    all_styles = set(entry.style_names)
+    return Code([(("" if set(m.styles) == all_styles or len(all_styles) == 1 else f"[{'/'.join(m.styles)}] ")
+                  + m.where, m.code, m.note) for m in steps.ordered(marked, entry.name)])
+
+
+def card_steps(case: Case, step: str) -> list:
+    """The steps whose lines make a quantity computed at ``step``: with L2 on, a cost, a gradient and an update
+    also take the L2 term's own lines."""
+    return [step] + (["l2"] if case.hyper is not None and case.hyper.l2 and step in ("cost", "weight-gradient",
+                                                                                       "update") else [])
+
+
+def code_tabs(case: Case, qid: str, step: str, ran: set) -> Tabs:
+    """The card's code: a tab per backend that ran, its own marked lines of the steps that compute the quantity
+    (those that serve this case: its optimizer, loss and bias convention)."""
+    tabs = []
+    for b in registry.entries():
+        if b.name in ran:
+            marked = [m for s in card_steps(case, step) for m in steps.for_step(s, b.name) if m.serves(case)]
+            tabs.append((b.title, code_cell(b, marked)))
+    return Tabs(f"code-{case.name}/{qid}", tabs)
 
 
 # --------------------------------------------------------------------------- one case
@@ -589,6 +609,10 @@ def quantity_blocks(case: Case, traces, rows) -> list:
     for r in art:
         by_q.setdefault(r.quantity, []).append(r)
     recs, index, labels, notes = [], [], {}, []
+    ref_trace = next((t for t in traces if is_reference(t.backend)), None)
+    from .explain import quantity_steps
+    step_of = quantity_steps(case, list(ref_trace.values)) if ref_trace is not None else {}
+    ran = {t.backend for t in traces}
     for q in case.quantities:
         rows_q = by_q.get(q.id, [])
         ref = next((r for r in rows_q if is_reference(r.backend)), None)
@@ -607,6 +631,10 @@ def quantity_blocks(case: Case, traces, rows) -> list:
                          "tolerance": F.tolerance(r.tolerance),
                          "verdict": Verdict(r.status, r.passed)})
             index.append((q.id, label(r.backend, r.style)))
+        if q.id in step_of:                          # the card's last row: each framework's own lines
+            recs.append({"value": code_tabs(case, q.id, step_of[q.id], ran), "max |diff|": "", "tolerance": "",
+                         "verdict": ""})
+            index.append((q.id, f"code: {step_of[q.id]}"))
     if not recs:
         return []
     df = pd.DataFrame(recs, index=pd.MultiIndex.from_tuples(index))

@@ -24,6 +24,7 @@ that dies keeps what it sent: the cases it did not finish become ERROR rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pickle
 import re
@@ -148,18 +149,23 @@ def _feed(pipe, backend, cases) -> None:
 # A framework's own C++ log lines at INFO and WARNING level (absl/glog: "I0000 00:00:17… 2050 port.cc:153] …"),
 # and absl's notice that logging is not initialised: TensorFlow writes hundreds per run ("Not handling type
 # DT_DOUBLE" from its oneDNN graph rewrite, for every float64 graph) and no TF_CPP_MIN_LOG_LEVEL silences
-# them in TF 2.21. Also tf.distribute's Python warning that MirroredStrategy runs eagerly: it speaks of speed,
-# not numbers (tf/mirrored's one gradient of a case's batch runs eagerly, its training under tf.function). They
-# are kept for a dying worker's message (``tail``) but not relayed, unless BACKPROP_PARITY_FRAMEWORK_LOG=all;
-# errors (E, F) and everything else are relayed as they come.
-FRAMEWORK_LOG = re.compile(r"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "
-                           r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-                           r"|WARNING:tensorflow:Using MirroredStrategy eagerly has significant overhead)")
+# them in TF 2.21. Also each backend's ``log_noise`` (the registry): its Python log lines that speak of speed,
+# not numbers. They are kept for a dying worker's message (``tail``) but not relayed, unless
+# BACKPROP_PARITY_FRAMEWORK_LOG=all; errors (E, F) and everything else are relayed as they come.
+FRAMEWORK_LOG = (r"[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] ",
+                 r"WARNING: All log messages before absl::InitializeLog\(\) is called")
+
+
+@functools.lru_cache(maxsize=1)
+def _noise() -> re.Pattern:
+    from backprop_parity.reference import registry
+    noise = [re.escape(p) for e in registry.entries() for p in e.log_noise]
+    return re.compile("^(?:" + "|".join([*FRAMEWORK_LOG, *noise]) + ")")
 
 
 def relayed(line: str) -> bool:
     """Whether a line of a worker's standard error reaches the user (see FRAMEWORK_LOG)."""
-    return os.environ.get("BACKPROP_PARITY_FRAMEWORK_LOG") == "all" or not FRAMEWORK_LOG.match(line)
+    return os.environ.get("BACKPROP_PARITY_FRAMEWORK_LOG") == "all" or not _noise().match(line)
 
 
 def _relay(pipe, stream, tail) -> None:

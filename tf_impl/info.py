@@ -27,6 +27,9 @@ BACKEND = Backend(
               "mean": "the default reduction of Keras losses (MeanSquaredError(), BinaryCrossentropy()): the average "
                       "over every element",
               "float32": "keras.config.floatx() is 'float32' by default"},
+    # tf/mirrored's one gradient of a case's batch runs eagerly (its training under tf.function); tf.distribute
+    # says so, about its speed, each time
+    log_noise=("WARNING:tensorflow:Using MirroredStrategy eagerly has significant overhead",),
 )
 
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
