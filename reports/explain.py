@@ -308,7 +308,7 @@ def _ref_table(key, ref_rows_by_key) -> Table | None:
         if r.passed is None:
             t.add_row(name, "—", "—", "—", Text(_no_counterpart(r.reason), style="yellow"))
         else:
-            t.add_row(name, F.diff(r.max_abs_diff), F.diff(r.max_rel_diff), F.tolerance(r.tolerance), _verdict(r))
+            t.add_row(name, F.diff(r.max_abs_diff), F.diff(r.max_rel_diff), F.tolerance(r.tolerance, " each"), _verdict(r))
     if starred:
         t.caption = ("* against the reference rerun on that style's effective case (its framework's own form of the "
                      "optimizer, or its float32 constants); the numbers shown are the case's")
@@ -324,7 +324,7 @@ def _article_table(q, rows_q) -> Table:
         if r.passed is None:
             t.add_row(f"{r.backend}/{r.style}", "—", "—", Text(_no_counterpart(r.reason), style="yellow"))
         else:
-            t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.tolerance(r.tolerance), _verdict(r))
+            t.add_row(f"{r.backend}/{r.style}", F.diff(r.max_abs_diff), F.tolerance(r.tolerance, " each"), _verdict(r))
     return t
 
 
@@ -538,7 +538,7 @@ def pages(case, traces, rows, only_step: str | None = None) -> list[Page]:
                     t.add_column(col)
                 for r in g:
                     t.add_row(f"{r.backend}/{r.style}", F.diff(r.actual) if r.actual is not None else "—",
-                              F.tolerance(r.tolerance), _verdict(r))
+                              F.tolerance(r.tolerance, " each"), _verdict(r))
                 console.print(t)
             out.append(Page("gradient checking", gradcheck, "gradcheck"))
     return out

@@ -51,11 +51,12 @@ def diff(x) -> str:
     return f"{x:.2g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.1e}"
 
 
-def tolerance(x) -> str:
+def tolerance(x, per_element: str = " (per element)") -> str:
+    """A bound as text; a per-element one as its range followed by ``per_element`` (a narrow table says " each")."""
     if x is None:
         return "—"
     if isinstance(x, list):
-        return diff(x) + " (per element)" if len(set(np.ravel(np.asarray(x, dtype=float)))) > 1 else diff(
+        return diff(x) + per_element if len(set(np.ravel(np.asarray(x, dtype=float)))) > 1 else diff(
             float(np.ravel(np.asarray(x, dtype=float))[0]))
     return "0 (exact)" if x == 0 else diff(x)
 
