@@ -290,6 +290,22 @@ def test_each_card_shows_each_frameworks_own_lines(report):
     assert n > 100, n
 
 
+def test_the_index_lists_every_printed_number_by_article_and_chapter(report):
+    """index.html: per article, per chapter, a link to every printed quantity's card on its case's page."""
+    index = report["html"]
+    block = index[index.index('id="articles"'):index.index('id="steps"')]
+    n = 0
+    for case, _, _ in report["results"]:
+        assert html.escape(case.article_title) in block, case.article_title
+        for q in case.quantities:
+            href = html.escape(f"cases/{case.name}.html#{case.name}/{q.id}", quote=True)
+            assert f'<a href="{href}">{html.escape(q.id)}</a>' in block, href
+            if q.section:
+                assert html.escape(q.section) in block, q.section
+            n += 1
+    assert n > 300, n
+
+
 def test_the_index_is_small_and_every_link_lands(report):
     """index.html holds every case's verdict and contents, not its tables and plots (issue 11: ≤ 1.5 MB for all
     built-in cases; each case's page carries the rest); every link of every page leads to a page of the report

@@ -8,6 +8,7 @@ cases' declared slips are listed here, so a change to any of them shows.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from backprop_parity.reference import registry
@@ -127,3 +128,16 @@ def test_differs_value_needs_a_declared_convention(tmp_path, capsys):
     p.write_text(GOOD.replace('printed = "0.7"', f'printed = "0.7"\ndiffers_value = {{ {REF} = "1" }}'), encoding="utf-8")
     assert main(["check", str(p), "--backend", REF]) == 2
     assert "differs_value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("units, words", [
+    ([1e-9, 1e-9], "½ unit of the 9th decimal (5e-10)"),
+    ([1e-1], "½ unit of the 1st decimal (0.05)"),
+    ([1e-2, 1e-11], "½ unit of each number's last printed digit (5e-12 … 0.005)"),
+    ([1e-12, 0.0], "½ unit of the 12th decimal (5e-13)"),
+    ([0.0], "exact (every number printed is an integer)"),
+])
+def test_the_printed_precision_in_words(units, words):
+    """A card says which digit a print is held to, from each element's unit of its last printed digit."""
+    from backprop_parity.reports.compare import printed_precision_words
+    assert printed_precision_words(np.array(units)).startswith(f"printed precision: {words}")

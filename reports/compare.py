@@ -196,6 +196,27 @@ def _evaluate(ns: expr.Namespace, trace, text: str, case: Case, where: str):
         raise CaseError(case.path, where, str(exc)) from None
 
 
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def printed_precision_words(unit) -> str:
+    """The tolerance of printed numbers in words, from each element's unit of its last printed digit: '½ unit of
+    the 9th decimal (5e-10)' when they share one, else the range."""
+    units = sorted({float(u) for u in np.ravel(unit) if u > 0})
+    if not units:
+        return "printed precision: exact (every number printed is an integer)"
+    if len(units) == 1:
+        k = -math.log10(units[0])
+        digit = (f"the {_ordinal(round(k))} decimal" if units[0] < 1 and abs(k - round(k)) < 1e-9
+                 else "the last printed digit")
+        where = f"½ unit of {digit} ({units[0] / 2:g})"
+    else:
+        where = f"½ unit of each number's last printed digit ({units[0] / 2:g} … {units[-1] / 2:g})"
+    return (f"printed precision: {where}, what a correctly rounded print allows (within one unit but not ½: "
+            f"'not correctly rounded'; exact for integers)")
+
+
 def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
     row = Comparison(case.name, q.id, q.label, trace.backend, trace.style, "article", q.section,
                      erratum=q.erratum, expression=q.of)
@@ -225,9 +246,7 @@ def article_comparison(case: Case, q, trace, ref=None) -> Comparison:
             row.tolerance_reason = q.tolerance_reason
         else:
             half = tol / 2
-            row.tolerance_reason = ("printed precision: ½ unit of the last printed digit, what a correctly rounded "
-                                    "print allows (within one unit but not ½: 'not correctly rounded'; exact for "
-                                    "integers)")
+            row.tolerance_reason = printed_precision_words(tol)
         if np.dtype(case_dtype(case)) == np.float32 and expected.size:
             # float32 carries ~7 significant digits: printed digits beyond that cannot be held.
             largest = float(np.max(np.abs(expected)))

@@ -315,6 +315,7 @@ def summary_blocks(results, styles, missing) -> list:
                           "failed": Text(str(c["failed"]), "error" if c["failed"] else ""),
                           "errata": sum(1 for q in case.quantities if q.erratum)})
     blocks += [Heading(3, "Cases"), Table(pd.DataFrame(case_recs), cls="toc")]
+    blocks += article_blocks([case for case, _, _ in results])
     failed = [r for _, _, rs in results for r in rs if r.passed is False and r.status != "NOT RUN"]
     if failed:
         groups: dict = {}
@@ -339,6 +340,31 @@ def summary_blocks(results, styles, missing) -> list:
                    Para([Text(f"{len(failed)} failed comparisons, grouped by case, backend and what they were "
                               "compared with; comparisons.csv has every one.", "muted")]),
                    Table(df, cls="failed")]
+    return blocks
+
+
+def article_blocks(cases: list) -> list:
+    """The printed numbers by article, then chapter, each a link to its card on its case's page: the way a
+    reader holding the article looks for one."""
+    by_article: dict = {}
+    for case in cases:
+        for q in case.quantities:
+            chapters = by_article.setdefault(case.article_title, {})
+            chapters.setdefault(q.section or "(no chapter named)", []).append((case, q))
+    if not by_article:
+        return []
+    blocks = [Heading(3, "The articles, chapter by chapter", "articles")]
+    for title, chapters in by_article.items():
+        inner = []
+        for chapter, found in chapters.items():
+            items = [Text(f"{chapter}: ", "strong")]
+            for i, (case, q) in enumerate(found):
+                items += ([" · "] if i else []) + [Link(q.id, quantity_anchor(case, q.id), case_page(case)),
+                                                   Text(f" ({case.name})", "muted")]
+            inner.append(Para(items))
+        n = sum(len(found) for found in chapters.values())
+        blocks.append(Details(f"{title} — {len(chapters)} chapter{'s' if len(chapters) > 1 else ''}, "
+                              f"{n} printed number{'s' if n > 1 else ''}", inner))
     return blocks
 
 
