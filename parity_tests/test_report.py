@@ -290,20 +290,56 @@ def test_each_card_shows_each_frameworks_own_lines(report):
     assert n > 100, n
 
 
+def test_each_card_says_how_each_framework_is_set_up_for_it(report):
+    """A card of an update carries each style's learning rate and update as its mirror reported them (Keras' lr =
+    α·s·m_step for this case), with L2 on its L2 mapping too; a card of a cost, its loss mapping: the mapping data
+    of that case, on the card of the number it changes."""
+    from backprop_parity.reports.explain import quantity_steps
+    from backprop_parity.reports.report import CARD_NOTES, card_anchor
+    n = 0
+    for case, traces, _ in report["results"]:
+        ref = next((t for t in traces if isinstance(t, Trace) and t.backend == REF), None)
+        if ref is None or case.net is None:
+            continue
+        page = report["pages"][f"cases/{case.name}.html"]
+        step_of = quantity_steps(case, list(ref.values))
+        for q in case.quantities:
+            if q.id not in step_of:
+                continue
+            start = page.index(f'<article class="card" id="{html.escape(card_anchor(case, q), quote=True)}">')
+            card = page[start:page.index("</article>", start)]
+            for t in traces:
+                for key in CARD_NOTES[step_of[q.id]]:
+                    v = (t.mapping or {}).get(key) if isinstance(t, Trace) else None
+                    if v not in (None, ""):
+                        assert html.escape(str(v)) in card, (case.name, q.id, t.backend, t.style, key)
+                        n += 1
+    assert n > 500, n
+
+
 def test_the_index_lists_every_printed_number_by_article_and_chapter(report):
-    """index.html: per article, per chapter, a link to every printed quantity's card on its case's page."""
+    """index.html: per article, per chapter (its own address, e.g. #courtial/ch6), a link to every printed
+    quantity's card on its case's page, which is addressed by the article's outline (courtial/ch6/delta3)."""
+    from backprop_parity.reports.report import card_anchor, chapter_anchor
     index = report["html"]
     block = index[index.index('id="articles"'):index.index('id="steps"')]
     n = 0
     for case, _, _ in report["results"]:
         assert html.escape(case.article_title) in block, case.article_title
+        page = report["pages"][f"cases/{case.name}.html"]
         for q in case.quantities:
-            href = html.escape(f"cases/{case.name}.html#{case.name}/{q.id}", quote=True)
+            card = card_anchor(case, q)
+            href = html.escape(f"cases/{case.name}.html#{card}", quote=True)
             assert f'<a href="{href}">{html.escape(q.id)}</a>' in block, href
-            if q.section:
+            assert page.count(f'id="{html.escape(card, quote=True)}"') == 1, card      # the card, once
+            assert f'<article class="card" id="{html.escape(card, quote=True)}">' in page, card
+            if q.section and case.article != "user":
+                chapter = chapter_anchor(case.article, q.section)
+                assert card == f"{chapter}/{q.id}" and f'<p id="{html.escape(chapter, quote=True)}">' in block, card
                 assert html.escape(q.section) in block, q.section
             n += 1
-    assert n > 300, n
+    assert n > 250, n                       # the built-in cases print 293 numbers: not a check over nothing
+    assert card_anchor(helpers.case("courtial-l2"), helpers.case("courtial-l2").quantities[0]).startswith("courtial/ch8/")
 
 
 def test_the_index_is_small_and_every_link_lands(report):
@@ -531,3 +567,16 @@ def test_network_diagrams_draw_every_unit_with_the_references_numbers():
     wide = dataclasses.replace(c.net, sizes=(3, 20, 2, 1))
     boxes = diagram.svg(dataclasses.replace(c, net=wide), values, "forward")
     assert "20 units" in boxes and not re.search(r"<circle", boxes)
+
+
+@pytest.mark.parametrize("section, slug", [
+    ("Chapter 6 — Back Propagation", "ch6"),
+    ("Training a Neural Network (Part 1)", "training-a-neural-network-part-1"),
+    ("Training a Neural Network (Part 2)", "training-a-neural-network-part-2"),     # not the same address
+    ("manual backpropagation example #2: a neuron", "manual-backpropagation-example-2-a-neuron"),
+    ("Прямое распространение", "прямое-распространение"),
+    ("!!", "section"),
+])
+def test_a_chapters_address(section, slug):
+    from backprop_parity.reports.report import chapter_slug
+    assert chapter_slug(section) == slug

@@ -119,6 +119,7 @@ class Heading:
 class Para:
     items: list                 # str or cells
     cls: str = ""
+    anchor: str = ""            # an id on the paragraph (a chapter of the index's articles list)
 
 
 @dataclass
@@ -155,6 +156,16 @@ class Find:
 class Svg:
     items: list                 # (markup, alt, file name): <svg> elements built from numbers and escaped text
                                 # (reports/diagram.py), side by side; Markdown links plots/<file name>
+
+
+@dataclass
+class Card:
+    """One printed quantity, boxed: ``head`` blocks on its first lines (the first one its title), then its blocks
+    (its table, notes, code tabs); ``anchor``: the card's address on its page (the article's outline:
+    courtial/ch6/delta3)."""
+    anchor: str
+    head: list
+    blocks: list = field(default_factory=list)
 
 
 @dataclass
@@ -238,6 +249,15 @@ a.qa { color: inherit; text-decoration: underline dotted; }
 .pic { flex: 0 1 auto; min-width: 0; max-width: 100%; overflow-x: auto; }   /* a picture at its smallest scrolls here */
 .diagrams svg { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px;
                 background: var(--bg); }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px 10px; margin: 0 0 1.1em;
+        background: var(--bg); }
+.card:target { outline: 3px solid #d4a72c; }
+.card:has(a.qa:target) { outline: 3px solid #d4a72c; }
+.card header p { margin: 0 0 .15em; overflow-wrap: anywhere; }
+.card header p:first-child { font-size: 1.05em; }
+.card .scroll { margin: .5em 0 .6em; }
+.card details { margin: .3em 0 .5em; } .card summary { font-weight: 600; font-size: 13.5px; }
+.card details p { font-size: 13px; margin: .25em 0 .25em 1em; overflow-wrap: anywhere; }
 .kv td:first-child, .kv th:first-child { white-space: nowrap; font-weight: bold; width: 1%; }
 .quantities tbody th[rowspan], .quantities tbody tr > th:first-child { min-width: 11em; max-width: 17em; }
 .quantities td:nth-last-child(-n+3) { white-space: nowrap; }
@@ -261,6 +281,7 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   th, td { padding: 4px 5px; }
   code, pre, .mono { font-size: 11.5px; }
   .quantities tbody th[rowspan], .quantities tbody tr > th:first-child { min-width: 9em; }
+  .card { padding: 6px 8px 8px; }
   .scroll { width: auto; }
   table.stack, table.stack tbody, table.stack tr, table.stack td, table.stack tbody th {
     display: block; width: auto; min-width: 0 !important; max-width: none !important; }
@@ -300,6 +321,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 3em; }
   h2 { break-before: page; }
   h2, h3, h4 { break-after: avoid; }
   tr, pre, svg, .banner { break-inside: avoid; }
+  .card { border: 0; border-top: 1px solid var(--line); border-radius: 0; padding: 4px 0; }
+  details::details-content { content-visibility: visible; display: block; }   /* paper cannot open it */
   thead th { position: static; }
   tbody tr:hover td { background: none; }
   a { color: inherit; text-decoration: none; }
@@ -443,7 +466,14 @@ def block_html(b) -> str:
         return f"<h{b.level}{anchor}>{esc(b.text)}</h{b.level}>"
     if isinstance(b, Para):
         cls = f' class="{b.cls}"' if b.cls else ""
-        return f"<p{cls}>{_inline_html(b.items)}</p>"
+        anchor = f' id="{esc(b.anchor)}"' if b.anchor else ""
+        return f"<p{anchor}{cls}>{_inline_html(b.items)}</p>"
+    if isinstance(b, Tabs):
+        return f'<div class="code">{cell_html(b)}</div>'
+    if isinstance(b, Card):
+        head = "".join(block_html(x) for x in b.head)
+        return (f'<article class="card" id="{esc(b.anchor)}"><header>{head}</header>'
+                + "\n".join(block_html(x) for x in b.blocks) + "</article>")
     if isinstance(b, Table):
         return table_html(b)
     if isinstance(b, Find):
@@ -570,6 +600,11 @@ def block_md(b, images: dict) -> str:
         return "#" * b.level + " " + md_escape(b.text)
     if isinstance(b, Para):
         return "".join(cell_md(i) for i in b.items)
+    if isinstance(b, Tabs):
+        return cell_md(b)
+    if isinstance(b, Card):
+        head = [block_md(x, images) for x in b.head]
+        return "\n\n".join(["#### " + head[0]] + head[1:] + [block_md(x, images) for x in b.blocks])
     if isinstance(b, Table):
         return table_md(b)
     if isinstance(b, Svg):

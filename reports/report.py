@@ -35,7 +35,7 @@ from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
-from .render import (Anchor, Banner, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
+from .render import (Anchor, Banner, Card, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
                      Tabs, Text, Verdict, pages, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -344,24 +344,25 @@ def summary_blocks(results, styles, missing) -> list:
 
 
 def article_blocks(cases: list) -> list:
-    """The printed numbers by article, then chapter, each a link to its card on its case's page: the way a
-    reader holding the article looks for one."""
+    """The printed numbers by article, then chapter (each chapter an address: index.html#courtial/ch6), each a
+    link to its card on its case's page: the way a reader holding the article looks for one."""
     by_article: dict = {}
     for case in cases:
         for q in case.quantities:
             chapters = by_article.setdefault(case.article_title, {})
-            chapters.setdefault(q.section or "(no chapter named)", []).append((case, q))
+            chapters.setdefault((chapter_anchor(case.article, q.section), q.section or "(no chapter named)"),
+                                []).append((case, q))
     if not by_article:
         return []
     blocks = [Heading(3, "The articles, chapter by chapter", "articles")]
     for title, chapters in by_article.items():
         inner = []
-        for chapter, found in chapters.items():
-            items = [Text(f"{chapter}: ", "strong")]
+        for (anchor, chapter), found in chapters.items():
+            items = [Link(chapter, anchor), Text(": ", "strong")]
             for i, (case, q) in enumerate(found):
-                items += ([" · "] if i else []) + [Link(q.id, quantity_anchor(case, q.id), case_page(case)),
+                items += ([" · "] if i else []) + [Link(q.id, card_anchor(case, q), case_page(case)),
                                                    Text(f" ({case.name})", "muted")]
-            inner.append(Para(items))
+            inner.append(Para(items, anchor=anchor))
         n = sum(len(found) for found in chapters.values())
         blocks.append(Details(f"{title} — {len(chapters)} chapter{'s' if len(chapters) > 1 else ''}, "
                               f"{n} printed number{'s' if n > 1 else ''}", inner))
@@ -585,26 +586,51 @@ def quantity_anchor(case: Case, quantity_id: str) -> str:
     return f"{case.name}/{quantity_id}"
 
 
+def chapter_slug(section: str) -> str:
+    """A section's short name in an address: 'Chapter 6 — Back Propagation' → ch6, any other its words
+    ('Training a Neural Network (Part 2)' → training-a-neural-network-part-2)."""
+    import re
+    m = re.match(r"\s*Chapter\s+(\d+)\b", section)
+    if m:
+        return f"ch{m.group(1)}"
+    return re.sub(r"[\W_]+", "-", section.lower()).strip("-") or "section"
+
+
+def chapter_anchor(article: str, section: str) -> str:
+    """The index's address of an article's chapter: courtial/ch6."""
+    return f"{article}/{chapter_slug(section) if section else 'no-chapter'}"
+
+
+def card_anchor(case: Case, q) -> str:
+    """A printed quantity's card on its case's page, addressed by the article's outline: courtial/ch6/delta3
+    (a user's own example, or a quantity with no chapter: <case>/card/<quantity>). Unique on the page: a case's
+    quantity ids are."""
+    if case.article == "user" or not q.section:
+        return f"{case.name}/card/{q.id}"
+    return f"{chapter_anchor(case.article, q.section)}/{q.id}"
+
+
 def _found(case: Case, q) -> str:
     """What the search box matches a printed quantity by: its case, id, label, chapter and article."""
     return " · ".join(x for x in (case.name, q.id, q.label if q.label != q.id else "", q.section, case.article) if x)
 
 
-def _quantity_cell(case: Case, q, rows_q) -> Stack:
-    items = [Anchor(q.id, quantity_anchor(case, q.id), _found(case, q))]
+def _card_head(case: Case, q, rows_q) -> list:
+    """The card's first lines: its id (an anchor), label and chapter; what it reads; its tolerance in words."""
+    first = [Anchor(q.id, quantity_anchor(case, q.id), _found(case, q))]
     if q.erratum:
-        items[0] = Stack([items[0], Text("erratum", "badge")])
+        first.append(Text("erratum", "badge"))
     if q.label and q.label != q.id:
-        items.append(q.label)
+        first.append(Text(f"  {q.label}", "strong"))
     if q.section:
-        items.append(Text(q.section, "muted"))
-    items.append(Text(f"of: {q.of}", "muted mono"))
+        first.append(Text(f"  — {case.article_title.split(' (')[0]}, {q.section}", "muted"))
+    head = [Para(first), Para([Text(f"of: {q.of}", "muted mono")])]
     reason = next((r.tolerance_reason for r in rows_q if r.tolerance_reason), "")
     if reason:
-        items.append(Text(f"tolerance: {reason}", "note"))
+        head.append(Para([Text(f"tolerance: {reason}", "note")]))
     if q.note:
-        items.append(Text(q.note, "note"))
-    return Stack(items)
+        head.append(Para([Text(q.note, "note")]))
+    return head
 
 
 def _value_cell(r: Comparison, notes: list, same_as=None):
@@ -624,54 +650,99 @@ def _value_cell(r: Comparison, notes: list, same_as=None):
 
 
 def _diff_cell(r: Comparison):
+    """Karpathy's cmp() line: exact, or how far (absolute and relative)."""
     if r.max_abs_diff is None:
         return "—"
+    if r.max_abs_diff == 0:
+        return Text("exact", "strong")
     return Stack([F.diff(r.max_abs_diff), Text(f"rel {F.diff(r.max_rel_diff)}", "note")])
 
 
+# The mirrors' mapping entries (Trace.mapping keys) that say how a framework is set up to compute a quantity of
+# each step: a card shows those of its step, right for its case, as each mirror reported them.
+CARD_NOTES = {
+    "bias-trick": ["bias trick", "input"],
+    "forward-affine": ["bias trick", "input"],
+    "forward-activation": ["activations", "leaky_relu slope", "activations at 0"],
+    "cost": ["loss", "L2", "dJ_dyhat"],
+    "output-delta": ["loss", "dJ_dyhat", "deltas", "g'(0)", "activations at 0", "leaky_relu slope"],
+    "hidden-delta": ["deltas", "g'(0)", "activations at 0", "leaky_relu slope", "bias trick"],
+    "input-gradient": ["deltas", "input"],
+    "weight-gradient": ["loss", "L2", "frozen", "data parallel"],
+    "update": ["learning rate", "update", "L2", "frozen", "data parallel"],
+    "l2": ["L2"],
+    "gradcheck": ["L2"],
+}
+
+
+def card_notes(step: str, traces) -> list:
+    """[(mapping key, [style labels], text)] for a card of ``step``: each framework's setting for it, styles that
+    report the same text named together."""
+    out: list = []
+    for key in CARD_NOTES.get(step, []):
+        by_text: dict = {}
+        for t in traces:
+            v = (t.mapping or {}).get(key)
+            if v not in (None, ""):
+                by_text.setdefault(str(v), []).append(label(t.backend, t.style))
+        out += [(key, names, text) for text, names in by_text.items()]
+    return out
+
+
+def _notes_block(step: str, traces) -> list:
+    notes = card_notes(step, traces)
+    if not notes:
+        return []
+    keys = list(dict.fromkeys(k for k, _, _ in notes))
+    return [Details(f"How each framework is set up for this number: {', '.join(keys)}",
+                    [Para([Text(k, "strong"), Text(f" — {', '.join(names)}: ", "muted"), text])
+                     for k, names, text in notes])]
+
+
 def quantity_blocks(case: Case, traces, rows) -> list:
+    """A card per printed quantity: the article's number, each backend's (once when equal to the digits shown)
+    with its difference, tolerance and verdict; how each framework is set up for it; each framework's own code."""
     art = [r for r in rows if r.source == "article"]
     by_q: dict = {}
     for r in art:
         by_q.setdefault(r.quantity, []).append(r)
-    recs, index, labels, notes = [], [], {}, []
     ref_trace = next((t for t in traces if is_reference(t.backend)), None)
     from .explain import quantity_steps
     step_of = quantity_steps(case, list(ref_trace.values)) if ref_trace is not None else {}
     ran = {t.backend for t in traces}
+    cards = []
     for q in case.quantities:
         rows_q = by_q.get(q.id, [])
         ref = next((r for r in rows_q if is_reference(r.backend)), None)
-        labels[q.id] = _quantity_cell(case, q, rows_q)
         if q.printed is not None:
             from .compare import _texts
             printed_cell = Mat(_texts(q.printed), texts=True, cls="printed",
                                note=f"printed as: {q.printed_as}" if q.printed_as else "")
-        else:
+        else:                               # what the formula gives, as written (for an erratum: as misprinted)
+            gives = ([Text(f"gives, on {label(ref.backend, ref.style)}'s numbers:", "muted"), Mat(ref.expected)]
+                     if ref is not None and ref.expected is not None else [])
             printed_cell = Stack([Text("formula, evaluated on each backend's own numbers:", "muted"),
-                                  Text(q.formula, "mono")])
-        recs.append({"value": printed_cell, "max |diff|": "", "tolerance": "", "verdict": ""})
-        index.append((q.id, "article"))
+                                  Text(q.formula, "mono")] + gives)
+        recs, index, notes = [{"value": printed_cell, "max |diff|": "", "tolerance": "", "verdict": ""}], \
+            ["the article"], []
         for r in rows_q:
             recs.append({"value": _value_cell(r, notes, ref), "max |diff|": _diff_cell(r),
-                         "tolerance": F.tolerance(r.tolerance),
-                         "verdict": Verdict(r.status, r.passed)})
-            index.append((q.id, label(r.backend, r.style)))
-        if q.id in step_of:                          # the card's last row: each framework's own lines
-            recs.append({"value": code_tabs(case, q.id, step_of[q.id], ran), "max |diff|": "", "tolerance": "",
-                         "verdict": ""})
-            index.append((q.id, f"code: {step_of[q.id]}"))
-    if not recs:
+                         "tolerance": F.tolerance(r.tolerance), "verdict": Verdict(r.status, r.passed)})
+            index.append(label(r.backend, r.style))
+        blocks = [Table(pd.DataFrame(recs, index=index), index=True, cls="quantities", notes=notes)]
+        if q.id in step_of:
+            blocks += _notes_block(step_of[q.id], traces)
+            blocks.append(code_tabs(case, q.id, step_of[q.id], ran))
+        cards.append(Card(card_anchor(case, q), _card_head(case, q, rows_q), blocks))
+    if not cards:
         return []
-    df = pd.DataFrame(recs, index=pd.MultiIndex.from_tuples(index))
-    df.columns.name = "source"
     return [Heading(3, "Quantities: the article vs every backend"),
-            Para([Text("Each printed number matches when it is within ½ unit of its last printed digit (a correctly "
-                       "rounded print); within one unit but not ½ it is 'not correctly rounded', a failure unless the "
-                       "case says why; a formula "
-                       "quantity is the article's formula evaluated on the backend's own numbers. An erratum "
-                       "passes when the mismatch is real.", "muted")]),
-            Table(df, index=True, cls="quantities", labels=labels, notes=notes)]
+            Para([Text("A card per printed number. Each matches when it is within ½ unit of its last printed digit "
+                       "(a correctly rounded print); within one unit but not ½ it is 'not correctly rounded', a "
+                       "failure unless the case says why; a formula quantity is the article's formula evaluated on "
+                       "the backend's own numbers. An erratum passes when the mismatch is real. Under each card: "
+                       "how each framework is set up for that number, and each framework's own lines of code.",
+                       "muted")])] + cards
 
 
 def errata_blocks(case: Case, traces, rows) -> list:
