@@ -1,4 +1,4 @@
-"""The report in a real browser: headless Chromium renders index.html and a case's page at laptop and phone widths.
+"""The report in a real browser: headless Chromium renders index.html and a case's page at wide, laptop and phone widths.
 
 Checked inside the browser (a copy of the page with a small probe script, run by
 ``--dump-dom``): every table outside a closed <details> is laid out with a size,
@@ -8,7 +8,7 @@ asked for nothing outside itself. The phone width is an <iframe> 390 CSS pixels
 wide, because headless Chromium's window is never narrower than 500.
 
 Screenshots are kept in reports/artifacts/ (git-ignored) for a human to look at:
-report-laptop.png, report-phone.png (the top of the full report's index.html) and
+report-wide.png, report-laptop.png, report-phone.png (the top of the full report's index.html) and
 case-laptop.png, case-phone.png (one whole case's page, cases/courtial-l2.html).
 """
 
@@ -29,7 +29,7 @@ from backprop_parity.reports.report import write_report
 
 from .report_support import full_report, keep, results
 
-PHONE, LAPTOP = 390, 1366
+PHONE, LAPTOP, WIDE = 390, 1280, 1920        # the widths issue 11 names: a phone, a laptop, a wide screen
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
          "--disable-extensions", "--mute-audio"]
@@ -165,13 +165,13 @@ def full(chromium):
     return out / "index.html", res
 
 
-@pytest.mark.parametrize("width", [LAPTOP, PHONE])
+@pytest.mark.parametrize("width", [WIDE, LAPTOP, PHONE])
 def test_full_report_renders(chromium, full, tmp_path, width):
     index, res = full
     result = probe_page(chromium, tmp_path, index, width)
     check(result, width, plots=False)
     assert result["sections"] == len(res)
-    name = "report-laptop.png" if width == LAPTOP else "report-phone.png"
+    name = {WIDE: "report-wide.png", LAPTOP: "report-laptop.png", PHONE: "report-phone.png"}[width]
     screenshot(chromium, tmp_path, index, width, 2400, name)
     biggest = max((index.parent / "cases").glob("*.html"), key=lambda p: p.stat().st_size)
     check(probe_page(chromium, tmp_path, biggest, width), width)
