@@ -80,6 +80,22 @@ def test_every_backend_and_its_code(capsys, backend):
         assert m.where in out
 
 
+def test_a_step_says_how_each_framework_is_set_up_for_it(capsys):
+    """The update's page carries each style's learning rate as its mirror reported it for this case — Keras'
+    lr = α·s·m_step = 0.1·0.2·2.5 = 0.05 on Courtial's bias-trick case (issue 11) — the styles that report the
+    same text named once."""
+    code, out, _ = run(capsys, "courtial-bias-trick", "--step", "update")
+    assert code == 0
+    words = " ".join(out.split())
+    assert "how each framework is set up for it" in words
+    assert "0.1·0.2·2.5 = 0.05" in words                       # Keras: α · s · J/(Keras' loss)
+    (_, traces, _), = helpers.results(["courtial-bias-trick"], [b.name for b in registry.entries()])
+    notes = steps.setup_notes("update", traces)
+    assert {k for k, _, _ in notes} >= {"learning rate", "update"}
+    for key, names, text in notes:
+        assert f"{key} — {', '.join(names)}: {' '.join(text.split())}" in words, (key, names)
+
+
 def test_columns_layout_formulas(capsys):
     code, out, _ = run(capsys, "dlai-two-layer", "--backend", REF)
     assert code == 0

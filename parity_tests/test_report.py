@@ -295,7 +295,8 @@ def test_each_card_says_how_each_framework_is_set_up_for_it(report):
     α·s·m_step for this case), with L2 on its L2 mapping too; a card of a cost, its loss mapping: the mapping data
     of that case, on the card of the number it changes."""
     from backprop_parity.reports.explain import quantity_steps
-    from backprop_parity.reports.report import CARD_NOTES, card_anchor
+    from backprop_parity.reports.report import card_anchor
+    from backprop_parity.reports.steps import SETUP_KEYS
     n = 0
     for case, traces, _ in report["results"]:
         ref = next((t for t in traces if isinstance(t, Trace) and t.backend == REF), None)
@@ -309,7 +310,7 @@ def test_each_card_says_how_each_framework_is_set_up_for_it(report):
             start = page.index(f'<article class="card" id="{html.escape(card_anchor(case, q), quote=True)}">')
             card = page[start:page.index("</article>", start)]
             for t in traces:
-                for key in CARD_NOTES[step_of[q.id]]:
+                for key in SETUP_KEYS[step_of[q.id]]:
                     v = (t.mapping or {}).get(key) if isinstance(t, Trace) else None
                     if v not in (None, ""):
                         assert html.escape(str(v)) in card, (case.name, q.id, t.backend, t.style, key)

@@ -364,6 +364,17 @@ def _print_article(console, q, rows_q) -> None:
             print_matrix(console, _matrix(console, r.actual))
 
 
+def _print_setup(console, step: str, traces) -> None:
+    """How each framework is set up for this step, from the mirrors' own mapping for the case (Keras' lr =
+    α·s·m_step on an update …): the styles that report the same text named together."""
+    notes = steps.setup_notes(step, [t for t in traces if isinstance(t, Trace)])
+    if not notes:
+        return
+    _say(console, 2, "how each framework is set up for it", style="bold")
+    for key, names, text in notes:
+        _say(console, 4, f"{key} — {', '.join(names)}: {text}")
+
+
 def _print_code(console, step: str, backends_ran: list, case=None) -> None:
     _say(console, 2, "code", style="bold")
     for entry in registry.entries():
@@ -510,6 +521,7 @@ def pages(case, traces, rows, only_step: str | None = None) -> list[Page]:
                 for q in claimed.get(key, []):
                     _print_article(console, q, article_rows.get(q.id, []))
             if with_code:
+                _print_setup(console, st.step, traces)
                 _print_code(console, st.step, backends_ran, case)
         return draw
 

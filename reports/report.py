@@ -658,39 +658,8 @@ def _diff_cell(r: Comparison):
     return Stack([F.diff(r.max_abs_diff), Text(f"rel {F.diff(r.max_rel_diff)}", "note")])
 
 
-# The mirrors' mapping entries (Trace.mapping keys) that say how a framework is set up to compute a quantity of
-# each step: a card shows those of its step, right for its case, as each mirror reported them.
-CARD_NOTES = {
-    "bias-trick": ["bias trick", "input"],
-    "forward-affine": ["bias trick", "input"],
-    "forward-activation": ["activations", "leaky_relu slope", "activations at 0"],
-    "cost": ["loss", "L2", "dJ_dyhat"],
-    "output-delta": ["loss", "dJ_dyhat", "deltas", "g'(0)", "activations at 0", "leaky_relu slope"],
-    "hidden-delta": ["deltas", "g'(0)", "activations at 0", "leaky_relu slope", "bias trick"],
-    "input-gradient": ["deltas", "input"],
-    "weight-gradient": ["loss", "L2", "frozen", "data parallel"],
-    "update": ["learning rate", "update", "L2", "frozen", "data parallel"],
-    "l2": ["L2"],
-    "gradcheck": ["L2"],
-}
-
-
-def card_notes(step: str, traces) -> list:
-    """[(mapping key, [style labels], text)] for a card of ``step``: each framework's setting for it, styles that
-    report the same text named together."""
-    out: list = []
-    for key in CARD_NOTES.get(step, []):
-        by_text: dict = {}
-        for t in traces:
-            v = (t.mapping or {}).get(key)
-            if v not in (None, ""):
-                by_text.setdefault(str(v), []).append(label(t.backend, t.style))
-        out += [(key, names, text) for text, names in by_text.items()]
-    return out
-
-
 def _notes_block(step: str, traces) -> list:
-    notes = card_notes(step, traces)
+    notes = steps.setup_notes(step, traces)
     if not notes:
         return []
     keys = list(dict.fromkeys(k for k, _, _ in notes))

@@ -395,3 +395,37 @@ def ordered(marked: list, backend: str) -> list:
 def for_step(step: str, backend: str, style: str | None = None) -> list[Marked]:
     marked = extract(backend) or []
     return [m for m in marked if m.step == step and (style is None or style in m.styles)]
+
+
+# --------------------------------------------------------------------------- how each framework is set up
+
+# The mirrors' mapping entries (Trace.mapping keys) that say how a framework is set up to compute a quantity of
+# each step: the report's card of a quantity and explain's page of a step show those of the step, right for
+# the case, as each mirror reported them (Keras' lr = α·s·m_step on an update, the loss reduction on a cost …).
+SETUP_KEYS = {
+    "bias-trick": ["bias trick", "input"],
+    "forward-affine": ["bias trick", "input"],
+    "forward-activation": ["activations", "leaky_relu slope", "activations at 0"],
+    "cost": ["loss", "L2", "dJ_dyhat"],
+    "output-delta": ["loss", "dJ_dyhat", "deltas", "g'(0)", "activations at 0", "leaky_relu slope"],
+    "hidden-delta": ["deltas", "g'(0)", "activations at 0", "leaky_relu slope", "bias trick"],
+    "input-gradient": ["deltas", "input"],
+    "weight-gradient": ["loss", "L2", "frozen", "data parallel"],
+    "update": ["learning rate", "update", "L2", "frozen", "data parallel"],
+    "l2": ["L2"],
+    "gradcheck": ["L2"],
+}
+
+
+def setup_notes(step: str, traces) -> list:
+    """[(mapping key, ["backend/style", …], text)] for ``step``: each style's setting, in the order of
+    :data:`SETUP_KEYS`, the styles that report the same text named together."""
+    out: list = []
+    for key in SETUP_KEYS.get(step, []):
+        by_text: dict = {}
+        for t in traces:
+            v = (getattr(t, "mapping", None) or {}).get(key)
+            if v not in (None, ""):
+                by_text.setdefault(str(v), []).append(f"{t.backend}/{t.style}")
+        out += [(key, names, text) for text, names in by_text.items()]
+    return out
