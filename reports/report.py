@@ -668,6 +668,18 @@ def _notes_block(step: str, traces) -> list:
                      for k, names, text in notes])]
 
 
+def article_cell(q, ref=None):
+    """What the article gives for ``q``: its number as printed, or its formula and — on ``ref``, the reference's
+    row — what that formula gives as written (for an erratum: as misprinted)."""
+    if q.printed is not None:
+        from .compare import _texts
+        return Mat(_texts(q.printed), texts=True, cls="printed",
+                   note=f"printed as: {q.printed_as}" if q.printed_as else "")
+    gives = ([Text(f"gives, on {label(ref.backend, ref.style)}'s numbers:", "muted"), Mat(ref.expected)]
+             if ref is not None and ref.expected is not None else [])
+    return Stack([Text("formula, evaluated on each backend's own numbers:", "muted"), Text(q.formula, "mono")] + gives)
+
+
 def quantity_blocks(case: Case, traces, rows) -> list:
     """A card per printed quantity: the article's number, each backend's (once when equal to the digits shown)
     with its difference, tolerance and verdict; how each framework is set up for it; each framework's own code."""
@@ -683,16 +695,7 @@ def quantity_blocks(case: Case, traces, rows) -> list:
     for q in case.quantities:
         rows_q = by_q.get(q.id, [])
         ref = next((r for r in rows_q if is_reference(r.backend)), None)
-        if q.printed is not None:
-            from .compare import _texts
-            printed_cell = Mat(_texts(q.printed), texts=True, cls="printed",
-                               note=f"printed as: {q.printed_as}" if q.printed_as else "")
-        else:                               # what the formula gives, as written (for an erratum: as misprinted)
-            gives = ([Text(f"gives, on {label(ref.backend, ref.style)}'s numbers:", "muted"), Mat(ref.expected)]
-                     if ref is not None and ref.expected is not None else [])
-            printed_cell = Stack([Text("formula, evaluated on each backend's own numbers:", "muted"),
-                                  Text(q.formula, "mono")] + gives)
-        recs, index, notes = [{"value": printed_cell, "max |diff|": "", "tolerance": "", "verdict": ""}], \
+        recs, index, notes = [{"value": article_cell(q, ref), "max |diff|": "", "tolerance": "", "verdict": ""}], \
             ["the article"], []
         for r in rows_q:
             recs.append({"value": _value_cell(r, notes, ref), "max |diff|": _diff_cell(r),
@@ -733,15 +736,9 @@ def errata_blocks(case: Case, traces, rows) -> list:
             blocks.append(Para([Text("Diagnosis (backprop-parity diagnose): ", "strong"), diagnosis]))
         for b, why in q.differs.items():
             blocks.append(Para([Text(f"{b} differs by convention: ", "strong"), why]))
-        recs, index = [], []
-        if q.printed is not None:
-            from .compare import _texts
-            recs.append({"value": Mat(_texts(q.printed), texts=True, cls="printed"), "max |diff| vs the article": "",
-                         "verdict": ""})
-        else:
-            recs.append({"value": Text(q.formula, "mono"), "max |diff| vs the article": "", "verdict": ""})
-        index.append("the article")
         ref = next((r for (qid, b, _), r in art.items() if qid == q.id and is_reference(b)), None)
+        recs = [{"value": article_cell(q, ref), "max |diff| vs the article": "", "verdict": ""}]
+        index = ["the article"]
         for t in traces:
             r = art.get((q.id, t.backend, t.style))
             if r is None:
