@@ -160,7 +160,10 @@ def measure_steps(say) -> dict:
     job = configs()
     for b in registry.entries():
         argv = [sys.executable, "-c", STEP_WORKER, json.dumps({"package": b.package, "configs": job})]
-        proc = subprocess.run(argv, cwd=ROOT, env={**os.environ, **b.env}, capture_output=True, text=True)
+        # the framework's compiler at its defaults: one large step, compiled once and run hundreds of times (a
+        # backend that tunes its compiler for the cases' small programs reads BACKPROP_PARITY_COMPILE)
+        env = {**os.environ, **b.env, "BACKPROP_PARITY_COMPILE": "default"}
+        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = [line for line in proc.stderr.splitlines() if line.strip()]
             say(f"{b.name}: the step benchmark failed: {tail[-1] if tail else proc.returncode}")
