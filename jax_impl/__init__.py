@@ -40,20 +40,22 @@ def _host_devices(count: int = 2) -> None:
 _host_devices()
 
 # XLA's CPU compiler, set for what this backend compiles: a case's programs are small (layers of a few units, at
-# most a few thousand examples) and each runs a few times, so compiling them is most of the work — each flag
-# below saves compile time and costs little at run time. Measured over the 36 built-in cases, one process
-# (`time backprop-parity check --backend jax --fresh`, then again with BACKPROP_PARITY_COMPILE=default): XLA's
-# compile time 39 s → 10 s, the backend's three styles 63 s → 30 s. It changes only how XLA orders and
-# vectorizes the same operations: 1 506 of 3 417 traced float64 arrays differ from XLA's defaults, all in their
-# last bits (J itself by at most 1e-16 relative; the centered differences, which divide by 2h, by 1e-6); every
-# number is held to the reference at the same float64 bounds either way. A flag already in XLA_FLAGS is kept;
-# BACKPROP_PARITY_COMPILE=default keeps XLA's defaults (``bench`` does, for the 784-256-128-10 step, where
-# running fast matters and compiling once does not: opt level 0 made its float32 batch-1024 step 1.5× slower).
+# most a few thousand examples) and each runs a few times, so compiling them is much of the work. Each flag below
+# saves compile time and costs little at run time. Measured in one session, cold, results not reused
+# (`BACKPROP_PARITY_CACHE=off backprop-parity check --backend jax`, then again with BACKPROP_PARITY_COMPILE=default):
+# 70.8 s → 50.6 s wall for the 36 built-in cases; XLA's compile time on eight of them 17.1 → 8.0 s. The flags
+# change which loops XLA's code generator writes, not the operations: over the built-in cases 70 of 3 417 traced
+# float arrays differ from XLA's defaults, J by at most one unit in the last place (which the centered differences
+# divide by 2h), and every number is held to the reference at the same float64 bounds either way.
+# Not used: --xla_backend_optimization_level=0 (LLVM -O0) would save another 4 s of compiling, but it changes the
+# numbers themselves — jit(1 − tanh(z)²) in float32 gives 3.6e-7 at z = 9, where tanh(9) is 1 and XLA's defaults
+# give 0 (robust-edges' tanh-prime-saturated caught it) — so it is not a compile-time setting but another result.
+# A flag already in XLA_FLAGS is kept. BACKPROP_PARITY_COMPILE=default keeps XLA's defaults (``bench`` does, for
+# the 784-256-128-10 step: one large program compiled once and run hundreds of times).
 QUICK_COMPILE = (
-    "--xla_cpu_use_fusion_emitters=false",        # the older loop emitters: XLA's newer MLIR fusion emitters
-                                                  # halve-to-double each small program's compile time (17.1 → 8.8 s)
-    "--xla_backend_optimization_level=0",         # LLVM at -O0: 8.8 → 5.5 s; the dots still call Eigen's kernels
-    "--xla_llvm_disable_expensive_passes=true",   # 5.5 → 4.1 s together with the next
+    "--xla_cpu_use_fusion_emitters=false",        # the older loop emitters: the newer MLIR fusion emitters take
+                                                  # twice as long to compile a small program (17.1 → 8.8 s)
+    "--xla_llvm_disable_expensive_passes=true",   # 8.8 → 8.0 s together with the next
     "--xla_cpu_parallel_codegen_split_count=1",   # one LLVM module per program, not split for threads
 )
 

@@ -445,3 +445,44 @@ def test_standardize_fast_algorithm_loses_the_spread(facts):
     fast, stable, exact = facts["prep_fast_vs_stable"]
     assert np.max(np.abs(stable - exact)) < 1e-6
     assert not np.all(np.isfinite(fast)) or np.max(np.abs(fast - exact)) > 0.1, fast
+
+
+# --------------------------------------------------------------------------- XLA's compiler for small programs
+
+FLAGS_PROBE = ("import os; from backprop_parity import jax_impl as J; "
+               "print(repr((os.environ['XLA_FLAGS'], J.QUICK_COMPILE, J.platform_note())))")
+
+
+def xla_flags(**env) -> tuple:
+    """(XLA_FLAGS, QUICK_COMPILE, the platform note) in a fresh process that imported the jax backend with ``env``."""
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        for k, v in env.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        proc = run_python(FLAGS_PROBE, timeout=300)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    if proc.returncode != 0 and re.search(r"No module named '(jax|jaxlib|optax)'", proc.stderr.decode()):
+        _skip_or_fail("jax cannot be imported")
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    import ast
+    return ast.literal_eval(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def test_xla_compiles_quickly_unless_told_otherwise_and_keeps_the_users_flags():
+    """The backend adds each QUICK_COMPILE flag before JAX starts XLA, keeps a value the user set for one of them
+    (and the user's other flags), says XLA_FLAGS in every mapping's platform note, and adds none of them under
+    BACKPROP_PARITY_COMPILE=default (bench's step workers)."""
+    user = "--xla_cpu_parallel_codegen_split_count=3 --xla_dump_to=/nonexistent-never-written"
+    flags, quick, note = xla_flags(XLA_FLAGS=user, BACKPROP_PARITY_COMPILE=None)
+    assert len(quick) >= 3
+    for f in quick:
+        name = f.split("=")[0]
+        expected = "--xla_cpu_parallel_codegen_split_count=3" if name.endswith("split_count") else f
+        assert re.findall(re.escape(name) + r"=\S+", flags) == [expected], (name, flags)
+    assert "--xla_dump_to=/nonexistent-never-written" in flags and "--xla_force_host_platform_device_count=2" in flags
+    assert f"XLA_FLAGS = {flags}" in note
+    flags, quick, note = xla_flags(XLA_FLAGS=None, BACKPROP_PARITY_COMPILE="default")
+    assert not any(f.split("=")[0] in flags for f in quick), flags
+    assert flags == "--xla_force_host_platform_device_count=2" and f"XLA_FLAGS = {flags}" in note
