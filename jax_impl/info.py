@@ -22,7 +22,9 @@ BACKEND = Backend(
     distributions=("jax", "jaxlib", "optax", "keras"),
     env={"KERAS_BACKEND": "jax"},
     imports=("jax",),
-    switches=("JAX_", "XLA_", "KERAS_", "PJRT_"),    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS, PJRT_NPROC …
+    # JAX_ENABLE_X64, JAX_DEFAULT_MATMUL_PRECISION, XLA_FLAGS, PJRT_NPROC …; BACKPROP_PARITY_COMPILE=default, which
+    # keeps XLA's own compile flags instead of jax_impl.QUICK_COMPILE (code generation: traced arrays may differ by an ulp)
+    switches=("JAX_", "XLA_", "KERAS_", "PJRT_", "BACKPROP_PARITY_COMPILE"),
     settings={"slope 0.3": "keras.layers.LeakyReLU() on JAX (negative_slope=0.3 by default)"},
 )
 

@@ -87,6 +87,27 @@ def test_each_ingredient_changes_the_key(backend, tmp_path, monkeypatch):
     assert len(set(changed.values())) == len(changed), "two different changes gave the same key"
 
 
+def test_xla_compile_mode_is_in_the_jax_key_and_the_compiled_programs_folder_is_not(monkeypatch):
+    """BACKPROP_PARITY_COMPILE=default (XLA's own compile flags, not jax_impl.QUICK_COMPILE: traced arrays may
+    differ by an ulp) is another key; where JAX keeps its compiled programs (BACKPROP_PARITY_COMPILE_CACHE, a
+    folder XLA keys by the program itself) is not."""
+    covering = [b for b in registry.entries() if any("BACKPROP_PARITY_COMPILE".startswith(p) for p in b.switches)]
+    assert covering, "no backend declares a switch prefix covering BACKPROP_PARITY_COMPILE"
+    case = load(CASE)
+    keys = {}
+    for value in (None, "default"):
+        if value is None:
+            monkeypatch.delenv("BACKPROP_PARITY_COMPILE", raising=False)
+        else:
+            monkeypatch.setenv("BACKPROP_PARITY_COMPILE", value)
+        for folder in ("/tmp/one", "/tmp/other"):
+            monkeypatch.setenv(cache.COMPILE_ENV, folder)
+            keys[value, folder] = cache.key(covering[0], case)
+    assert keys[None, "/tmp/one"] == keys[None, "/tmp/other"], "the compiled programs' folder changed the key"
+    assert keys["default", "/tmp/one"] == keys["default", "/tmp/other"]
+    assert keys[None, "/tmp/one"] != keys["default", "/tmp/one"], "BACKPROP_PARITY_COMPILE=default kept the key"
+
+
 def test_onednn_switch_is_in_the_tensorflow_key(tmp_path, monkeypatch):
     """TF_ENABLE_ONEDNN_OPTS changes what TensorFlow computes: set, unset and its value are three keys."""
     with_tf = [b for b in registry.entries() if any("TF_ENABLE_ONEDNN_OPTS".startswith(p) for p in b.switches)]

@@ -173,7 +173,8 @@ def _version(dist: str) -> str:
 def backend_facts(backend) -> dict:
     """What besides the case and the source makes ``backend``'s numbers: versions, machine, switches."""
     prefixes = tuple(backend.switches) + COMMON_SWITCHES
-    switches = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+    # the folder of compiled programs (COMPILE_ENV) is no switch: XLA keys what it keeps there by the program itself
+    switches = {k: v for k, v in os.environ.items() if k.startswith(prefixes) and k != COMPILE_ENV}
     switches.update(backend.env)
     return {"python": sys.version, "ndarray": np.__version__, "machine": platform.machine(),
             "platform": platform.platform(), "versions": {d: _version(d) for d in backend.distributions},
