@@ -34,7 +34,7 @@ def test_check_at_80_columns(capsys, monkeypatch):
     lines = out.splitlines()
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     assert "quantity /" in out and "|diff| / tol" in out and "erratum / reason" not in out
-    assert "5.0e-08…5.0e-07" in out                   # A4-cars2-5: ½ unit of 7 and of 6 decimals
+    assert "5.0e-08 … 5.0e-07" in out                  # A4-cars2-5: ½ unit of 7 and of 6 decimals
     assert any(line.startswith(f"A4-car1 ({REF}/manual): tanh(Z4[0])") for line in lines)
 
 

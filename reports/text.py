@@ -27,7 +27,7 @@ def fmt_tol(x) -> str:
     if isinstance(x, list):
         flat = _flatten(x)
         if len(set(flat)) > 1:
-            return f"{min(flat):.1e}…{max(flat):.1e}"
+            return f"{min(flat):.1e} … {max(flat):.1e}"     # spaced: a narrow cell wraps between the two, not inside one
     return fmt(x)
 
 
