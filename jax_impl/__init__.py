@@ -155,8 +155,14 @@ def compiled(fn=None, *, static: tuple = ("net", "hyper")):
     at = tuple(i for i, n in enumerate(names) if n in static)
     jitted = jax.jit(lambda *args: fn(*(a.value if i in at else a for i, a in enumerate(args))), static_argnums=at)
 
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
-    def run(*args):
+    def run(*args, **kwargs):
+        if kwargs or len(args) < len(names):                # keywords and defaults as positions: one program per value
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = tuple(bound.arguments.values())
         out = jitted(*(Static(a) if i in at else a for i, a in enumerate(args)))
         size = getattr(jitted, "_cache_size", None)
         if size is not None and size() > COMPILED_KEPT:     # a Keras model (static by identity) or a forward pass's
@@ -171,7 +177,7 @@ COMPILED_KEPT = 64      # programs one compiled step keeps in memory (JAX's pers
 def _containers() -> None:
     """The contract's Forward and Backward as pytrees, so that a compiled step takes and returns them."""
     from backprop_parity.reference.contract import Backward, Forward
-    jax.tree_util.register_dataclass(Forward, data_fields=["Z", "A", "A_in", "record"], meta_fields=[])
+    jax.tree_util.register_dataclass(Forward, data_fields=["Z", "A", "A_in", "record"], meta_fields=["input_gradient"])
     jax.tree_util.register_dataclass(Backward, data_fields=["dJ_dyhat", "deriv", "delta", "dA_in"], meta_fields=[])
 
 

@@ -513,8 +513,8 @@ def article_dense(dense, trick: bool):
     return lambda A_aug: dense(A_aug[:, :-1]) + (A_aug[:, -1:] - 1) * dense.bias.value
 
 
-@compiled(static=("net", "params"))
-def forward(net: Net, params, X) -> Forward:
+@compiled(static=("net", "params", "input_gradient"))
+def forward(net: Net, params, X, input_gradient: bool = True) -> Forward:
     lay = net.layout
     A_ex = L.examples_first(X, lay)                                   # Keras: one example per row
     Z, A, A_in, record = [], [X], [], Record()
@@ -530,7 +530,7 @@ def forward(net: Net, params, X) -> Forward:
             Z.append(L.from_examples_first(Z_ex, lay))
             A.append(L.from_examples_first(A_ex, lay))
             record.layers.append(Pullbacks(trick_vjp, dense_vjp, act_vjp))
-    return Forward(Z, A, A_in, record)
+    return Forward(Z, A, A_in, record, input_gradient)
 
 
 def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
@@ -559,7 +559,8 @@ def pullbacks(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
             (dA_in[l],) = layers[l].affine(delta[l])                                         # [step:hidden-delta] ∂J/∂A_in: the Dense layer's vjp
             (dA,) = layers[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                 # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
             (delta[l - 1],) = layers[l - 1].activation(dA)                                   # [step:hidden-delta] δ: the activation layer's vjp
-        (dA_in[0],) = layers[0].affine(delta[0])                                             # [step:input-gradient] ∂J/∂X: the first Dense layer's vjp
+        if fwd.input_gradient:
+            (dA_in[0],) = layers[0].affine(delta[0])                                         # [step:input-gradient] ∂J/∂X: the first Dense layer's vjp
     back = lambda xs: [None if x is None else L.from_examples_first(x, lay) for x in xs]  # noqa: E731
     deriv = [L.from_examples_first(d, lay) if a.elementwise else d                  # softmax's Jacobians stay examples first
              for a, d in zip(net.activations, deriv)]

@@ -100,8 +100,8 @@ def affine(net: Net) -> Callable:
     return lambda A, W, b=None: W @ A if b is None else W @ A + b                            # [step:forward-affine] Z = W @ A (+ b)
 
 
-@compiled
-def forward(net: Net, params: dict, X: jax.Array) -> Forward:
+@compiled(static=("net", "input_gradient"))
+def forward(net: Net, params: dict, X: jax.Array, input_gradient: bool = True) -> Forward:
     Z, A, A_in, record = [], [X], [], Record()
     for l in range(net.depth):
         A_prev, trick_vjp = A[-1], None
@@ -114,7 +114,7 @@ def forward(net: Net, params: dict, X: jax.Array) -> Forward:
         Z.append(Z_l)
         A.append(A_l)
         record.layers.append(Pullbacks(trick_vjp, affine_vjp, act_vjp))
-    return Forward(Z, A, A_in, record)
+    return Forward(Z, A, A_in, record, input_gradient)
 
 
 def backward(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) -> Backward:
@@ -136,7 +136,8 @@ def pullbacks(net: Net, params: dict, fwd: Forward, y: jax.Array, hyper: Hyper) 
         dA_in[l] = layers[l].affine(delta[l])[0]                                             # [step:hidden-delta] ∂J/∂A_in = δ·Wᵀ, Z's vjp
         (dA,) = layers[l].trick(dA_in[l]) if net.trick else (dA_in[l],)                     # [step:hidden-delta] [A | 1]'s vjp drops the bias unit
         (delta[l - 1],) = layers[l - 1].activation(dA)                                       # [step:hidden-delta] δ = g's vjp
-    dA_in[0] = layers[0].affine(delta[0])[0]                                                 # [step:input-gradient] ∂J/∂X: the first Z's vjp
+    if fwd.input_gradient:
+        dA_in[0] = layers[0].affine(delta[0])[0]                                             # [step:input-gradient] ∂J/∂X: the first Z's vjp
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 

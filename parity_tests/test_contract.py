@@ -110,9 +110,10 @@ def test_the_probe_catches_a_wrong_signature():
 
 
 @lru_cache(maxsize=None)
-def train_probe(backend: str) -> dict | str:
+def run_probe(kind: str, backend: str) -> dict | str:
+    """``probes.py KIND BACKEND`` in the backend's own process: its answer, or the last line of its error."""
     b = registry.get(backend)
-    r = subprocess.run([sys.executable, str(Path(__file__).with_name("probes.py")), "train", backend],
+    r = subprocess.run([sys.executable, str(Path(__file__).with_name("probes.py")), kind, backend],
                        capture_output=True, text=True,
                        env={**os.environ, **b.env}, timeout=300)
     line = next((x for x in r.stdout.splitlines() if x.startswith("PROBE")), None)
@@ -126,6 +127,17 @@ def test_training_keeps_only_what_the_trace_reads(backend, style):
     """Four epochs hold three parameter sets (before, after the first, after the last) — the same ones
     every_epoch records at those places; every_epoch holds all five; J is kept for every epoch."""
     _probe_or_skip(backend)
-    got = train_probe(backend)
+    got = run_probe("train", backend)
     assert not isinstance(got, str), f"{backend}: the training probe failed: {got}"
     assert got[style] == {"kept": 3, "every": 5, "costs": 5, "ends": True}, (backend, style, got[style])
+
+
+@pytest.mark.parametrize("backend,style", STYLES, ids=[f"{b}/{s}" for b, s in STYLES])
+@pytest.mark.parametrize("bias", ["vectors", "trick"])
+def test_forward_without_the_input_gradient(backend, style, bias):
+    """forward(…, input_gradient=False) — what every training step asks for — leaves ∂J/∂X out (None) and
+    changes nothing else: δ, ∂J/∂A of the hidden layers and ∂J/∂W are the same bits as with it."""
+    _probe_or_skip(backend)
+    got = run_probe("input-gradient", backend)
+    assert not isinstance(got, str), f"{backend}: the input-gradient probe failed: {got}"
+    assert got[f"{style}/{bias}"] == {"kept": True, "skipped": True, "same": True}, (backend, style, bias)

@@ -41,6 +41,7 @@ class Forward:
     A: list          # A[0] = X, A[l+1] = g(Z[l])
     A_in: list       # the input each layer multiplies: A[l], or [A[l] | 1] under the bias trick
     record: Any = None   # what the framework needs to differentiate later: a tape, hooks, vjp functions
+    input_gradient: bool = True   # is the input differentiated (∂J/∂X)? Training needs ∂J/∂W only
 
 
 @dataclass
@@ -48,7 +49,8 @@ class Backward:
     dJ_dyhat: Any
     deriv: list      # g'(Z[l])
     delta: list      # δ[l] = ∂J/∂Z[l]
-    dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ; at l = 0 the input's: ∂J/∂X (∂J/∂[X | 1] under the bias trick)
+    dA_in: list      # ∂J/∂A_in[l] = δ[l]·Wᵀ; at l = 0 the input's: ∂J/∂X (∂J/∂[X | 1] under the bias trick),
+                     # None when the forward pass was told input_gradient=False
 
 
 class History(list):
@@ -109,8 +111,9 @@ def parameters(net, params):
     """{article name: framework array in the article's layout} of a parameter object."""
 
 
-def forward(net, params, X):
-    """Forward: Z, A and the layers' inputs, recorded so that ``backward`` can differentiate them."""
+def forward(net, params, X, input_gradient=True):
+    """Forward: Z, A and the layers' inputs, recorded so that ``backward`` can differentiate them — the input X
+    too unless ``input_gradient`` is False (a training step: its update needs ∂J/∂W, never ∂J/∂X)."""
 
 
 def cost(net, params, yhat, y, hyper):

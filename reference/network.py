@@ -47,7 +47,7 @@ def parameters(net: Net, params: dict) -> dict:
 
 # --------------------------------------------------------------------------- one step, by hand
 
-def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
+def forward(net: Net, params: dict, X: np.ndarray, input_gradient: bool = True) -> Forward:
     Z, A, A_in = [], [X], []
     for l in range(net.depth):
         A_prev = L.with_ones(A[-1], net.layout) if net.trick else A[-1]      # [step:bias-trick] [A | 1]
@@ -56,7 +56,7 @@ def forward(net: Net, params: dict, X: np.ndarray) -> Forward:
         A_in.append(A_prev)
         Z.append(Z_l)
         A.append(net.activations[l].g(Z_l))                                 # [step:forward-activation] A = g(Z)
-    return Forward(Z, A, A_in)
+    return Forward(Z, A, A_in, input_gradient=input_gradient)
 
 
 def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) -> Backward:
@@ -74,7 +74,8 @@ def backward(net: Net, params: dict, fwd: Forward, y: np.ndarray, hyper: Hyper) 
         dA_in[l] = L.backprop_error(delta[l], params[net.W_name(l)], net.layout)   # [step:hidden-delta] δ·Wᵀ
         dA = L.drop_ones(dA_in[l], net.layout) if net.trick else dA_in[l]         # [step:hidden-delta] drop the bias unit
         delta[l - 1] = dA * deriv[l - 1]                                     # [step:hidden-delta]
-    dA_in[0] = L.backprop_error(delta[0], params[net.W_name(0)], net.layout)  # [step:input-gradient] ∂J/∂X = δ(first)·Wᵀ
+    if fwd.input_gradient:
+        dA_in[0] = L.backprop_error(delta[0], params[net.W_name(0)], net.layout)  # [step:input-gradient] ∂J/∂X = δ(first)·Wᵀ
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -123,8 +124,9 @@ def step(net: Net, params: dict, grads: dict, hyper: Hyper, opt: O.State) -> dic
 
 
 def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt: O.State | None = None) -> dict:
-    """Forward, backward, gradients, update — on the batch (X, y); a fresh optimizer unless one is given."""
-    fwd = forward(net, params, X)
+    """Forward, backward, gradients, update — on the batch (X, y); a fresh optimizer unless one is given.
+    The update needs ∂J/∂W only: ∂J/∂X (a third large product, δ(1)·W(1)ᵀ) is not computed."""
+    fwd = forward(net, params, X, input_gradient=False)
     bwd = backward(net, params, fwd, y, hyper)
     grads = gradients(net, params, fwd, bwd, hyper)
     opt = opt if opt is not None else optimizer(net, params, hyper, L.n_examples(X, net.layout))

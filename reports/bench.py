@@ -17,7 +17,8 @@ Measured, each in a fresh process, in this order:
 * the training step of every backend (``<package>/bench.py``: one forward + backward + update of
   784-256-128-10 on a batch, each framework in its own process, compiled the way its users compile
   it), float64 and float32, at batch 64 … 4096 and with the hidden layers twice as wide: seconds per
-  step (the median of repeats after a warm-up) and the reference's ratio to the fastest framework.
+  step and the reference's ratio to the fastest framework. The workers stay up and take turns, round by
+  round (``measure_steps``), so that every ratio compares times taken within the same minute.
 
 ``--json FILE`` writes every figure.
 """
@@ -41,7 +42,9 @@ BATCHES = (64, 256, 1024, 4096)
 WIDE = (784, 512, 256, 10)          # twice the hidden widths: the weights' dimension of the cost
 EXPLAIN = (("courtial-bias-trick", "output-delta"), ("zhou-gender", "output-delta"))
 DIAGNOSE = ("courtial-bias-trick", "courtial-five-cars", "zhou-gender")   # errata; a forward-only case; 4000 steps
-MIN_SECONDS, MIN_REPEATS, MAX_REPEATS = 0.5, 5, 200
+MIN_SECONDS, MIN_REPEATS, MAX_REPEATS = 0.2, 5, 100   # per round: 0.2 s of repeats, at least 5
+ROUNDS, WARMUP, PAUSE = 5, 3, 0.1   # rounds per configuration; untimed runs before each; seconds between turns
+                                    # (an idle worker's BLAS and OpenMP threads stop spinning before the next)
 
 
 def add_arguments(p) -> None:
@@ -121,29 +124,34 @@ def record(result, label, say, floor) -> dict:
 
 # --------------------------------------------------------------------------- the training step
 
-STEP_WORKER = ("import json, sys; from backprop_parity.reports.bench import serve_steps; "
-               "print(json.dumps(serve_steps(json.loads(sys.argv[1]))))")
+STEP_WORKER = ("import sys; from backprop_parity.reports.bench import serve_steps; "
+               "serve_steps(sys.argv[1], sys.stdin, sys.stdout)")
 
 
-def serve_steps(job: dict) -> dict:
-    """In a backend's own process: seconds per step of ``<package>.bench.step`` for every configuration."""
+def serve_steps(package: str, requests, replies) -> None:
+    """In a backend's own process: for each request line (a configuration), time ``<package>.bench.step``
+    for a while and reply with the seconds of every repeat. A configuration's step is built (and compiled)
+    on its first request and kept; every request first runs it WARMUP times, untimed."""
     import importlib
     import numpy as np
-    module = importlib.import_module(f"{job['package']}.bench")
-    out = {}
-    for sizes, batch, dtype in job["configs"]:
-        run, code = module.step(tuple(sizes), batch, np.dtype(dtype).type)
-        for _ in range(3):
-            run()                                # compile, warm the caches
+    module = importlib.import_module(f"{package}.bench")
+    built = {}
+    print(json.dumps({"ready": True}), file=replies, flush=True)
+    for line in requests:
+        sizes, batch, dtype = json.loads(line)
+        key = (tuple(sizes), batch, dtype)
+        if key not in built:
+            built[key] = module.step(tuple(sizes), batch, np.dtype(dtype).type)
+        run, code = built[key]
+        for _ in range(WARMUP):
+            run()                                # compile (first request), warm the caches and the thread pools
         times = []
         start = time.perf_counter()
         while len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or time.perf_counter() - start < MIN_SECONDS):
             t = time.perf_counter()
             run()
             times.append(time.perf_counter() - t)
-        out[f"{'-'.join(map(str, sizes))}/{batch}/{dtype}"] = {"seconds": statistics.median(times),
-                                                              "repeats": len(times), "code": code}
-    return out
+        print(json.dumps({"times": times, "code": code}), file=replies, flush=True)
 
 
 def configs() -> list:
@@ -156,41 +164,107 @@ def configs() -> list:
 
 
 def measure_steps(say) -> dict:
-    results = {}
-    job = configs()
+    """Every backend's worker started once and kept; then, for each configuration, ROUNDS rounds in which each
+    backend in turn (a different one first each round) times its step while the others wait idle. A figure is
+    the median over rounds of each round's median, and the reference's ratio to the fastest framework is taken
+    within each round (the same minute of the machine's life) before its median: a slow spell of a shared
+    machine then moves every backend of that round, not one backend's whole column."""
+    workers = {}
     for b in registry.entries():
-        argv = [sys.executable, "-c", STEP_WORKER, json.dumps({"package": b.package, "configs": job})]
+        argv = [sys.executable, "-c", STEP_WORKER, b.package]
         # the framework's compiler at its defaults: one large step, compiled once and run hundreds of times (a
         # backend that tunes its compiler for the cases' small programs reads BACKPROP_PARITY_COMPILE)
         env = {**os.environ, **b.env, "BACKPROP_PARITY_COMPILE": "default"}
-        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = [line for line in proc.stderr.splitlines() if line.strip()]
-            say(f"{b.name}: the step benchmark failed: {tail[-1] if tail else proc.returncode}")
-            continue
-        results[b.name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        say(f"{b.name}: {next(iter(results[b.name].values()))['code']}")
+        workers[b.name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+    results = {}
+    try:
+        for name, proc in list(workers.items()):
+            if reply(name, proc, say) is None:
+                workers.pop(name)
+        for config in configs():
+            if not workers:
+                break
+            key = f"{'-'.join(map(str, config[0]))}/{config[1]}/{config[2]}"
+            for r in range(ROUNDS):
+                order = list(workers)[r % len(workers):] + list(workers)[:r % len(workers)]
+                for name in order:
+                    time.sleep(PAUSE)
+                    proc = workers[name]
+                    proc.stdin.write(json.dumps(config) + "\n")
+                    proc.stdin.flush()
+                    answer = reply(name, proc, say)
+                    if answer is None:
+                        workers.pop(name)
+                        continue
+                    entry = results.setdefault(name, {}).setdefault(key, {"rounds": [], "repeats": 0})
+                    entry["rounds"].append(statistics.median(answer["times"]))
+                    entry["repeats"] += len(answer["times"])
+                    entry["code"] = answer["code"]
+    finally:
+        for proc in workers.values():
+            proc.stdin.close()
+            proc.wait()
+    for name, per in results.items():
+        for entry in per.values():
+            entry["seconds"] = statistics.median(entry["rounds"])
+        say(f"{name}: {next(iter(per.values()))['code']}")
+    ref = registry.reference().name
+    frameworks = [b.name for b in registry.entries() if not b.reference]
+    for key in results.get(ref, {}):
+        found = ratio(results, key, ref, frameworks)
+        if found:
+            results[ref][key]["ratio"], results[ref][key]["fastest"] = found
     return results
+
+
+def reply(name: str, proc, say) -> dict | None:
+    """The worker's next answer, or None (said) when it died."""
+    line = proc.stdout.readline()
+    if line:
+        return json.loads(line)
+    tail = [t for t in proc.stderr.read().splitlines() if t.strip()]
+    proc.wait()
+    say(f"{name}: the step benchmark failed: {tail[-1] if tail else proc.returncode}")
+    return None
+
+
+def ratio(results: dict, key: str, ref: str, frameworks: list) -> tuple[float, str] | None:
+    """The reference's time over the fastest framework's, round by round (same round, same machine state),
+    as the median over rounds; and which framework was fastest most often."""
+    if ref not in results or key not in results[ref]:
+        return None
+    rounds = [{n: results[n][key]["rounds"][r] for n in frameworks if n in results and key in results[n]
+               and r < len(results[n][key]["rounds"])} for r in range(len(results[ref][key]["rounds"]))]
+    ratios, fastest = [], []
+    for r, times in enumerate(rounds):
+        if times:
+            who = min(times, key=times.get)
+            ratios.append(results[ref][key]["rounds"][r] / times[who])
+            fastest.append(who)
+    if not ratios:
+        return None
+    return statistics.median(ratios), max(set(fastest), key=fastest.count)
 
 
 def step_table(results: dict) -> list[str]:
     ref = registry.reference().name
     frameworks = [b.name for b in registry.entries() if not b.reference and b.name in results]
-    keys = list(next(iter(results.values())).keys()) if results else []
-    head = f"{'network/batch/dtype':<26}" + "".join(f"{n:>11}" for n in [ref] + frameworks) + "   ref ÷ fastest  µs/example (ref)"
+    keys = list(dict.fromkeys(k for per in results.values() for k in per))
+    head = (f"{'network/batch/dtype':<26}" + "".join(f"{n:>11}" for n in [ref] + frameworks)
+            + "   ref ÷ fastest  µs/example (ref)")
     lines = [head, "-" * len(head)]
     for k in keys:
         row = f"{k:<26}"
-        times = {n: results[n][k]["seconds"] for n in [ref] + frameworks if n in results and k in results[n]}
         for n in [ref] + frameworks:
-            row += f"{times[n] * 1e3:>9.2f}ms" if n in times else f"{'—':>11}"
-        others = [times[n] for n in frameworks if n in times]
-        if ref in times and others:
-            fastest = min(others)
-            who = [n for n in frameworks if times.get(n) == fastest][0]
+            row += f"{results[n][k]['seconds'] * 1e3:>9.2f}ms" if k in results.get(n, {}) else f"{'—':>11}"
+        mine = results.get(ref, {}).get(k, {})
+        if "ratio" in mine:
             batch = int(k.split("/")[1])
-            row += f"   {times[ref] / fastest:5.2f}× ({who})  {times[ref] / batch * 1e6:8.2f}"
+            row += f"   {mine['ratio']:5.2f}× ({mine['fastest']})  {mine['seconds'] / batch * 1e6:8.2f}"
         lines.append(row)
+    lines.append(f"(each figure: the median of {ROUNDS} rounds' medians; ref ÷ fastest: the median of the rounds' "
+                 "ratios, each within one round)")
     return lines
 
 
@@ -204,7 +278,7 @@ def main(args) -> int:
     if not args.steps_only:
         figures["commands"] = measure_commands(args.tests, say)
     say("")
-    say("one training step (forward + backward + update), median seconds; each backend in its own process "
+    say("one training step (forward + backward + update), seconds; each backend in its own process, taking turns "
         f"(OPENBLAS_CORETYPE {os.environ.get('OPENBLAS_CORETYPE', 'unset: OpenBLAS picks the CPU’s kernels')}):")
     figures["steps"] = measure_steps(say)
     for line in step_table(figures["steps"]):

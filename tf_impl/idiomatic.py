@@ -285,19 +285,20 @@ class Record:
     yhat_on_path: bool = True
 
 
-def forward(net: Net, params, X) -> Forward:
+def forward(net: Net, params, X, input_gradient: bool = True) -> Forward:
     model = params
     weights = [v for layer in dense_layers(model) for v in layer.weights]
     tape = tf.GradientTape(persistent=True)
     with tape:
         tape.watch([v.value for v in weights])   # frozen (non-trainable) variables too: their gradient is reported
         X_first = L.examples_first(X, net.layout)
-        tape.watch(X_first)                      # [step:input-gradient] the model's input on the tape, for ∂J/∂X
+        if input_gradient:
+            tape.watch(X_first)                  # [step:input-gradient] the model's input on the tape, for ∂J/∂X
         outs = extractor(model)(X_first)         # Z and A of every layer, from the model's own layers
         Z_first, A_first = list(outs[0::2]), [X_first, *outs[1::2]]
         Z = [L.from_examples_first(Z_l, net.layout) for Z_l in Z_first]
         A = [X] + [L.from_examples_first(A_l, net.layout) for A_l in A_first[1:]]
-    return Forward(Z, A, A[:-1], Record(tape, Z_first, A_first))
+    return Forward(Z, A, A[:-1], Record(tape, Z_first, A_first), input_gradient)
 
 
 def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
@@ -331,7 +332,8 @@ def backward(net: Net, params, fwd: Forward, y, hyper: Hyper) -> Backward:
     for l in range(last, 0, -1):
         dA_in[l] = L.from_examples_first(rec.tape.gradient(J, rec.A[l]), net.layout)        # [step:hidden-delta] ∂J/∂A
         delta[l - 1] = L.from_examples_first(rec.tape.gradient(J, rec.Z[l - 1]), net.layout)  # [step:hidden-delta] tape.gradient(J, Z)
-    dA_in[0] = L.from_examples_first(rec.tape.gradient(J, rec.A[0]), net.layout)            # [step:input-gradient] tape.gradient(J, X)
+    if fwd.input_gradient:
+        dA_in[0] = L.from_examples_first(rec.tape.gradient(J, rec.A[0]), net.layout)        # [step:input-gradient] tape.gradient(J, X)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 

@@ -77,11 +77,12 @@ G = {"identity": lambda Z, act: tf.identity(Z),
      "softmax": lambda Z, act: tf.nn.softmax(Z, axis=act.params["axis"])}   # [step:forward-activation] the TF op of g
 
 
-def forward(net: Net, params: dict, X) -> Forward:
+def forward(net: Net, params: dict, X, input_gradient: bool = True) -> Forward:
     """Every Z, A and [A | 1] recorded on a persistent tape (kept in ``Forward.record``)."""
     tape = tf.GradientTape(persistent=True)
     with tape:
-        tape.watch(X)                                                                        # [step:input-gradient] X on the tape, for ∂J/∂X
+        if input_gradient:
+            tape.watch(X)                                                                    # [step:input-gradient] X on the tape, for ∂J/∂X
         Z, A, A_in = [], [X], []
         for l in range(net.depth):
             A_prev = A[-1] if not net.trick else (
@@ -94,7 +95,7 @@ def forward(net: Net, params: dict, X) -> Forward:
             A_in.append(A_prev)
             Z.append(Z_l)
             A.append(G[net.activations[l].name](Z_l, net.activations[l]))                   # [step:forward-activation] A = g(Z)
-    return Forward(Z, A, A_in, Record(tape))
+    return Forward(Z, A, A_in, Record(tape), input_gradient)
 
 
 def taped_cost(net: Net, params: dict, fwd: Forward, y, hyper: Hyper):
@@ -117,7 +118,8 @@ def backward(net: Net, params: dict, fwd: Forward, y, hyper: Hyper) -> Backward:
     for l in range(last, 0, -1):
         dA_in[l] = tape.gradient(J, fwd.A_in[l], unconnected_gradients=ZERO)         # [step:hidden-delta] ∂J/∂[A | 1]
         delta[l - 1] = tape.gradient(J, fwd.Z[l - 1], unconnected_gradients=ZERO)    # [step:hidden-delta] tape.gradient(J, Z)
-    dA_in[0] = tape.gradient(J, fwd.A_in[0], unconnected_gradients=ZERO)             # [step:input-gradient] tape.gradient(J, X)
+    if fwd.input_gradient:
+        dA_in[0] = tape.gradient(J, fwd.A_in[0], unconnected_gradients=ZERO)         # [step:input-gradient] tape.gradient(J, X)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -243,7 +245,7 @@ def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
     """Forward, J, gradients, update — on the batch (X, y). The update needs ∂J/∂W only: the tape gives it
     without ``backward``'s δ and g'(Z) (inspection; a tf.function would trace them only to prune them).
     One optimizer for all steps: it is built once, outside the tf.function that runs this."""
-    fwd = forward(net, params, X)
+    fwd = forward(net, params, X, input_gradient=False)
     taped_cost(net, params, fwd, y, hyper)
     grads = gradients(net, params, fwd, None, hyper)
     return step(net, params, grads, hyper, opt)

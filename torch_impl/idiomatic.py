@@ -188,16 +188,18 @@ class Capture:
 
 # --------------------------------------------------------------------------- one step, by modules and hooks
 
-def forward(net: Net, params: nn.Sequential, X: torch.Tensor) -> Forward:
+def forward(net: Net, params: nn.Sequential, X: torch.Tensor, input_gradient: bool = True) -> Forward:
     """The model on an article-layout X, with Z and A captured by forward hooks (returned in the article's layout)."""
     lay = net.layout
     cap = Capture().attach(params)
-    X_first = L.examples_first(X, lay).detach().requires_grad_(True)         # [step:input-gradient] an input that keeps ∂J/∂X
+    X_first = L.examples_first(X, lay).detach()
+    if input_gradient:
+        X_first.requires_grad_(True)                                         # [step:input-gradient] an input that keeps ∂J/∂X
     cap.yhat = params(X_first)                                               # nn.Sequential: Linear, g, Linear, g …
     Z = [L.from_examples_first(cap.Z[l], lay) for l in range(net.depth)]
     A = [X] + [L.from_examples_first(cap.A[l], lay) for l in range(net.depth)]
     A_in = A[:-1]                       # what each nn.Linear multiplies: A itself (it adds its bias without [A | 1])
-    return Forward(Z, A, A_in, record=cap)
+    return Forward(Z, A, A_in, record=cap, input_gradient=input_gradient)
 
 
 def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> Backward:
@@ -218,7 +220,8 @@ def backward(net: Net, params: nn.Sequential, fwd: Forward, y: torch.Tensor, hyp
     for l in range(last, 0, -1):
         dA_in[l] = L.from_examples_first(cap.dA_in[l], lay)                  # [step:hidden-delta] grad_input of nn.Linear l
         delta[l - 1] = L.from_examples_first(cap.delta[l - 1], lay)          # [step:hidden-delta] grad_output of nn.Linear l−1
-    dA_in[0] = L.from_examples_first(cap.dA_in[0], lay)                      # [step:input-gradient] ∂J/∂X: grad_input of the first nn.Linear
+    if fwd.input_gradient:
+        dA_in[0] = L.from_examples_first(cap.dA_in[0], lay)                  # [step:input-gradient] ∂J/∂X: grad_input of the first nn.Linear
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 

@@ -74,8 +74,8 @@ def activation(act, Z: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"no torch function for activation {act.name!r}")
 
 
-def forward(net: Net, params: dict, X: torch.Tensor) -> Forward:
-    if not X.requires_grad:
+def forward(net: Net, params: dict, X: torch.Tensor, input_gradient: bool = True) -> Forward:
+    if input_gradient and not X.requires_grad:
         X = X.detach().requires_grad_(True)                                  # [step:input-gradient] X a leaf that keeps ∂J/∂X
     Z, A, A_in = [], [X], []
     for l in range(net.depth):
@@ -91,7 +91,7 @@ def forward(net: Net, params: dict, X: torch.Tensor) -> Forward:
         A_in.append(A_prev)
         Z.append(Z_l)
         A.append(activation(net.activations[l], Z_l))                       # A = g(Z)
-    return Forward(Z, A, A_in)
+    return Forward(Z, A, A_in, input_gradient=input_gradient)
 
 
 def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> Backward:
@@ -102,7 +102,7 @@ def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper
     yhat.retain_grad()                                                       # ∂J/∂ŷ = ŷ.grad
     for Z_l in fwd.Z:
         Z_l.retain_grad()                                                    # [step:hidden-delta] keep δ = ∂J/∂Z
-    for A_prev in fwd.A_in:
+    for A_prev in fwd.A_in[0 if fwd.input_gradient else 1:]:
         A_prev.retain_grad()                                                 # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
     graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
     deriv = [ACT.derivative(a, lambda z, a=a: activation(a, z), fwd.Z[l]) for l, a in enumerate(net.activations)]
@@ -113,7 +113,8 @@ def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper
     for l in range(last, 0, -1):
         dA_in[l] = fwd.A_in[l].grad                                          # [step:hidden-delta] δ·Wᵀ (bias unit kept)
         delta[l - 1] = fwd.Z[l - 1].grad                                     # [step:hidden-delta] δ = Z.grad
-    dA_in[0] = fwd.A_in[0].grad                                              # [step:input-gradient] ∂J/∂X = X.grad ([X | 1].grad)
+    if fwd.input_gradient:
+        dA_in[0] = fwd.A_in[0].grad                                          # [step:input-gradient] ∂J/∂X = X.grad ([X | 1].grad)
     return Backward(dJ_dyhat, deriv, delta, dA_in)
 
 
@@ -263,8 +264,9 @@ def snapshot(net: Net, params: dict, opt, counted: int) -> dict:
 
 
 def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
-    """Forward, backward, gradients, update — on the batch (X, y)."""
-    fwd = forward(net, params, X)
+    """Forward, backward, gradients, update — on the batch (X, y). The update needs ∂J/∂W only: X is no
+    leaf that keeps a gradient, so autograd skips ∂J/∂X (a third large product, δ(1)·W(1)ᵀ)."""
+    fwd = forward(net, params, X, input_gradient=False)
     bwd = backward(net, params, fwd, y, hyper)
     grads = gradients(net, params, fwd, bwd, hyper)
     return step(net, params, grads, hyper, opt)
