@@ -367,7 +367,7 @@ def test_a_partial_last_batch_needs_a_mean_loss_and_no_1_over_n(tmp_path, capsys
 def test_a_dataset_without_its_package_is_one_line(tmp_path, capsys, monkeypatch):
     """load_digits needs scikit-learn (the [data] extra): without it, one line naming the field and the fix."""
     import sys
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)          # what an absent package raises: ImportError
+    monkeypatch.setitem(sys.modules, "sklearn", None)                   # an absent package: find_spec finds nothing
     text = (GOOD.replace('sizes = [2, 2, 1]', 'sizes = [64, 2, 10]')
                 .replace('X = [[1.0, 2.0], [0.5, -1.0]]\ny = [[1.0], [0.0]]', 'source = "load_digits"'))
     text = text[:text.index("[params]")] + "[init]\nseed = 0\n\n" + text[text.index("[data]"):]
