@@ -173,6 +173,29 @@ def test_reference_results_are_reused_then_recomputed_on_change(tmp_path):
     assert counts(f32, REF.name) == (0, 1), "another dtype must be recomputed"
 
 
+def test_a_reused_reference_gives_every_row_a_fresh_one_gives(tmp_path):
+    """Every built-in case, reference only: the rows of a run that reads the store — verdicts, numbers and the
+    diagnosis of each printed number the reference does not reproduce — are the rows of the run that filled it.
+    (A stored trace keeps its expressions' outcomes but not its functions; the diagnosis once tried its variants
+    without them and said "no variant reproduces it" where a fresh run found the truncated print.)"""
+    cases = [load(str(p)) for p in builtin_paths()]
+    store_dir = tmp_path / "store"
+    filled = cache.Store(store_dir)
+    fresh = run.compute(cases, [REF.name], store=filled)
+    again = cache.Store(store_dir)
+    reused = run.compute(cases, [REF.name], store=again)
+    assert counts(filled, REF.name) == (0, len(cases)) and counts(again, REF.name) == (len(cases), 0)
+
+    def rows(runs):
+        return [cli.dumps(cli._jsonable(cli.written(r.as_dict()))) for _, _, rs in run.assemble(cases, runs, [REF.name])
+                for r in rs]
+    got, want = rows(reused), rows(fresh)
+    assert len(want) > 100 and sum('"diagnosis": null' not in r for r in want) >= 5
+    assert len(got) == len(want)
+    differ = [(a, b) for a, b in zip(got, want) if a != b]
+    assert not differ, f"{len(differ)} rows differ; the first, reused then fresh:\n{differ[0][0]}\n{differ[0][1]}"
+
+
 def test_a_torn_entry_is_a_miss(tmp_path):
     cases = [load(CASE)]
     store = cache.Store(tmp_path)

@@ -216,7 +216,8 @@ STYLES = {"first": lambda case: 1 / 0, "second": forgetful}
     report = pytest.importorskip("backprop_parity.reports.report")
     results = run.run_cases([c], ["fake"])
     path = tmp_path / "rows.csv"
-    report.write_csv([r for _, _, rs in results for r in rs], path)
+    from backprop_parity.reports.cli import written
+    report.write_csv([written(r.as_dict()) for _, _, rs in results for r in rs], path)
     with open(path, newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     got = {(r["style"], r["quantity"]): (r["status"], r["passed"]) for r in table}

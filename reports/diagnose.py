@@ -335,10 +335,14 @@ def diagnose_case(case: Case, only: str | None = None, runs: "_Runs | None" = No
 def summaries(case: Case, ref: Trace | None = None) -> dict:
     """{quantity id: one-line diagnosis} for the printed quantities of ``case`` the reference does not
     reproduce (what check, report and explain show next to an erratum or a mismatch). ``ref``: the
-    reference's trace of ``case`` when the caller has it. A float32 run is diagnosed on the case as written
-    (float64): the question is how the article got its digits."""
+    reference's trace of ``case`` when the caller has it — unless it came from a store or another process
+    without its functions (``act.*``, ``calc.*``: the case's expressions and every variant evaluate with them),
+    when the reference runs again here: a reused result gets the diagnosis a fresh one gets. A float32 run is
+    diagnosed on the case as written (float64): the question is how the article got its digits."""
     if not any(q.printed is not None for q in case.quantities):
         return {}
+    if ref is not None and ref.evaluated and not ref.functions:
+        ref = None                                  # portable (worker.portable): its functions stayed behind
     try:
         if case.net is not None and case.net.dtype != np.float64:
             from backprop_parity.reference.case import load

@@ -83,14 +83,21 @@ def matrix_lines(a, texts: bool = False, digits: int = VALUE_DIGITS,
     if grid is None:
         arr = np.asarray(a, dtype=float)
         return [f"array of shape {arr.shape}: " + ", ".join(value(v, digits) for v in arr.ravel()[:8]) + " …"]
-    cells = [[(str(v) if texts else value(v, digits)) for v in row] for row in grid]
-    n_rows, n_cols = len(cells), max((len(r) for r in cells), default=0)
-    if n_rows > max_rows:
-        keep = max_rows // 2
-        cells = cells[:keep] + [["⋮"] * n_cols] + cells[-keep:]
-    if n_cols > max_cols:
-        keep = max_cols // 2
-        cells = [r[:keep] + ["…"] + r[-keep:] for r in cells]
+    n_rows, n_cols = len(grid), max((len(r) for r in grid), default=0)
+    shown = grid if n_rows <= max_rows else grid[:max_rows // 2] + [None] + grid[-(max_rows // 2):]
+    cut = n_cols > max_cols
+
+    def cell(v):
+        return str(v) if texts else value(v, digits)
+    cells = []                                # only the corners are formatted (a 1 797-row matrix shows 8 rows)
+    for r in shown:
+        if r is None:
+            cells.append(["⋮"] * n_cols if not cut else ["⋮"] * (max_cols // 2) + ["…"] + ["⋮"] * (max_cols // 2))
+        elif cut:
+            keep = max_cols // 2
+            cells.append([cell(v) for v in r[:keep]] + ["…"] + [cell(v) for v in r[-keep:]])
+        else:
+            cells.append([cell(v) for v in r])
     widths = [max(len(r[j]) for r in cells if j < len(r)) for j in range(max((len(r) for r in cells), default=0))]
     lines = ["  ".join(c.rjust(widths[j]) for j, c in enumerate(r)) for r in cells]
     if n_rows > max_rows or n_cols > max_cols:

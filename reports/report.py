@@ -170,8 +170,9 @@ def printed_cost(case: Case):
 
 # --------------------------------------------------------------------------- files
 
-def write_csv(rows, path: Path) -> None:
-    from .cli import _jsonable, dumps, written
+def write_csv(records: list, path: Path) -> None:
+    """comparisons.csv from the rows as written out (``cli.written``), one line each."""
+    from .cli import _jsonable, dumps
 
     def cell(v):
         if v is None:
@@ -181,21 +182,22 @@ def write_csv(rows, path: Path) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             return _jsonable(v) or "nan"
         return v
-    records = [{k: cell(v) for k, v in written(r.as_dict()).items()} for r in rows]
+    records = [{k: cell(v) for k, v in r.items()} for r in records]
     pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
 
 
 def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
     """Write every file of the report; returns {file name: path}."""
-    from .cli import UsageError, write_json
+    from .cli import UsageError, write_json_records
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return _write_report(results, out, backends, dtype, write_json)
+        return _write_report(results, out, backends, dtype, write_json_records)
     except OSError as exc:           # what only writing reveals (a full disk, /proc): one line, exit 2
         raise UsageError(f"--out: cannot write {exc.filename or out} ({exc.strerror or exc})") from None
 
 
 def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict:
+    from .cli import written
     blocks = build(results, backends, dtype)
     paths = {}
     (out / CASE_PAGES).mkdir(exist_ok=True)
@@ -212,10 +214,10 @@ def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict
         (out / "plots" / name).write_bytes(svg)
     (out / "report.md").write_text(md, encoding="utf-8")
     paths["report.md"] = out / "report.md"
-    rows = [r for _, _, rs in results for r in rs]
-    write_csv(rows, out / "comparisons.csv")
+    records = [written(r.as_dict()) for _, _, rs in results for r in rs]   # once, for both files
+    write_csv(records, out / "comparisons.csv")
     paths["comparisons.csv"] = out / "comparisons.csv"
-    write_json(rows, str(out / "comparisons.json"))
+    write_json(records, str(out / "comparisons.json"))
     paths["comparisons.json"] = out / "comparisons.json"
     return paths
 
