@@ -169,18 +169,19 @@ def measure_steps(say) -> dict:
     the median over rounds of each round's median, and the reference's ratio to the fastest framework is taken
     within each round (the same minute of the machine's life) before its median: a slow spell of a shared
     machine then moves every backend of that round, not one backend's whole column."""
-    workers = {}
+    workers, errors = {}, {}
     for b in registry.entries():
         argv = [sys.executable, "-c", STEP_WORKER, b.package]
         # the framework's compiler at its defaults: one large step, compiled once and run hundreds of times (a
         # backend that tunes its compiler for the cases' small programs reads BACKPROP_PARITY_COMPILE)
         env = {**os.environ, **b.env, "BACKPROP_PARITY_COMPILE": "default"}
+        errors[b.name] = tempfile.TemporaryFile(mode="w+")    # a file, not a pipe: a chatty framework never blocks
         workers[b.name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True)
+                                           stderr=errors[b.name], text=True)
     results = {}
     try:
         for name, proc in list(workers.items()):
-            if reply(name, proc, say) is None:
+            if reply(name, proc, errors[name], say) is None:
                 workers.pop(name)
         for config in configs():
             if not workers:
@@ -193,7 +194,7 @@ def measure_steps(say) -> dict:
                     proc = workers[name]
                     proc.stdin.write(json.dumps(config) + "\n")
                     proc.stdin.flush()
-                    answer = reply(name, proc, say)
+                    answer = reply(name, proc, errors[name], say)
                     if answer is None:
                         workers.pop(name)
                         continue
@@ -205,6 +206,8 @@ def measure_steps(say) -> dict:
         for proc in workers.values():
             proc.stdin.close()
             proc.wait()
+        for err in errors.values():
+            err.close()
     for name, per in results.items():
         for entry in per.values():
             entry["seconds"] = statistics.median(entry["rounds"])
@@ -218,13 +221,14 @@ def measure_steps(say) -> dict:
     return results
 
 
-def reply(name: str, proc, say) -> dict | None:
-    """The worker's next answer, or None (said) when it died."""
+def reply(name: str, proc, err, say) -> dict | None:
+    """The worker's next answer, or None (said, with the last line of its stderr ``err``) when it died."""
     line = proc.stdout.readline()
     if line:
         return json.loads(line)
-    tail = [t for t in proc.stderr.read().splitlines() if t.strip()]
     proc.wait()
+    err.seek(0)
+    tail = [t for t in err.read().splitlines() if t.strip()]
     say(f"{name}: the step benchmark failed: {tail[-1] if tail else proc.returncode}")
     return None
 
