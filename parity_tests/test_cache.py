@@ -9,6 +9,7 @@ test's own (the rest of the suite never reads one: conftest turns reuse off).
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -258,3 +259,118 @@ def test_the_command_says_what_it_reused(tmp_path, monkeypatch, capsys):
     assert "not reused" in capsys.readouterr().err
 
 
+
+
+# --------------------------------------------------------------------------- comparison rows and derived values
+
+def written_rows(results) -> list:
+    return [cli.dumps(cli._jsonable(cli.written(r.as_dict()))) for _, _, rs in results for r in rs]
+
+
+def test_rows_are_read_only_when_every_result_they_were_made_from_was(tmp_path, monkeypatch):
+    """The rows of a case are read from the store only with every backend's result read too, under the same key;
+    a result computed again (its entry gone, the source changed) or --fresh: the rows are compared again."""
+    name = "courtial-preprocessing"                # a printed number the reference does not reproduce: diagnosed
+    cases = [load(str(case_file(tmp_path, name)))]
+    store_dir = tmp_path / "store"
+    first = cache.Store(store_dir)
+    want = written_rows(run.run_cases(cases, [REF.name], store=first))
+    assert first.rows_reused == 0 and len(list((store_dir / "rows").glob("*.pickle"))) == 1 and len(want) > 10
+    assert any('"diagnosis": null' not in r for r in want)
+
+    compared = []
+    real = run.case_result
+    monkeypatch.setattr(run, "case_result", lambda *a, **k: compared.append(a[0].name) or real(*a, **k))
+    again = cache.Store(store_dir)
+    got = written_rows(run.run_cases(cases, [REF.name], store=again))
+    assert (again.rows_reused, compared) == (1, []), "the rows were compared again, not read"
+    assert got == want
+    assert "the comparisons of 1 case(s) reused" in again.summary()
+
+    for what, store in [("--fresh", lambda: cache.Store(store_dir, fresh=True)),
+                        ("another source", lambda: cache.Store(store_dir))]:
+        with monkeypatch.context() as m:
+            if what == "another source":
+                m.setattr(cache, "source_digest", lambda: "another source")
+            compared.clear()
+            s = store()
+            assert written_rows(run.run_cases(cases, [REF.name], store=s)) == want
+            assert (s.rows_reused, compared) == (0, [name]), what
+
+    for entry in (store_dir / REF.name).glob("*.pickle"):          # the result itself is gone: computed again
+        entry.unlink()
+    compared.clear()
+    gone = cache.Store(store_dir)
+    assert written_rows(run.run_cases(cases, [REF.name], store=gone)) == want
+    assert (gone.rows_reused, counts(gone, REF.name), compared) == (0, (0, 1), [name])
+
+    s = cache.Store(store_dir)                 # which backends, and in which order, is part of the rows' key
+    other = FRAMEWORKS[0].name
+    orders = ([REF.name], [REF.name, other], [other, REF.name], [other])
+    assert len({s._rows_file(order, cases[0]) for order in orders}) == len(orders)
+
+
+def test_a_rows_large_array_is_kept_as_its_place_in_the_traces(tmp_path):
+    """A row's array above cli.WRITTEN_NUMBERS that views a trace's array is stored as where it is, and read back
+    as a read-only view of the traces read beside it (same numbers, no copy); an array of the row's own is kept."""
+    from backprop_parity.reference.contract import Trace
+    from backprop_parity.reports.compare import held
+    case = load(CASE)
+    rng = np.random.default_rng(0)
+    big = cli.WRITTEN_NUMBERS + 1
+    trace = Trace(REF.name, REF.style_names[0], {"Z": [rng.random(3), rng.random(big)], "J": 1.0},
+                  evaluated={"A[1]": rng.random((big, 2))})
+    own = rng.random(big)                                   # computed for the row: in no trace
+    rows = [Comparison(CASE, "Z[1]", "Z[1]", REF.name, REF.style_names[0], "reference",
+                       expected=held(trace.values["Z"][1]), actual=held(trace.evaluated["A[1]"]), tolerance=held(own))]
+    store = cache.Store(tmp_path)
+    store.put_rows([REF.name], case, [trace], rows)
+    (path,) = (tmp_path / "rows").glob("*.pickle")
+    assert path.stat().st_size < own.nbytes + 20_000, "the traces' arrays were copied into the rows' entry"
+    read_traces = [pickle.loads(pickle.dumps(trace))]         # the traces as another process reads them
+    (got,) = store.get_rows([REF.name], case, read_traces)
+    for name, src in [("expected", read_traces[0].values["Z"][1]), ("actual", read_traces[0].evaluated["A[1]"])]:
+        value = getattr(got, name)
+        assert np.shares_memory(value, src) and np.array_equal(value, src) and not value.flags.writeable, name
+    assert np.array_equal(got.tolerance, own) and got.tolerance.dtype == own.dtype
+    assert store.get_rows([REF.name], case, [Trace(REF.name, REF.style_names[0], {"J": 1.0})]) is None, \
+        "rows whose place is not in the traces given must be a miss"
+
+
+def test_a_derived_value_is_kept_by_the_source_and_never_read_when_reuse_is_off(tmp_path, monkeypatch):
+    made = []
+
+    def make():
+        made.append(1)
+        return ["marked lines"]
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    assert cache.derived(("what",), make) == ["marked lines"] and len(made) == 1
+    assert cache.derived(("what",), make) == ["marked lines"] and len(made) == 1, "not read back"
+    assert cache.derived(("another",), make) and len(made) == 2
+    with monkeypatch.context() as m:
+        m.setattr(cache, "source_digest", lambda: "another source")
+        cache.derived(("what",), make)
+        assert len(made) == 3, "another source read the old value"
+    with monkeypatch.context() as m:
+        m.setattr(cache, "_NOT_READ", {tmp_path})                 # --fresh
+        cache.derived(("what",), make)
+        assert len(made) == 4, "--fresh read a derived value"
+    monkeypatch.setenv(cache.ENV, "off")
+    before = sorted(tmp_path.rglob("*"))
+    cache.derived(("off",), make)
+    assert len(made) == 5 and sorted(tmp_path.rglob("*")) == before, "reuse off wrote something"
+
+
+def test_the_marked_lines_read_back_are_those_extracted(tmp_path, monkeypatch):
+    from backprop_parity.reports import steps
+    monkeypatch.setenv(cache.ENV, "off")
+    for b in registry.names():
+        steps._extract_cached.cache_clear()
+        want = steps.extract(b)
+        monkeypatch.setenv(cache.ENV, str(tmp_path))
+        for _ in range(2):                                       # written, then read
+            steps._extract_cached.cache_clear()
+            assert steps.extract(b) == want, b
+        monkeypatch.setenv(cache.ENV, "off")
+    assert len(list((tmp_path / "derived").glob("*.pickle"))) == len(registry.names())
+    steps._extract_cached.cache_clear()

@@ -235,8 +235,6 @@ def test_html_makes_no_external_request(report, page):
     assert "url(" not in style and "@import" not in style
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
-    from backprop_parity.reports.render import LABEL
-    assert LABEL not in text        # every stacked cell's column name became its data-l attribute
 
 
 def test_every_printed_quantity_has_its_own_address(report):
@@ -377,6 +375,58 @@ def test_markdown_tables_are_well_formed(report):
             assert len(widths) == 1, block[:3]
             assert set(block[1].replace("|", "").split()) == {"---"}
         i += 1
+
+
+def _pandas_table_html(t) -> str:
+    """A table as pandas' ``DataFrame.to_html`` writes it, the cells rendered by ``render.cell_html``: what
+    ``render.table_html`` wrote through pandas before it wrote the table itself (the oracle of the next test)."""
+    import pandas as pd
+
+    from backprop_parity.reports import render
+    mark = "\ue000"
+    df = t.df.map(render.cell_html)
+    if t.cls in render.STACKED:
+        for col in df.columns:
+            name = render.esc(col)
+            df[col] = df[col].map(lambda h, name=name: f"{mark}{name}{mark}{h}" if h and name else h)
+    if t.index:
+        def one(k):
+            return render.cell_html(t.labels.get(k, k))
+        df.index = t.df.index.map(lambda k: tuple(one(x) for x in k) if isinstance(k, tuple) else one(k))
+    assert isinstance(df, pd.DataFrame)
+    body = df.to_html(escape=False, index=t.index, border=0, na_rep="", index_names=False,
+                      classes=[c for c in ["data", t.cls, "stack" if t.cls in render.STACKED else ""] if c])
+    body = re.sub(f"<td>{mark}([^{mark}<]*){mark}", r'<td data-l="\1">', body)
+    body = re.sub(r">\n\s+<", ">\n<", body)
+    caption = f'<p class="muted">{render.esc(t.caption)}</p>' if t.caption else ""
+    return f'{caption}<div class="scroll">{body}</div>{render._notes_html(t)}'
+
+
+def test_every_table_is_written_as_pandas_writes_it(report):
+    """Every table of the full report — runs of one first label spanning rows, stacked cells' column names, two
+    spaces as &nbsp;&nbsp; — byte for byte as ``DataFrame.to_html`` writes it."""
+    from backprop_parity.reports import render
+    from backprop_parity.reports.report import build
+    tables = []
+
+    def walk(b):
+        if isinstance(b, render.Table):
+            tables.append(b)
+        for part in ("blocks", "head"):
+            for x in getattr(b, part, None) or []:
+                walk(x)
+    for b in build(report["results"], list(registry.names()), "float64"):
+        walk(b)
+    assert len(tables) > 300 and any(t.index for t in tables) and any(t.cls in render.STACKED for t in tables)
+    import pandas as pd                     # and what the report has none of yet: runs of a first label to span
+    keys = [("a", "x"), ("a", "y"), ("b", "x"), ("c", "x"), ("c", "y"), ("c", "z")]
+    recs = [{"value": render.Text(f" {k[0]}  {k[1]} ", "strong"), "note": None if i % 2 else "two  spaces  "}
+            for i, k in enumerate(keys)]
+    for cls in ("errata", ""):
+        tables.append(render.Table(pd.DataFrame(recs, index=pd.MultiIndex.from_tuples(keys)), index=True, cls=cls,
+                                   labels={"b": render.Text("B", "muted")}))
+    differ = [t for t in tables if render.table_html(t) != _pandas_table_html(t)]
+    assert not differ, f"{len(differ)} tables differ from pandas' writing; the first:\n{render.table_html(differ[0])}"
 
 
 # --------------------------------------------------------------------------- the command line

@@ -16,6 +16,15 @@ SHA-256 of
   oneDNN's ``TF_ENABLE_ONEDNN_OPTS`` among them —, JAX_, XLA_, KERAS_ …) or with a thread-pool
   prefix (OMP_, MKL_, OPENBLAS_), set or unset.
 
+Beside each case's results, the store keeps its comparison rows (``rows/``), keyed by the keys of every
+backend's result they were made from and by the backends asked for, in order; they are read only when
+every one of those results was read too (a result computed again gives rows computed again). A row's
+array of more than ``cli.WRITTEN_NUMBERS`` numbers is a view of a trace's array (``compare.held``): it is
+kept as the place it views (a trace, a key, an index), and viewed again in the traces read beside it.
+
+What only the project's source decides (the marked lines ``reports/steps.py`` reads) is kept too, under
+``derived/``, keyed by the source digest.
+
 A key that differs is a miss: the result is recomputed and stored. A result is stored only when every
 style produced a trace (never a NOT RUN, ERROR or failed style: those are retried). An entry that
 cannot be read is a miss. ``--fresh`` (``Store(fresh=True)``) reads nothing and writes what it computed.
@@ -224,13 +233,21 @@ class Store:
         self.fresh = fresh
         self.reused: dict = {}        # backend -> number of cases read from the store in this run
         self.computed: dict = {}      # backend -> number of cases computed (and offered to the store)
+        self.rows_reused = 0          # cases whose comparison rows were read
+        self._keys: dict = {}         # (backend, id(case)) -> (case, key): a case is hashed once per backend
 
     @property
     def enabled(self) -> bool:
         return self.root is not None
 
+    def key(self, backend, case) -> str:
+        found = self._keys.get((backend.name, id(case)))
+        if found is None or found[0] is not case:
+            found = self._keys[backend.name, id(case)] = (case, key(backend, case))
+        return found[1]
+
     def _file(self, backend, case) -> Path:
-        return self.root / backend.name / f"{key(backend, case)}.pickle"
+        return self.root / backend.name / f"{self.key(backend, case)}.pickle"
 
     def get(self, backend, case) -> Entry | None:
         if not self.enabled or self.fresh:
@@ -257,6 +274,40 @@ class Store:
         except Exception:             # what cannot be pickled is not kept (it is still used in this run)
             return
         _write(self._file(backend, case), data)
+
+    def _rows_file(self, backends: list, case) -> Path:
+        h = hashlib.sha256(f"backprop-parity rows {FORMAT}".encode())
+        _feed(h, list(backends))
+        for name in dict.fromkeys([registry.reference().name, *backends]):
+            h.update(self.key(registry.get(name), case).encode())
+        return self.root / "rows" / f"{h.hexdigest()}.pickle"
+
+    def get_rows(self, backends: list, case, traces: list) -> list | None:
+        """The comparison rows of ``case`` made from ``traces`` (those of ``backends``, in order, every one read
+        from this store), or None."""
+        if not self.enabled or self.fresh:
+            return None
+        path = self._rows_file(backends, case)
+        try:
+            with open(path, "rb") as f:
+                rows = _unshared(pickle.load(f), traces)
+            os.utime(path)
+        except Exception:             # absent, torn, another format, a place not in these traces: a miss
+            return None
+        self.rows_reused += 1
+        return rows
+
+    def put_rows(self, backends: list, case, traces: list, rows: list) -> None:
+        """Keep the rows made from ``traces``; only when every trace is a result (as ``put``)."""
+        from backprop_parity.reference.contract import Trace
+        if not self.enabled or not traces or not all(isinstance(t, Trace) for t in traces):
+            return
+        try:
+            data = pickle.dumps(_shared(rows, traces), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return
+        if len(data) <= ROWS_MAX_BYTES:
+            _write(self._rows_file(backends, case), data)
 
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a
@@ -290,8 +341,112 @@ class Store:
             return f"results not reused ({ENV}=off)"
         names = [b for b in registry.names() if b in self.reused or b in self.computed]
         parts = [f"{b} {self.reused.get(b, 0)} reused, {self.computed.get(b, 0)} computed" for b in names]
+        if self.rows_reused:
+            parts.append(f"the comparisons of {self.rows_reused} case(s) reused")
         how = " (--fresh: nothing read)" if self.fresh else ""
         return f"results{how}: " + "; ".join(parts) + f" — kept in {self.root}"
+
+
+# --------------------------------------------------------------------------- what only the source makes
+
+def derived(what: tuple, make):
+    """``make()``, a value that only the project's source and ``what`` decide (the marked lines of a backend's
+    files: tokenizing and parsing them is half a second of every report), kept in the store under a key of
+    both; computed when reuse is off (the tests: nothing written either), after ``--fresh`` (then written) or when
+    the entry cannot be read."""
+    root = default_root()
+    if root is None:
+        return make()
+    return _kept(root, what, make, read=root not in _NOT_READ)
+
+
+_NOT_READ: set = set()            # store folders a --fresh run reads nothing from (derived values included)
+
+
+def _kept(root: Path, what: tuple, make, read: bool):
+    h = hashlib.sha256(f"backprop-parity derived {FORMAT}".encode())
+    h.update(source_digest().encode())
+    _feed(h, what)
+    path = root / "derived" / f"{h.hexdigest()}.pickle"
+    if read:
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception:
+            pass
+    value = make()
+    with contextlib.suppress(Exception):
+        _write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return value
+
+
+# --------------------------------------------------------------------------- rows whose arrays are a trace's
+
+ROWS_MAX_BYTES = 64 * 2 ** 20     # rows holding more of their own (float32 digits: arrays made, not viewed) are not kept
+
+
+@dataclasses.dataclass(frozen=True)
+class _Place:
+    """Where a row's large array lives: traces[trace], its ``part`` ("values" or "evaluated"), then keys and indexes."""
+
+    trace: int
+    part: str
+    path: tuple
+
+
+def _signature(a: np.ndarray) -> tuple:
+    return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str
+
+
+def _places(traces: list) -> dict:
+    """{array signature: _Place} of every array in the traces' values and evaluated outcomes."""
+    found: dict = {}
+    for i, t in enumerate(traces):
+        for part in ("values", "evaluated"):
+            todo = [((k,), v) for k, v in getattr(t, part).items()]
+            while todo:
+                path, v = todo.pop()
+                if isinstance(v, np.ndarray):
+                    found.setdefault(_signature(v), _Place(i, part, path))
+                elif isinstance(v, (list, tuple)):
+                    todo += [(path + (j,), x) for j, x in enumerate(v)]
+                elif isinstance(v, dict):
+                    todo += [(path + (k,), x) for k, x in v.items()]
+    return found
+
+
+ARRAY_FIELDS = ("expected", "actual", "tolerance")
+
+
+def _shared(rows: list, traces: list) -> list:
+    """The rows with each array that views a trace's array replaced by its _Place (copies; the rows are untouched)."""
+    places = None
+    out = []
+    for r in rows:
+        swap = {}
+        for name in ARRAY_FIELDS:
+            v = getattr(r, name, None)
+            if isinstance(v, np.ndarray):
+                places = _places(traces) if places is None else places
+                if _signature(v) in places:
+                    swap[name] = places[_signature(v)]
+        out.append(dataclasses.replace(r, **swap) if swap else r)
+    return out
+
+
+def _unshared(rows: list, traces: list) -> list:
+    """The rows as made: each _Place viewed again (read-only) in ``traces``."""
+    for r in rows:
+        for name in ARRAY_FIELDS:
+            v = getattr(r, name, None)
+            if isinstance(v, _Place):
+                x = getattr(traces[v.trace], v.part)
+                for k in v.path:
+                    x = x[k]
+                view = np.asarray(x).view()
+                view.flags.writeable = False
+                setattr(r, name, view)
+    return rows
 
 
 # --------------------------------------------------------------------------- the command line's side
@@ -304,7 +459,10 @@ def add_arguments(p) -> None:
 
 
 def from_args(args) -> Store:
-    return Store(fresh=bool(getattr(args, "fresh", False)))
+    store = Store(fresh=bool(getattr(args, "fresh", False)))
+    if store.fresh and store.enabled:
+        _NOT_READ.add(store.root)
+    return store
 
 
 def finish(store: Store, quiet: bool) -> None:

@@ -526,15 +526,14 @@ def reference_row(case: Case, trace, ref, key: str, scales: dict | None = None) 
     if actual.size == 0:
         row.status, row.passed, row.reason = "empty", False, "comparison over zero elements"
         return row
-    tol, why = tolerances.reference_tolerance(key, ref_value, ref.values, case, scales)
+    tol, why, tol_array, shared = _reference_bound(case, ref, key, scales)
     diff, rel = _diffs(actual, expected)
     row.n_elements = int(actual.size)
     finite = np.isfinite(expected) & np.isfinite(actual)
     same_nonfinite = np.all((finite) | (np.isnan(expected) & np.isnan(actual)) | (expected == actual))
     row.max_abs_diff = float(np.max(np.where(finite, diff, 0.0))) if same_nonfinite else math.inf
     row.max_rel_diff = float(np.max(np.where(finite, rel, 0.0))) if same_nonfinite else math.inf
-    tol_array = np.broadcast_to(np.asarray(tol, dtype=float), expected.shape)
-    row.tolerance = float(tol) if np.ndim(tol) == 0 else to_list(tol_array)
+    row.tolerance = float(tol) if np.ndim(tol) == 0 else shared if shared is not None else held(tol_array)
     row.tolerance_reason = why
     row.bound_ratio = _bound_ratio(np.where(finite, diff, 0.0), tol_array) if same_nonfinite else math.inf
     row.passed = bool(same_nonfinite and np.all(np.where(finite, diff <= tol_array, True)))
@@ -543,6 +542,27 @@ def reference_row(case: Case, trace, ref, key: str, scales: dict | None = None) 
 
 
 _SCALES: dict = {}
+_BOUNDS: dict = {}
+
+
+def _reference_bound(case: Case, ref, key: str, scales: dict):
+    """(tolerance, reason, per-element array, the array as rows share it or None) of ``key`` against the reference:
+    once per reference trace and case for every backend and style compared with it. Above ``cli.WRITTEN_NUMBERS``
+    numbers the rows share one read-only array (``held``): nine styles of the digits case held nine copies of each
+    180 000-element bound; smaller ones become each row's own lists."""
+    found = _BOUNDS.get(id(ref.values))
+    if found is None or found[0] is not ref.values or found[1] is not case:
+        if len(_BOUNDS) > 16:
+            _BOUNDS.clear()
+        found = _BOUNDS[id(ref.values)] = (ref.values, case, {})
+    bounds = found[2]
+    if key not in bounds:
+        ref_value = ref.values[key]
+        tol, why = tolerances.reference_tolerance(key, ref_value, ref.values, case, scales)
+        tol_array = np.broadcast_to(np.asarray(tol, dtype=float), np.shape(ref_value))
+        big = np.ndim(tol) and tol_array.size > _written_numbers()
+        bounds[key] = (tol, why, tol_array, held(tol_array) if big else None)
+    return bounds[key]
 
 
 def _scales(case: Case, ref) -> dict:

@@ -33,11 +33,11 @@ def diff(x) -> str:
     """A difference: 'exact' for 0, otherwise two significant digits."""
     if x is None:
         return "—"
-    if isinstance(x, list):
-        flat = [v for v in np.ravel(np.asarray(x, dtype=float))]
-        if not flat:
+    if isinstance(x, (list, np.ndarray)):            # per element: nested lists, or a row's large array (held)
+        flat = np.ravel(np.asarray(x, dtype=float))
+        if not flat.size:
             return "—"
-        lo, hi = min(flat), max(flat)
+        lo, hi = float(np.min(flat)), float(np.max(flat))
         return diff(lo) if lo == hi else f"{diff(lo)} … {diff(hi)}"
     if isinstance(x, str):
         return x
@@ -55,9 +55,9 @@ def tolerance(x, per_element: str = " (per element)") -> str:
     """A bound as text; a per-element one as its range followed by ``per_element`` (a narrow table says " each")."""
     if x is None:
         return "—"
-    if isinstance(x, list):
-        return diff(x) + per_element if len(set(np.ravel(np.asarray(x, dtype=float)))) > 1 else diff(
-            float(np.ravel(np.asarray(x, dtype=float))[0]))
+    if isinstance(x, (list, np.ndarray)):
+        flat = np.ravel(np.asarray(x, dtype=float))
+        return diff(x) + per_element if np.unique(flat).size > 1 else diff(float(flat[0]))
     return "0 (exact)" if x == 0 else diff(x)
 
 

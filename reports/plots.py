@@ -116,7 +116,7 @@ def _legend(styles: list, y: float, width: float, lines: bool = False) -> tuple:
 def _tol_value(tol) -> float | None:
     if tol is None:
         return None
-    if isinstance(tol, list):
+    if isinstance(tol, (list, np.ndarray)):
         flat = np.ravel(np.asarray(tol, dtype=float))
         return float(flat.min()) if flat.size else None
     return float(tol)

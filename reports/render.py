@@ -3,8 +3,8 @@
 The report is built once as a list of blocks (headings, paragraphs, tables,
 images, …). Tables are pandas DataFrames whose cells are small typed values
 (:class:`Mat`, :class:`Code`, :class:`Verdict`, …); each renderer maps the cells
-to its own markup and lets pandas write the table (``DataFrame.to_html``) — or,
-for Markdown, writes the pipe table from the same DataFrame.
+to its own markup and writes the table from the DataFrame's rows: the HTML table
+as ``DataFrame.to_html`` wrote it, the Markdown one as a pipe table.
 
 The HTML page loads nothing: CSS is inline, plots and diagrams are inline SVG,
 and its one script (the search box) is inline too, allowed by its hash alone.
@@ -423,10 +423,13 @@ def cell_html(c) -> str:
     return esc(c)
 
 
-def _index_cells(t: Table, render) -> pd.Index:
-    def one(k):
-        return render(t.labels.get(k, k))
-    return t.df.index.map(lambda k: tuple(one(x) for x in k) if isinstance(k, tuple) else one(k))
+def _index_keys(t: Table) -> list[tuple]:
+    """Each row's index key as a tuple (one entry per level)."""
+    return [k if isinstance(k, tuple) else (k,) for k in t.df.index]
+
+
+def _rows(t: Table) -> list[list]:
+    return t.df.to_numpy(dtype=object).tolist()
 
 
 def _notes_html(t: Table) -> str:
@@ -435,25 +438,46 @@ def _notes_html(t: Table) -> str:
     return '<p class="note">' + "<br>".join(f"[{esc(m)}] {esc(text)}" for m, text in t.notes) + "</p>"
 
 
-LABEL = "\ue000"            # brackets a stacked cell's column name until it becomes the cell's data-l attribute
 STACKED = {"steps", "mapping", "quantities", "errata", "reference", "toc", "summary", "failed"}   # cards on a phone
 
 
+def _spaced(h: str) -> str:
+    """Two spaces as two non-breaking ones (as pandas wrote every cell): "64 → 32 → 10  (inputs …" keeps its gap."""
+    return h.replace("  ", "&nbsp;&nbsp;")
+
+
 def table_html(t: Table) -> str:
-    df = t.df.map(cell_html)
-    if t.cls in STACKED:    # each cell carries its column name (data-l), shown only when the table is stacked
-        for col in df.columns:
-            name = esc(col)
-            df[col] = df[col].map(lambda h, name=name: f"{LABEL}{name}{LABEL}{h}" if h and name else h)
-    if t.index:
-        df.index = _index_cells(t, cell_html)
-    body = df.to_html(escape=False, index=t.index, border=0,
-                      classes=[c for c in ["data", t.cls, "stack" if t.cls in STACKED else ""] if c],
-                      na_rep="", index_names=False)
-    body = re.sub(f"<td>{LABEL}([^{LABEL}<]*){LABEL}", r'<td data-l="\1">', body)
-    body = re.sub(r">\n\s+<", ">\n<", body)      # pandas' indentation: a tenth of the page, read by no one
+    """The table as pandas' ``DataFrame.to_html`` wrote it (a MultiIndex's runs of one first label as one cell
+    spanning them), written here from the cells: pandas' per-cell machinery was a fifth of a report's time."""
+    columns = [str(c) for c in t.df.columns]
+    stacked = t.cls in STACKED      # each cell carries its column name (data-l), shown only when the table is stacked
+    opens = [f'<td data-l="{_spaced(esc(c))}">' if stacked and c else "" for c in columns]
+    classes = " ".join(c for c in ["dataframe", "data", t.cls, "stack" if stacked else ""] if c)
+    keys = _index_keys(t) if t.index else []
+    levels = len(keys[0]) if keys else 0
+    out = [f'<table class="{classes}">', "<thead>", '<tr style="text-align: right;">']
+    out += ["<th></th>"] * levels + [f"<th>{_spaced(c.strip())}</th>" for c in columns] + ["</tr>", "</thead>", "<tbody>"]
+    for r, row in enumerate(_rows(t)):
+        out.append("<tr>")
+        for level in range(levels):
+            label = keys[r][level]
+            if level == 0 and levels > 1:
+                if r and keys[r - 1][0] == label:
+                    continue                 # within the run of its first label: the cell above spans it
+                span = 1
+                while r + span < len(keys) and keys[r + span][0] == label:
+                    span += 1
+                out.append(f'<th rowspan="{span}" valign="top">' if span > 1 else "<th>")
+            else:
+                out.append("<th>")
+            out[-1] += _spaced(cell_html(t.labels.get(label, label)).strip()) + "</th>"
+        for open_, c in zip(opens, row):
+            h = cell_html(c)
+            out.append(open_ + _spaced(h.rstrip()) + "</td>" if open_ and h else "<td>" + _spaced(h.strip()) + "</td>")
+        out.append("</tr>")
+    out += ["</tbody>", "</table>"]
     caption = f'<p class="muted">{esc(t.caption)}</p>' if t.caption else ""
-    return f'{caption}<div class="scroll">{body}</div>{_notes_html(t)}'
+    return f'{caption}<div class="scroll">' + "\n".join(out) + f"</div>{_notes_html(t)}"
 
 
 def _inline_html(items) -> str:
@@ -569,22 +593,14 @@ def cell_md(c) -> str:
 
 def table_md(t: Table) -> str:
     """A GitHub pipe table from the DataFrame (a MultiIndex's repeated first label is shown once)."""
-    df = t.df.map(cell_md)
-    header = [md_escape(c) for c in df.columns]
+    header = [md_escape(c) for c in t.df.columns]
+    body = [[cell_md(c) for c in row] for row in _rows(t)]
     if t.index:
-        keys = list(df.index)
-        levels = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
-        shown = []
-        for i, k in enumerate(keys):
-            k = k if isinstance(k, tuple) else (k,)
-            prev = keys[i - 1] if i else None
-            prev = prev if isinstance(prev, tuple) or prev is None else (prev,)
-            shown.append([("" if prev is not None and j == 0 and prev[0] == k[0] else cell_md(t.labels.get(x, x)))
-                          for j, x in enumerate(k)])
-        header = [""] * levels + header
-        body = [idx + list(row) for idx, row in zip(shown, df.itertuples(index=False))]
-    else:
-        body = [list(row) for row in df.itertuples(index=False)]
+        keys = _index_keys(t)
+        shown = [[("" if i and j == 0 and keys[i - 1][0] == k[0] else cell_md(t.labels.get(x, x)))
+                  for j, x in enumerate(k)] for i, k in enumerate(keys)]
+        header = [""] * (len(keys[0]) if keys else 1) + header
+        body = [idx + row for idx, row in zip(shown, body)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     for row in body:
         lines.append("| " + " | ".join(str(c).replace("\n", "<br>") for c in row) + " |")

@@ -17,6 +17,7 @@ input (a case file, a name, an option).
 
 from __future__ import annotations
 
+import csv
 import math
 import sys
 from dataclasses import fields
@@ -182,8 +183,10 @@ def write_csv(records: list, path: Path) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             return _jsonable(v) or "nan"
         return v
-    records = [{k: cell(v) for k, v in r.items()} for r in records]
-    pd.DataFrame.from_records(records, columns=COLUMNS).to_csv(path, index=False, lineterminator="\n")
+    with open(path, "w", encoding="utf-8", newline="") as f:      # as pandas' to_csv wrote it, without a DataFrame
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(COLUMNS)
+        out.writerows([cell(r.get(k)) for k in COLUMNS] for r in records)
 
 
 def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
@@ -239,9 +242,10 @@ def build(results, backends: list, dtype: str) -> list:
     blocks.append(Find("find a printed number: its case, name, chapter or article"))
     blocks += status_banners(all_rows, missing, styles, crashed(results))
     blocks += summary_blocks(results, styles, missing)
-    blocks += step_blocks()
+    lines = steps.by_step(registry.names())      # every backend's marked lines, read once for every table and card
+    blocks += step_blocks(lines)
     for case, traces, rows in results:
-        blocks.append(case_section(case, traces, rows))
+        blocks.append(case_section(case, traces, rows, lines))
     blocks += environment_blocks(results, dtype)
     blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
                              "comparisons.csv and comparisons.json (one row per comparison, the columns of "
@@ -383,9 +387,9 @@ def _over(r) -> float:
 
 # --------------------------------------------------------------------------- steps
 
-def step_blocks() -> list:
+def step_blocks(lines: dict | None = None) -> list:
     entries = registry.entries()
-    table = steps.by_step([b.name for b in entries])
+    table = lines or steps.by_step([b.name for b in entries])
     recs = []
     for name, step in steps.STEPS.items():
         rec = {"step": Stack([Text(step.title, "strong"), Text(name, "muted")]),
@@ -429,20 +433,23 @@ def card_steps(case: Case, step: str) -> list:
                                                                                        "update") else [])
 
 
-def code_tabs(case: Case, qid: str, step: str, ran: set) -> Tabs:
+def code_tabs(case: Case, qid: str, step: str, ran: set, lines: dict | None = None) -> Tabs:
     """The card's code: a tab per backend that ran, its own marked lines of the steps that compute the quantity
-    (those that serve this case: its optimizer, loss and bias convention)."""
+    (those that serve this case: its optimizer, loss and bias convention); ``lines``: ``steps.by_step()``, read
+    once for the whole report (else read here)."""
+    def marked_lines(s, backend):
+        return (lines[s].get(backend) or []) if lines else steps.for_step(s, backend)
     tabs = []
     for b in registry.entries():
         if b.name in ran:
-            marked = [m for s in card_steps(case, step) for m in steps.for_step(s, b.name) if m.serves(case)]
+            marked = [m for s in card_steps(case, step) for m in marked_lines(s, b.name) if m.serves(case)]
             tabs.append((b.title, code_cell(b, marked)))
     return Tabs(f"code-{case.name}/{qid}", tabs)
 
 
 # --------------------------------------------------------------------------- one case
 
-def case_section(case: Case, traces, rows) -> Section:
+def case_section(case: Case, traces, rows, lines: dict | None = None) -> Section:
     traces_ran = ran(traces)
     c = counts(rows)
     blocks = [Heading(2, case.name, ""),
@@ -476,7 +483,7 @@ def case_section(case: Case, traces, rows) -> Section:
     blocks += cost_blocks(case, traces_ran, rows)
     blocks += network_blocks(case)
     blocks += diagram_blocks(case, traces_ran)
-    blocks += quantity_blocks(case, traces_ran, rows)
+    blocks += quantity_blocks(case, traces_ran, rows, lines)
     blocks += errata_blocks(case, traces_ran, rows)
     blocks += mapping_blocks(case, traces_ran)
     blocks += reference_blocks(case, rows)
@@ -682,7 +689,7 @@ def article_cell(q, ref=None):
     return Stack([Text("formula, evaluated on each backend's own numbers:", "muted"), Text(q.formula, "mono")] + gives)
 
 
-def quantity_blocks(case: Case, traces, rows) -> list:
+def quantity_blocks(case: Case, traces, rows, lines: dict | None = None) -> list:
     """A card per printed quantity: the article's number, each backend's (once when equal to the digits shown)
     with its difference, tolerance and verdict; how each framework is set up for it; each framework's own code."""
     art = [r for r in rows if r.source == "article"]
@@ -706,7 +713,7 @@ def quantity_blocks(case: Case, traces, rows) -> list:
         blocks = [Table(pd.DataFrame(recs, index=index), index=True, cls="quantities", notes=notes)]
         if q.id in step_of:
             blocks += _notes_block(step_of[q.id], traces)
-            blocks.append(code_tabs(case, q.id, step_of[q.id], ran))
+            blocks.append(code_tabs(case, q.id, step_of[q.id], ran, lines))
         cards.append(Card(card_anchor(case, q), _card_head(case, q, rows_q), blocks))
     if not cards:
         return []

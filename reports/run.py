@@ -71,7 +71,9 @@ class Results(list):
 
 
 def run_cases(cases, backends: list[str], progress=None, store=None) -> Results:
-    return assemble(cases, compute(cases, backends, progress, store=store), backends)
+    kept: dict = {}                   # case index -> comparison rows read from the store
+    runs = compute(cases, backends, progress, store=store, kept=kept)
+    return assemble(cases, runs, backends, kept=kept, store=store)
 
 
 def needed(backends: list[str]) -> list[str]:
@@ -90,12 +92,15 @@ def workers() -> int:
     return max(1, min(MAX_WORKERS, cpus))
 
 
-def compute(cases, backends: list[str], progress=None, known: dict | None = None, store=None) -> dict:
+def compute(cases, backends: list[str], progress=None, known: dict | None = None, store=None,
+            kept: dict | None = None) -> dict:
     """{backend: BackendRun} for ``needed(backends)``; runs in ``known`` are reused, not recomputed.
 
     ``store`` (a ``reports/cache.py`` Store, the command line's): each (backend, case) found there is
     read, not computed; a worker computes only the cases its backend misses, and what it computed is
-    stored. ``progress(case)`` is called (in this thread) when every backend has finished that case.
+    stored. ``kept`` (a dict to fill): the comparison rows of each case whose every result was read, when
+    the store holds them too ({case index: rows}; such a case is not diagnosed again). ``progress(case)``
+    is called (in this thread) when every backend has finished that case.
     """
     cases = list(cases)
     ref = registry.reference().name
@@ -103,6 +108,12 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
     todo = [b for b in needed(backends) if b not in runs]
     reused = {b: _reused(store, b, cases) for b in todo}             # backend -> {case index: Entry}
     missing = {b: [i for i in range(len(cases)) if i not in reused[b]] for b in todo}
+    if kept is not None and store is not None and not known:
+        for i, case in enumerate(cases):
+            if all(i in reused[b] for b in todo):
+                rows = store.get_rows(backends, case, [t for b in backends for t in reused[b][i].traces])
+                if rows is not None:
+                    kept[i] = rows
     tracker = _Tracker(cases, todo, progress)
     for b in todo:
         for i in reused[b]:
@@ -119,11 +130,11 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
                                      env=store.worker_env() if store is not None else None, cancel=cancel)
         if ref in todo:
             runs[ref] = _here(ref, cases, tracker, reused[ref], store)
-            mistake = case_file_mistake(cases, runs[ref])
+            mistake = case_file_mistake(cases, runs[ref], skip=kept or {})
             if mistake is not None:        # the case file names what no backend has: say so now, not after all ran
                 cancel()
                 raise mistake
-            _diagnose(cases, runs[ref])    # while the frameworks' workers compute
+            _diagnose(cases, runs[ref], skip=kept or {})    # while the frameworks' workers compute
         while futures and not all(f.done() for f in futures.values()):
             tracker.pump(0.05)
         tracker.pump(0)
@@ -152,25 +163,27 @@ def compute(cases, backends: list[str], progress=None, known: dict | None = None
 DIAGNOSED = {"MISMATCH", "erratum confirmed", "not correctly rounded"}   # article verdicts given a diagnosis
 
 
-def _diagnose(cases, ref_run: BackendRun) -> None:
-    """What reproduces each printed number the reference does not (reports/diagnose.py), per case."""
+def _diagnose(cases, ref_run: BackendRun, skip=()) -> None:
+    """What reproduces each printed number the reference does not (reports/diagnose.py), per case (but those in
+    ``skip``: their rows, diagnoses included, were read)."""
     from . import backends as B
     from .diagnose import summaries
     for i, (case, traces) in enumerate(zip(cases, ref_run.traces)):
         trace = next((t for t in traces if isinstance(t, B.Trace)), None)
-        if trace is not None:
+        if trace is not None and i not in skip:
             ref_run.diagnoses[i] = summaries(case, trace)
 
 
-def case_file_mistake(cases, ref_run: BackendRun):
+def case_file_mistake(cases, ref_run: BackendRun, skip=()):
     """The first CaseError an expression of a case raises on the reference's trace (an unknown name, an
-    index out of range …), found before any framework's numbers are awaited; None when every one evaluates."""
+    index out of range …), found before any framework's numbers are awaited; None when every one evaluates
+    (a case in ``skip`` has rows read from the store: it raised none when they were made)."""
     from . import backends as B
     from .compare import article_comparison
     from backprop_parity.reference.case import CaseError
-    for case, traces in zip(cases, ref_run.traces):
+    for i, (case, traces) in enumerate(zip(cases, ref_run.traces)):
         trace = next((t for t in traces if isinstance(t, B.Trace)), None)
-        if trace is None:
+        if trace is None or i in skip:
             continue
         for q in case.quantities:
             try:
@@ -295,12 +308,18 @@ def reference_trace(case, ref: str, store=None):
     return found if found is not None else "; ".join(t.reason for t in traces if t.reason) or "no trace"
 
 
-def assemble(cases, runs: dict, backends: list[str]) -> Results:
-    """[(case, traces, rows)] for ``backends`` (in that order) from computed runs."""
+def assemble(cases, runs: dict, backends: list[str], kept: dict | None = None, store=None) -> Results:
+    """[(case, traces, rows)] for ``backends`` (in that order) from computed runs; the rows of a case in ``kept``
+    are those (read from ``store``), the others are compared here and offered to ``store``."""
     ref = registry.reference().name
     out = []
     for i, case in enumerate(cases):
+        if kept and i in kept:
+            out.append((case, [t for b in backends for t in runs[b].traces[i]], kept[i]))
+            continue
         out.append(case_result(case, i, runs, backends, ref))
+        if store is not None:
+            store.put_rows(backends, case, out[-1][1], out[-1][2])
     environment = {b: runs[b].environment for b in backends if b in runs and runs[b].environment}
     return Results(out, environment)
 

@@ -320,6 +320,12 @@ def borrowers(backend: str, package: str, directory: Path) -> dict[str, list[tup
 
 @lru_cache(maxsize=None)
 def _extract_cached(backend: str, package: str, directory: str, shared: tuple, stamp: tuple) -> tuple:
+    from . import cache
+    return cache.derived(("steps", backend, package, directory, shared, stamp),
+                         lambda: _extract_files(backend, package, directory, shared))
+
+
+def _extract_files(backend: str, package: str, directory: str, shared: tuple) -> tuple:
     directory_path = Path(directory)
     out = []
     borrowed = borrowers(backend, package, directory_path)

@@ -11,7 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 
+def _listed(x):
+    """A row's large array (``compare.held``: a read-only ndarray) as the flat list of its numbers; anything else as is."""
+    return x.ravel().tolist() if hasattr(x, "ravel") and getattr(x, "ndim", 0) else x
+
+
 def fmt(x, digits=2) -> str:
+    x = _listed(x)
     if x is None:
         return "—"
     if isinstance(x, list):
@@ -24,6 +30,7 @@ def fmt(x, digits=2) -> str:
 
 def fmt_tol(x) -> str:
     """A tolerance: one number, or the range of a per-element bound (lowest…highest)."""
+    x = _listed(x)
     if isinstance(x, list):
         flat = _flatten(x)
         if len(set(flat)) > 1:
