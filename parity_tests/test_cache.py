@@ -10,6 +10,7 @@ test's own (the rest of the suite never reads one: conftest turns reuse off).
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -374,3 +375,30 @@ def test_the_marked_lines_read_back_are_those_extracted(tmp_path, monkeypatch):
         monkeypatch.setenv(cache.ENV, "off")
     assert len(list((tmp_path / "derived").glob("*.pickle"))) == len(registry.names())
     steps._extract_cached.cache_clear()
+
+
+def test_a_report_after_a_check_writes_what_the_check_kept_as_a_fresh_report_would(tmp_path, monkeypatch, capsys):
+    """check keeps each case's part of the report (its pages, Markdown, CSV and JSON lines) beside its rows; the
+    report that follows writes it out without building a case section, and its files are those of a report
+    computed from nothing (but the index's time stamp and times)."""
+    from backprop_parity.reports import report
+    name = "courtial-preprocessing"
+    monkeypatch.setenv(cache.ENV, str(tmp_path / "store"))
+    assert cli.main(["check", name, "--backend", REF.name, "--quiet"]) == 0
+    assert len(list((tmp_path / "store" / "files").glob("*.pickle"))) == 1
+    real = report.case_section
+    with monkeypatch.context() as m:
+        m.setattr(report, "case_section", lambda *a, **k: pytest.fail("a kept case section was built again"))
+        assert cli.main(["report", name, "--backend", REF.name, "--quiet", "--out", str(tmp_path / "kept")]) == 0
+    monkeypatch.setenv(cache.ENV, "off")
+    assert report.case_section is real
+    assert cli.main(["report", name, "--backend", REF.name, "--quiet", "--out", str(tmp_path / "fresh")]) == 0
+    capsys.readouterr()
+    kept, fresh = (sorted(p.relative_to(tmp_path / d).as_posix() for p in (tmp_path / d).rglob("*") if p.is_file())
+                   for d in ("kept", "fresh"))
+    assert kept == fresh and "cases/courtial-preprocessing.html" in kept and any(f.endswith(".svg") for f in kept)
+    for f in kept:
+        a, b = ((tmp_path / d / f).read_bytes() for d in ("kept", "fresh"))
+        if f in ("index.html", "report.md"):               # the time stamp, and each style's seconds
+            a, b = (re.sub(rb"Generated [^<\n]*UTC|\b\d+\.\d{2,3}\b", b"", x) for x in (a, b))
+        assert a == b, f

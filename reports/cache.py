@@ -22,6 +22,9 @@ every one of those results was read too (a result computed again gives rows comp
 array of more than ``cli.WRITTEN_NUMBERS`` numbers is a view of a trace's array (``compare.held``): it is
 kept as the place it views (a trace, a key, an index), and viewed again in the traces read beside it.
 
+Beside the rows, what the report writes of the case (its section of every page and file, ``files/``), under the
+rows' key: ``check`` makes it, so that a report afterwards only writes it out.
+
 What only the project's source decides (the marked lines ``reports/steps.py`` reads) is kept too, under
 ``derived/``, keyed by the source digest.
 
@@ -190,11 +193,12 @@ def backend_facts(backend) -> dict:
             "switches": dict(sorted(switches.items())), "backend": backend.name, "package": backend.package}
 
 
-def key(backend, case) -> str:
+def key(backend, case, digest: str | None = None) -> str:
+    """``digest``: ``case_digest(case)`` when already known (a case is hashed once for every backend)."""
     h = hashlib.sha256(f"backprop-parity cache {FORMAT}".encode())
     _feed(h, backend_facts(backend))
     h.update(source_digest().encode())
-    h.update(case_digest(case).encode())
+    h.update((digest or case_digest(case)).encode())
     return h.hexdigest()
 
 
@@ -234,7 +238,7 @@ class Store:
         self.reused: dict = {}        # backend -> number of cases read from the store in this run
         self.computed: dict = {}      # backend -> number of cases computed (and offered to the store)
         self.rows_reused = 0          # cases whose comparison rows were read
-        self._keys: dict = {}         # (backend, id(case)) -> (case, key): a case is hashed once per backend
+        self._keys: dict = {}         # (backend, id(case)) -> (case, key); ("", id(case)) -> (case, its digest)
 
     @property
     def enabled(self) -> bool:
@@ -243,7 +247,10 @@ class Store:
     def key(self, backend, case) -> str:
         found = self._keys.get((backend.name, id(case)))
         if found is None or found[0] is not case:
-            found = self._keys[backend.name, id(case)] = (case, key(backend, case))
+            digest = self._keys.get(("", id(case)))
+            if digest is None or digest[0] is not case:
+                digest = self._keys["", id(case)] = (case, case_digest(case))
+            found = self._keys[backend.name, id(case)] = (case, key(backend, case, digest[1]))
         return found[1]
 
     def _file(self, backend, case) -> Path:
@@ -275,12 +282,12 @@ class Store:
             return
         _write(self._file(backend, case), data)
 
-    def _rows_file(self, backends: list, case) -> Path:
+    def _rows_file(self, backends: list, case, part: str = "rows") -> Path:
         h = hashlib.sha256(f"backprop-parity rows {FORMAT}".encode())
         _feed(h, list(backends))
         for name in dict.fromkeys([registry.reference().name, *backends]):
             h.update(self.key(registry.get(name), case).encode())
-        return self.root / "rows" / f"{h.hexdigest()}.pickle"
+        return self.root / part / f"{h.hexdigest()}.pickle"
 
     def get_rows(self, backends: list, case, traces: list) -> list | None:
         """The comparison rows of ``case`` made from ``traces`` (those of ``backends``, in order, every one read
@@ -308,6 +315,33 @@ class Store:
             return
         if len(data) <= ROWS_MAX_BYTES:
             _write(self._rows_file(backends, case), data)
+
+    def get_files(self, backends: list, case):
+        """What the report writes of ``case`` (``report.CaseFiles``), made from the rows under the same key; None when
+        absent. Read only by a run that read those rows (``Results.kept``)."""
+        if not self.enabled or self.fresh:
+            return None
+        path = self._rows_file(backends, case, "files")
+        try:
+            with open(path, "rb") as f:
+                found = pickle.load(f)
+            os.utime(path)
+        except Exception:
+            return None
+        return found
+
+    def has_files(self, backends: list, case) -> bool:
+        return self.enabled and not self.fresh and self._rows_file(backends, case, "files").is_file()
+
+    def put_files(self, backends: list, case, traces: list, files) -> None:
+        from backprop_parity.reference.contract import Trace
+        if not self.enabled or not traces or not all(isinstance(t, Trace) for t in traces):
+            return
+        try:
+            data = pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return
+        _write(self._rows_file(backends, case, "files"), data)
 
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a

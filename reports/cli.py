@@ -167,6 +167,12 @@ def cmd_check(args) -> int:
     from .text import print_results
     print_results(results, all_rows=args.all_rows, quiet=args.quiet, wide=args.wide)
     sys.stdout.flush()
+    if store.enabled:                   # what a report of these results writes, made now and kept: it only writes it
+        from .report import prepare
+        try:
+            prepare(results, backends, store)
+        except Exception:               # only time is lost: a report makes what the store lacks itself
+            pass
     cache.finish(store, args.quiet)
     rows = [r for _, _, rs in results for r in rs]
     if args.json:
@@ -233,7 +239,11 @@ def write_json(rows, path: str) -> None:
 
 def write_json_records(records: list, path: str) -> None:
     """``write_json`` of rows already as written out (``written``)."""
-    lines = [dumps(r) for r in records]
+    write_json_lines([dumps(r) for r in records], path)
+
+
+def write_json_lines(lines: list, path: str) -> None:
+    """``write_json`` of rows already as JSON text, one a line."""
     write_text(path, ("[\n" + ",\n".join(lines) + "\n]\n") if lines else "[]\n", "--json")
 
 

@@ -58,7 +58,10 @@ class Comparison:
     diagnosis: str | None = None         # printed numbers the reference does not reproduce: what does (diagnose)
 
     def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}     # no copies: every field is written out
+        return {name: getattr(self, name) for name in _FIELDS}     # no copies: every field is written out
+
+
+_FIELDS = tuple(f.name for f in fields(Comparison))
 
 
 def to_list(x):

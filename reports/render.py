@@ -176,6 +176,18 @@ class Section:
     brief: list = field(default_factory=list)
 
 
+@dataclass
+class Rendered:
+    """A Section with a page of its own, already written: its entry on the index, its page and its Markdown (and
+    the pictures that Markdown shows) — what ``rendered`` makes of the Section, kept between runs."""
+    anchor: str
+    page: str
+    brief_html: str
+    page_html: str
+    md: str
+    images: dict = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------- HTML
 
 CSS = """
@@ -512,6 +524,8 @@ def block_html(b) -> str:
                 + "\n".join(block_html(x) for x in b.blocks) + "</details>")
     if isinstance(b, Section):
         return f'<section id="{esc(b.anchor)}">' + "\n".join(block_html(x) for x in b.blocks) + "</section>"
+    if isinstance(b, Rendered):
+        return b.brief_html
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
@@ -519,16 +533,26 @@ def pages(title: str, blocks: list) -> dict:
     """{file name: HTML}: index.html, with each Section that has a page of its own shown by its ``brief``, and
     that page (its whole section, a link back to the index and the search box)."""
     index, own = [], {}
+    finder = next((f for f in blocks if isinstance(f, Find)), None)
     for b in blocks:
         if isinstance(b, Section) and b.page:
-            index.append(Section(b.anchor, b.brief))
-            back = Para([Link("← every case (index.html)", b.anchor, "../index.html")], "muted")
-            finder = next((f for f in blocks if isinstance(f, Find)), None)
-            own[b.page] = to_html(f"{b.anchor} — {title}", [back] + ([finder] if finder else [])
-                                  + [Section(b.anchor, b.blocks)])
+            b = rendered(b, title, finder)
+        if isinstance(b, Rendered):
+            index.append(b)
+            own[b.page] = b.page_html
         else:
             index.append(b)
     return {"index.html": to_html(title, index), **own}
+
+
+def rendered(b: Section, title: str, finder: Find | None) -> Rendered:
+    """A Section with a page of its own as the index shows it (its ``brief``), as its page (the whole section, a
+    link back to the index and the search box ``finder``) and as Markdown."""
+    back = Para([Link("← every case (index.html)", b.anchor, "../index.html")], "muted")
+    page = to_html(f"{b.anchor} — {title}", [back] + ([finder] if finder else []) + [Section(b.anchor, b.blocks)])
+    images: dict = {}
+    md = block_md(b, images)
+    return Rendered(b.anchor, b.page, block_html(Section(b.anchor, b.brief)), page, md, images)
 
 
 def to_html(title: str, blocks: list) -> str:
@@ -636,6 +660,9 @@ def block_md(b, images: dict) -> str:
         return f"<details{' open' if b.open else ''}><summary>{html.escape(b.summary)}</summary>\n\n{inner}\n\n</details>"
     if isinstance(b, Section):
         return "\n\n".join(block_md(x, images) for x in b.blocks)
+    if isinstance(b, Rendered):
+        images.update(b.images)
+        return b.md
     raise TypeError(f"unknown block {type(b).__name__}")
 
 

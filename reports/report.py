@@ -18,9 +18,10 @@ input (a case file, a name, an option).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import sys
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,8 +37,8 @@ from . import cache, environment, plots, steps
 from . import formatting as F
 from .formatting import usage_error
 from .compare import Comparison
-from .render import (Anchor, Banner, Card, Code, Details, Find, Heading, Link, Mat, Para, Section, Stack, Svg, Table,
-                     Tabs, Text, Verdict, pages, to_markdown)
+from .render import (Anchor, Banner, Card, Code, Details, Find, Heading, Link, Mat, Para, Rendered, Section, Stack,
+                     Svg, Table, Tabs, Text, Verdict, pages, rendered, to_markdown)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 COLUMNS = [f.name for f in fields(Comparison)]     # the columns agreed for check --json
@@ -77,7 +78,7 @@ def main(args) -> int:
     results = run_cases(cases, backends, progress=progress, store=store)
     cache.finish(store, args.quiet)
     progress.say("writing the report …")
-    paths = write_report(results, Path(args.out), backends, args.dtype)
+    paths = write_report(results, Path(args.out), backends, args.dtype, store)
     rows = [r for _, _, rs in results for r in rs]
     failed = [r for r in rows if r.passed is False]
     missing = not_run(results)
@@ -171,8 +172,9 @@ def printed_cost(case: Case):
 
 # --------------------------------------------------------------------------- files
 
-def write_csv(records: list, path: Path) -> None:
-    """comparisons.csv from the rows as written out (``cli.written``), one line each."""
+def csv_text(records: list, header: bool = False) -> str:
+    """Lines of comparisons.csv from rows as written out (``cli.written``), one line each (``header``: the columns'
+    line first) — as pandas' ``to_csv`` wrote them."""
     from .cli import _jsonable, dumps
 
     def cell(v):
@@ -183,25 +185,82 @@ def write_csv(records: list, path: Path) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             return _jsonable(v) or "nan"
         return v
-    with open(path, "w", encoding="utf-8", newline="") as f:      # as pandas' to_csv wrote it, without a DataFrame
-        out = csv.writer(f, lineterminator="\n")
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    if header:
         out.writerow(COLUMNS)
-        out.writerows([cell(r.get(k)) for k in COLUMNS] for r in records)
+    out.writerows([cell(r.get(k)) for k in COLUMNS] for r in records)
+    return buffer.getvalue()
 
 
-def write_report(results, out: Path, backends: list, dtype: str = "float64") -> dict:
-    """Write every file of the report; returns {file name: path}."""
-    from .cli import UsageError, write_json_records
+def write_csv(records: list, path: Path) -> None:
+    """comparisons.csv from the rows as written out (``cli.written``), one line each."""
+    path.write_text(csv_text(records, header=True), encoding="utf-8", newline="")
+
+
+@dataclass
+class CaseFiles:
+    """One case's part of every file of the report, made from its rows alone: its section (``render.Rendered``:
+    its entry on the index, its page, its Markdown) and its rows as comparisons.json and comparisons.csv write
+    them. The store keeps it beside the rows (``cache.Store.put_files``): a report after a check writes it out."""
+    section: Rendered
+    json_lines: list
+    csv: str
+
+
+FINDER = Find("find a printed number: its case, name, chapter or article")
+
+
+def case_files(case: Case, traces, rows, lines: dict | None = None) -> CaseFiles:
+    from .cli import dumps, written
+    records = [written(r.as_dict()) for r in rows]
+    return CaseFiles(rendered(case_section(case, traces, rows, lines), TITLE, FINDER),
+                     [dumps(r) for r in records], csv_text(records))
+
+
+def files_of(results, backends: list, store=None, lines: dict | None = None) -> list[CaseFiles]:
+    """Each case's CaseFiles: read from ``store`` where its rows were read (``Results.kept``) and it holds them,
+    else made here (and offered to ``store``)."""
+    kept = getattr(results, "kept", set())
+    out = []
+    for i, (case, traces, rows) in enumerate(results):
+        found = store.get_files(backends, case) if store is not None and i in kept else None
+        if not isinstance(found, CaseFiles):
+            lines = lines or steps.by_step(registry.names())
+            found = case_files(case, traces, rows, lines)
+            if store is not None:
+                store.put_files(backends, case, traces, found)
+        out.append(found)
+    return out
+
+
+def prepare(results, backends: list, store) -> None:
+    """After a check: each case's CaseFiles made and kept where the store does not hold them yet (or its rows were
+    compared again in this run), so that a report of the same results only writes them out."""
+    kept, lines = getattr(results, "kept", set()), None
+    for i, (case, traces, rows) in enumerate(results):
+        if i in kept and store.has_files(backends, case):
+            continue
+        lines = lines or steps.by_step(registry.names())
+        store.put_files(backends, case, traces, case_files(case, traces, rows, lines))
+
+
+def write_report(results, out: Path, backends: list, dtype: str = "float64", store=None) -> dict:
+    """Write every file of the report; returns {file name: path}. ``store``: each case's files read from it where
+    its rows were (``files_of``)."""
+    from .cli import UsageError
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return _write_report(results, out, backends, dtype, write_json_records)
+        return _write_report(results, out, backends, dtype, store)
     except OSError as exc:           # what only writing reveals (a full disk, /proc): one line, exit 2
         raise UsageError(f"--out: cannot write {exc.filename or out} ({exc.strerror or exc})") from None
 
 
-def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict:
-    from .cli import written
-    blocks = build(results, backends, dtype)
+def _write_report(results, out: Path, backends: list, dtype, store=None) -> dict:
+    from .cli import write_json_lines
+    lines = steps.by_step(registry.names())      # every backend's marked lines, read once for every table and card
+    files = files_of(results, backends, store, lines)
+    blocks = build(results, backends, dtype, [f.section for f in files], lines)
     paths = {}
     (out / CASE_PAGES).mkdir(exist_ok=True)
     for old in (out / CASE_PAGES).glob("*.html"):          # a case no longer in the report leaves no page
@@ -217,17 +276,18 @@ def _write_report(results, out: Path, backends: list, dtype, write_json) -> dict
         (out / "plots" / name).write_bytes(svg)
     (out / "report.md").write_text(md, encoding="utf-8")
     paths["report.md"] = out / "report.md"
-    records = [written(r.as_dict()) for _, _, rs in results for r in rs]   # once, for both files
-    write_csv(records, out / "comparisons.csv")
+    (out / "comparisons.csv").write_text(csv_text([], header=True) + "".join(f.csv for f in files),
+                                         encoding="utf-8", newline="")
     paths["comparisons.csv"] = out / "comparisons.csv"
-    write_json(records, str(out / "comparisons.json"))
+    write_json_lines([line for f in files for line in f.json_lines], str(out / "comparisons.json"))
     paths["comparisons.json"] = out / "comparisons.json"
     return paths
 
 
 # --------------------------------------------------------------------------- the document
 
-def build(results, backends: list, dtype: str) -> list:
+def build(results, backends: list, dtype: str, sections: list | None = None, lines: dict | None = None) -> list:
+    """The report's blocks; ``sections``: each case's section already rendered (``files_of``), else built here."""
     all_rows = [r for _, _, rs in results for r in rs]
     missing = not_run(results)
     styles = styles_seen(results)
@@ -239,13 +299,13 @@ def build(results, backends: list, dtype: str) -> list:
               Text(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · dtype {dtype} · backends "
                    f"asked for: {', '.join(backends)}.", "muted")]),
     ]
-    blocks.append(Find("find a printed number: its case, name, chapter or article"))
+    blocks.append(FINDER)
     blocks += status_banners(all_rows, missing, styles, crashed(results))
     blocks += summary_blocks(results, styles, missing)
-    lines = steps.by_step(registry.names())      # every backend's marked lines, read once for every table and card
+    lines = lines or steps.by_step(registry.names())    # every backend's marked lines, read once for the report
     blocks += step_blocks(lines)
-    for case, traces, rows in results:
-        blocks.append(case_section(case, traces, rows, lines))
+    for i, (case, traces, rows) in enumerate(results):
+        blocks.append(sections[i] if sections is not None else case_section(case, traces, rows, lines))
     blocks += environment_blocks(results, dtype)
     blocks.append(Para([Text("Files beside this page: report.md (the same content as Markdown), "
                              "comparisons.csv and comparisons.json (one row per comparison, the columns of "

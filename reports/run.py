@@ -68,12 +68,15 @@ class Results(list):
     def __init__(self, items=(), environment=None):
         super().__init__(items)
         self.environment = dict(environment or {})
+        self.kept: set = set()        # indexes of the cases whose rows were read from a store
 
 
 def run_cases(cases, backends: list[str], progress=None, store=None) -> Results:
     kept: dict = {}                   # case index -> comparison rows read from the store
     runs = compute(cases, backends, progress, store=store, kept=kept)
-    return assemble(cases, runs, backends, kept=kept, store=store)
+    results = assemble(cases, runs, backends, kept=kept, store=store)
+    results.kept = set(kept)
+    return results
 
 
 def needed(backends: list[str]) -> list[str]:
