@@ -402,3 +402,22 @@ def test_a_report_after_a_check_writes_what_the_check_kept_as_a_fresh_report_wou
         if f in ("index.html", "report.md"):               # the time stamp, and each style's seconds
             a, b = (re.sub(rb"Generated [^<\n]*UTC|\b\d+\.\d{2,3}\b", b"", x) for x in (a, b))
         assert a == b, f
+
+
+def test_a_framework_worker_computes_on_one_thread_unless_the_environment_says_otherwise(monkeypatch):
+    """Workers run side by side on a few cores: each framework's thread counts default to 1, a count the
+    environment sets is kept, and a framework's results are keyed by the counts its worker ran with."""
+    from backprop_parity.reports.worker import THREADS, XLA_ONE_THREAD, worker_environ
+    env = worker_environ({"PATH": "/bin"})
+    assert {k: env[k] for k in THREADS} == THREADS and env["XLA_FLAGS"] == XLA_ONE_THREAD and env["PATH"] == "/bin"
+    own = {"OMP_NUM_THREADS": "4", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true --xla_dump_to=/tmp/x"}
+    assert {k: worker_environ(own)[k] for k in own} == own
+    assert worker_environ({"XLA_FLAGS": "--xla_dump_to=/tmp/x"})["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {XLA_ONE_THREAD}"
+    framework = next(b for b in registry.entries() if b.name != REF.name)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert cache.backend_facts(framework)["switches"]["OMP_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in cache.backend_facts(REF)["switches"]       # the reference computes in this process
+    one = cache.key(framework, load(builtin_paths()[0]))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cache.backend_facts(framework)["switches"]["OMP_NUM_THREADS"] == "2"
+    assert cache.key(framework, load(builtin_paths()[0])) != one

@@ -92,7 +92,7 @@ def test_keras_loss_times_m_is_the_articles_J(tf_backend, name, n, k):
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_courtial_step_is_sgd_on_mse_with_lr_alpha_k_over_2(tf_backend, k):
     """Courtial: W − α·(1/n)·Σ∂(½(y − ŷ)²)/∂W. Keras: SGD on MeanSquaredError (mean over n·k numbers), so
-    keras = J/(n·k/2) and lr = α·(1/n)·(n·k/2) = α·k/2 — whatever n is. One train_on_batch = one article step."""
+    keras = J/(n·k/2) and lr = α·(1/n)·(n·k/2) = α·k/2 — whatever n is. One Keras step = one article step."""
     from backprop_parity.tf_impl import floatx, idiomatic
     n, alpha = 5, 0.1
     rng = np.random.default_rng(k)

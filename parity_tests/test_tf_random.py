@@ -80,7 +80,7 @@ def check_with_keras_renormalising(case) -> list:
 @pytest.mark.parametrize("i,loss,bias,layout,n,batch_size,grad_scale", MINIBATCH_GRID,
                          ids=[f"{p[1]}-{p[2]}-{p[3]}-{p[4]}by{p[5]}" for p in MINIBATCH_GRID])
 def test_minibatches_in_a_stored_order(tf_backend, i, loss, bias, layout, n, batch_size, grad_scale):
-    """tf.gather of each batch's indices (tape) and train_on_batch on the data pre-permuted per epoch (Keras)."""
+    """tf.gather of each batch's indices (tape) and fit on the data pre-permuted per epoch (Keras)."""
     rows = check_with_keras_renormalising(minibatch_case(i, loss, bias, layout, n, batch_size, grad_scale))
     assert any(r.quantity.startswith("W_final") and r.passed for r in rows)
 

@@ -184,9 +184,12 @@ def _version(dist: str) -> str:
 
 def backend_facts(backend) -> dict:
     """What besides the case and the source makes ``backend``'s numbers: versions, machine, switches."""
+    from .worker import worker_environ
     prefixes = tuple(backend.switches) + COMMON_SWITCHES
+    # a framework computes in a worker, whose environment holds thread counts the parent's may not
+    environ = os.environ if backend.name == registry.reference().name else worker_environ()
     # the folder of compiled programs (COMPILE_ENV) is no switch: XLA keys what it keeps there by the program itself
-    switches = {k: v for k, v in os.environ.items() if k.startswith(prefixes) and k != COMPILE_ENV}
+    switches = {k: v for k, v in environ.items() if k.startswith(prefixes) and k != COMPILE_ENV}
     switches.update(backend.env)
     return {"python": sys.version, "ndarray": np.__version__, "machine": platform.machine(),
             "platform": platform.platform(), "versions": {d: _version(d) for d in backend.distributions},

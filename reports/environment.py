@@ -120,6 +120,10 @@ def collect(dtype: str, backend_facts: dict | None = None) -> list[tuple[str, st
     except AttributeError:
         cpus = str(os.cpu_count())
     thread_env = ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ) or "none set"
+    from .worker import worker_environ
+    workers = worker_environ()
+    thread_env += ("; in each framework's worker: "
+                   + ", ".join(f"{v}={workers[v]}" for v in THREAD_VARIABLES if v in workers))
     entries = registry.entries()
     out = [
         ("Python", f"{platform.python_version()} ({platform.python_implementation()}, {platform.system()} "

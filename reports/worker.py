@@ -39,6 +39,28 @@ BOOTSTRAP = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
              "from backprop_parity.reports.worker import serve; serve()")
 STDERR_TAIL = 12
 
+# Each framework worker computes on one thread, unless the environment sets a thread count itself. The workers run
+# side by side (three frameworks, and the reference in the parent) on a machine's few cores, and each framework
+# sizes its own thread pools for the whole machine: on 2 cores a cold ``check`` then spent 202 s of CPU in 112 s,
+# and with one thread each 118 s in 70 s, every number within its bound. The networks are small: one thread
+# loses nothing a second would have gained. ``backprop-parity bench``'s step timings run outside these workers.
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"      # XLA's CPU matrix kernels on the calling thread
+
+
+def worker_environ(environ=None) -> dict:
+    """The environment a framework worker starts from: ``environ`` (default ``os.environ``) with every thread count
+    it leaves unset at 1 (``THREADS``; XLA_FLAGS gets ``XLA_ONE_THREAD`` unless it names that flag). The store keys
+    each framework's results by it (``cache.backend_facts``)."""
+    out = dict(os.environ if environ is None else environ)
+    for name, value in THREADS.items():
+        out.setdefault(name, value)
+    flags = out.get("XLA_FLAGS", "")
+    if XLA_ONE_THREAD.split("=")[0] not in flags:
+        out["XLA_FLAGS"] = f"{flags} {XLA_ONE_THREAD}".strip()
+    return out
+
 
 # --------------------------------------------------------------------------- the parent's side
 
@@ -80,13 +102,13 @@ class Cancel:
 def run_in_worker(backend, cases: list, on_case=None, stderr=None, env: dict | None = None,
                   cancel: Cancel | None = None) -> WorkerResult:
     """Run every case on ``backend`` (a registry Backend) in a new process; ``on_case(i)`` after each case;
-    ``env``: variables added to the worker's environment (the backend's own ``env`` wins); ``cancel``: a
+    ``env``: variables added to the worker's environment (``worker_environ``; the backend's own ``env`` wins); ``cancel``: a
     :class:`Cancel` that may stop the process early.
 
     Never raises for what happens in the worker: a crash is a ``failure`` with the exit status and the
     last lines of its standard error (which is relayed to ``stderr``, default sys.stderr, as it comes).
     """
-    env = {**os.environ, **(env or {}), **backend.env}
+    env = {**worker_environ(), **(env or {}), **backend.env}
     result = WorkerResult()
     tail: deque = deque(maxlen=STDERR_TAIL)
     try:

@@ -6,7 +6,7 @@ network, calculus, backend); two styles keep the contract of
 ``reference/gradcheck.py`` and ``reference/trace.py``): ``network`` is the
 low-level style (``tf.Variable`` weights, a ``tf.GradientTape``, a Keras SGD
 optimizer) and ``idiomatic`` the Keras style (``keras.Sequential`` of ``Dense``
-layers, Keras loss objects, ``model.compile`` + ``model.train_on_batch``).
+layers, Keras loss objects, ``model.compile`` + ``model.fit``).
 ``backend.py`` exposes them as ``STYLES`` and the small functions as ``functions()``.
 
 ``check`` runs every framework in its own worker process (``reports/worker.py``);

@@ -6,7 +6,7 @@ assembled once, by ``reference/trace.py``):
 * ``tape``  — ``network.py``: tf.Variable weights, a persistent tf.GradientTape,
   keras.optimizers.SGD.apply_gradients;
 * ``keras`` — ``idiomatic.py``: keras.Sequential of Dense layers, Keras loss
-  objects, model.compile + model.train_on_batch, under tf.function (compile's
+  objects, model.compile + model.fit, under tf.function (compile's
   default; ``trace_keras(case, run_eagerly=True)`` is the eager twin, tested to agree).
 """
 

@@ -15,7 +15,7 @@ BACKEND = Backend(
     title="TensorFlow / Keras",
     styles=(Style("tape", "network", "tf.Variable, a persistent GradientTape, Keras SGD apply_gradients",
                   "#0072B2", "^", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before"))),
-            Style("keras", "idiomatic", "keras.Sequential of Dense, Keras losses, train_on_batch",
+            Style("keras", "idiomatic", "keras.Sequential of Dense, Keras losses, compile + fit",
                   "#56B4E9", "v", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before"))),
             Style("mirrored", "mirrored", "data parallel: tf.distribute.MirroredStrategy over 2 logical CPUs",
                   "#8B5A00", ">", optimizer_forms=(("rmsprop", "eps-inside"), ("adam", "eps-before"), ("adamw", "eps-before")))),

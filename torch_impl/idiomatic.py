@@ -106,9 +106,10 @@ def numpy(x) -> np.ndarray:
 
 
 @torch.no_grad()
-def load(net: Net, params_np: dict) -> nn.Sequential:
-    """A new model holding the article's parameters (exact copies) in its nn.Linear layers."""
-    model = build(net)
+def load(net: Net, params_np: dict, model: nn.Sequential | None = None) -> nn.Sequential:
+    """A model holding the article's parameters (exact copies) in its nn.Linear layers: a new one, or ``model``
+    (built by ``build(net)``) with its parameters overwritten in place."""
+    model = build(net) if model is None else model
     for l, lin in enumerate(linears(model)):
         W = tensor(net, params_np[net.W_name(l)])
         if net.trick and net.layout == "rows":      # no [A | 1]: W's last row (column) is nn.Linear's bias
@@ -378,12 +379,13 @@ def trained(net: Net, model: nn.Sequential, X, y, hyper: Hyper, opt, run_epoch, 
 
 
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
-    """J as a function of NumPy parameters: loaded into a model, run, costed by torch."""
-    X, y = tensor(net, X_np), tensor(net, y_np)
+    """J as a function of NumPy parameters: loaded into one model (built once, its parameters overwritten at
+    each call), run, costed by torch."""
+    X, y, model = tensor(net, X_np), tensor(net, y_np), build(net)
 
     @torch.no_grad()
     def J(params_np):
-        model = load(net, params_np)
+        load(net, params_np, model)
         yhat = predict(net, model, X)
         return numpy(cost(net, model, yhat, y, hyper)), numpy(yhat)
     return J

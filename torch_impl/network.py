@@ -94,17 +94,22 @@ def forward(net: Net, params: dict, X: torch.Tensor, input_gradient: bool = True
     return Forward(Z, A, A_in, input_gradient=input_gradient)
 
 
+def backpropagate(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> None:
+    """J.backward(): autograd fills each parameter's .grad (and the .grad of every tensor that retains it)."""
+    for p in params.values():
+        p.grad = None
+    graph_cost(net, params, fwd.A[-1], y, hyper).backward()                  # [step:weight-gradient] autograd, right to left
+
+
 def backward(net: Net, params: dict, fwd: Forward, y: torch.Tensor, hyper: Hyper) -> Backward:
     last = net.depth - 1
     yhat = fwd.A[-1]
-    for p in params.values():
-        p.grad = None
     yhat.retain_grad()                                                       # ∂J/∂ŷ = ŷ.grad
     for Z_l in fwd.Z:
         Z_l.retain_grad()                                                    # [step:hidden-delta] keep δ = ∂J/∂Z
     for A_prev in fwd.A_in[0 if fwd.input_gradient else 1:]:
         A_prev.retain_grad()                                                 # [step:hidden-delta] keep ∂J/∂A (= δ·Wᵀ)
-    graph_cost(net, params, yhat, y, hyper).backward()                       # [step:weight-gradient] autograd, right to left
+    backpropagate(net, params, fwd, y, hyper)
     deriv = [ACT.derivative(a, lambda z, a=a: activation(a, z), fwd.Z[l]) for l, a in enumerate(net.activations)]
     dJ_dyhat = yhat.grad
     delta = [None] * net.depth
@@ -264,11 +269,12 @@ def snapshot(net: Net, params: dict, opt, counted: int) -> dict:
 
 
 def one_step(net: Net, params: dict, X, y, hyper: Hyper, opt) -> dict:
-    """Forward, backward, gradients, update — on the batch (X, y). The update needs ∂J/∂W only: X is no
-    leaf that keeps a gradient, so autograd skips ∂J/∂X (a third large product, δ(1)·W(1)ᵀ)."""
+    """Forward, J.backward(), gradients, update — on the batch (X, y). The update needs ∂J/∂W only: X is no
+    leaf that keeps a gradient, so autograd skips ∂J/∂X (a third large product, δ(1)·W(1)ᵀ), and no δ or
+    g'(Z) is kept or asked for (``backward``'s inspection: softmax's Jacobian alone is a vmap per step)."""
     fwd = forward(net, params, X, input_gradient=False)
-    bwd = backward(net, params, fwd, y, hyper)
-    grads = gradients(net, params, fwd, bwd, hyper)
+    backpropagate(net, params, fwd, y, hyper)
+    grads = gradients(net, params, fwd, None, hyper)
     return step(net, params, grads, hyper, opt)
 
 
