@@ -105,11 +105,14 @@ def numpy(x) -> np.ndarray:
     return L.numpy(x) if isinstance(x, torch.Tensor) else np.array(x)
 
 
+def load(net: Net, params_np: dict) -> nn.Sequential:
+    """A new model holding the article's parameters (exact copies) in its nn.Linear layers."""
+    return load_into(net, params_np, build(net))
+
+
 @torch.no_grad()
-def load(net: Net, params_np: dict, model: nn.Sequential | None = None) -> nn.Sequential:
-    """A model holding the article's parameters (exact copies) in its nn.Linear layers: a new one, or ``model``
-    (built by ``build(net)``) with its parameters overwritten in place."""
-    model = build(net) if model is None else model
+def load_into(net: Net, params_np: dict, model: nn.Sequential) -> nn.Sequential:
+    """``model`` (made by ``build(net)``) with the article's parameters copied into its nn.Linear layers."""
     for l, lin in enumerate(linears(model)):
         W = tensor(net, params_np[net.W_name(l)])
         if net.trick and net.layout == "rows":      # no [A | 1]: W's last row (column) is nn.Linear's bias
@@ -385,7 +388,7 @@ def J_of(net: Net, X_np, y_np, hyper: Hyper):
 
     @torch.no_grad()
     def J(params_np):
-        load(net, params_np, model)
+        load_into(net, params_np, model)
         yhat = predict(net, model, X)
         return numpy(cost(net, model, yhat, y, hyper)), numpy(yhat)
     return J
