@@ -89,6 +89,17 @@ def test_each_ingredient_changes_the_key(backend, tmp_path, monkeypatch):
     assert len(set(changed.values())) == len(changed), "two different changes gave the same key"
 
 
+def test_the_same_case_file_in_another_folder_has_the_same_key(tmp_path):
+    """The key holds the case file's bytes and what was loaded from it, not the folder it sits in: another clone
+    of the project reuses what this one computed, and a changed byte still recomputes."""
+    here, there = (case_file(tmp_path / d) for d in ("here", "there") if (tmp_path / d).mkdir() is None)
+    framework = next(b for b in registry.entries() if b.name != REF.name)
+    for backend in (REF, framework):
+        assert cache.key(backend, load(str(here))) == cache.key(backend, load(str(there)))
+    there.write_text(there.read_text(encoding="utf-8") + "\n# another byte\n", encoding="utf-8")
+    assert cache.key(REF, load(str(here))) != cache.key(REF, load(str(there)))
+
+
 def test_xla_compile_mode_is_in_the_jax_key_and_the_compiled_programs_folder_is_not(monkeypatch):
     """BACKPROP_PARITY_COMPILE=default (XLA's own compile flags, not jax_impl.QUICK_COMPILE: traced arrays may
     differ by an ulp) is another key; where JAX keeps its compiled programs (BACKPROP_PARITY_COMPILE_CACHE, a

@@ -96,9 +96,10 @@ def _numbers(x: list) -> np.ndarray | None:
     return a if a.ndim >= 1 else None
 
 
-def _feed(h, x) -> None:
+def _feed(h, x, fields: dict | None = None) -> None:
     """A canonical byte stream of ``x`` into the hash: the same value gives the same bytes in every
-    process (sets sorted, dicts in order, arrays by dtype, shape and bytes)."""
+    process (sets sorted, dicts in order, arrays by dtype, shape and bytes). ``fields``: values fed in place of
+    those of a dataclass ``x``'s fields of those names."""
     if isinstance(x, np.ndarray):
         a = np.ascontiguousarray(x)
         h.update(f"nd{a.dtype.str}{a.shape}".encode())
@@ -109,7 +110,7 @@ def _feed(h, x) -> None:
         h.update(f"dc{type(x).__module__}.{type(x).__qualname__}(".encode())
         for f in dataclasses.fields(x):
             h.update(f.name.encode() + b"=")
-            _feed(h, getattr(x, f.name))
+            _feed(h, fields[f.name] if fields and f.name in fields else getattr(x, f.name))
         h.update(b")")
     elif isinstance(x, dict):
         h.update(b"{")
@@ -143,13 +144,15 @@ def _feed(h, x) -> None:
 
 
 def case_digest(case) -> str:
+    """The case file's bytes and the case as loaded (every array it read). Of its path only the file's name: the
+    same file in another folder or another clone of the project is the same case."""
     h = hashlib.sha256(b"case")
     path = getattr(case, "path", None)
     try:
         h.update(Path(path).read_bytes() if path is not None else b"(no file)")
     except OSError:
         h.update(b"(file unreadable)")
-    _feed(h, case)
+    _feed(h, case, {"path": Path(path).name} if path is not None else None)
     return h.hexdigest()
 
 
