@@ -443,9 +443,8 @@ def fit(net: Net, model, p: Plan, X_np, y_np, hyper: Hyper, every_epoch: bool = 
 def epochs_data(X: np.ndarray, y: np.ndarray, batch_size: int, hyper: Hyper):
     """Every epoch's batches, one after the other, as one tf.data.Dataset: each epoch's examples in its order
     (reference/batches.py), cut into batches of ``batch_size`` (the last of an epoch holds what is left). One
-    dataset for the whole run, so ``fit`` keeps one iterator across its epochs (``steps_per_epoch``) and runs an
-    epoch's steps in one call of its compiled train function (``steps_per_execution``): 30 ms of set-up per
-    epoch when ``fit`` is called again for each, 1.5 ms per step with ``train_on_batch``."""
+    dataset for the whole run, so ``fit`` keeps one iterator across its epochs (``steps_per_epoch``); why, in the
+    module's docstring."""
     orders = B.orders(hyper, len(X))                                            # (epochs, n)
     X_t, y_t = tf.constant(X), tf.constant(y)
     return tf.data.Dataset.from_tensor_slices(orders).flat_map(
