@@ -153,7 +153,11 @@ def compiled(fn=None, *, static: tuple = ("net", "hyper")):
     import inspect
     names = list(inspect.signature(fn).parameters)
     at = tuple(i for i, n in enumerate(names) if n in static)
-    jitted = jax.jit(lambda *args: fn(*(a.value if i in at else a for i, a in enumerate(args))), static_argnums=at)
+
+    def call(*args):
+        return fn(*(a.value if i in at else a for i, a in enumerate(args)))
+    call.__name__ = call.__qualname__ = fn.__name__      # the program is named after the step (jax_log_compiles)
+    jitted = jax.jit(call, static_argnums=at)
 
     signature = inspect.signature(fn)
 

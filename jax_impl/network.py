@@ -26,6 +26,7 @@ framework's calls in place of the hand-written derivatives.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -41,7 +42,7 @@ from backprop_parity.reference.contract import Backward, Forward, History, Train
 from backprop_parity.reference.spec import Hyper, Net
 
 from . import activations as ACT
-from . import compiled, jax_dtype
+from . import Static, compiled, jax_dtype
 from . import losses as LOSS
 
 
@@ -293,7 +294,8 @@ def trained(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer, epoch, e
     """Every epoch through ``epoch`` (a compiled epoch, ``compiled_epoch``'s); J by jax.jit; the parameters, J and
     the optimizer's state as the trace reads them."""
     n = RL.n_examples(X, net.layout)
-    J = jax.jit(lambda params: cost(net, params, predict(net, params, X), y, hyper))
+    program = J_program(Static(net), Static(hyper))
+    J = lambda params: program(params, X, y)[0]                                              # noqa: E731
     history = History(params, every_epoch)
     # one program in flight: each epoch and each J is finished before the next is dispatched, so a sharded
     # epoch's two device parts never wait for a thread behind a J (see jax_impl._client_threads)
@@ -309,17 +311,23 @@ def trained(net: Net, params: dict, X, y, hyper: Hyper, opt: Optimizer, epoch, e
                     notes={"compiled": compiled}, state=O.traced(hyper, state))
 
 
-def J_of(net: Net, X_np, y_np, hyper: Hyper):
-    """J as a function of the parameters alone: what gradient checking differentiates (jit-compiled once)."""
-    X, y = tensor(net, X_np), tensor(net, y_np)
+@functools.lru_cache(maxsize=64)
+def J_program(net: Static, hyper: Static):
+    """(J, ŷ) of (params, X, y) under jax.jit, made once per network and hyper-parameters (and compiled once per
+    shapes): training's costs and gradient checking, in this style and in the sharded one, run one program."""
+    def J_and_yhat(params, X, y):
+        yhat = predict(net.value, params, X)
+        return cost(net.value, params, yhat, y, hyper.value), yhat
+    return jax.jit(J_and_yhat)
 
-    @jax.jit
-    def J_and_yhat(params):
-        yhat = predict(net, params, X)
-        return cost(net, params, yhat, y, hyper), yhat
+
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of the parameters alone: what gradient checking differentiates (``J_program``)."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
+    J_and_yhat = J_program(Static(net), Static(hyper))
 
     def J(params_np):
-        J_value, yhat = J_and_yhat(load(net, params_np))
+        J_value, yhat = J_and_yhat(load(net, params_np), X, y)
         return numpy(J_value), numpy(yhat)
     return J
 
