@@ -33,6 +33,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax.sharding import AxisType
+from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from backprop_parity.reference import batches as B
@@ -154,6 +155,10 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
     update."""
     params, X, y = load(net, params_np), tensor(net, X_np), tensor(net, y_np)
     opt = optimizer(net, params, hyper, hyper.step_size(RL.n_examples(X, net.layout)))
+    # the parameters and the optimizer's state replicated on the mesh from the start, as each epoch hands them
+    # back: otherwise the second epoch's inputs lie otherwise than the first's and XLA compiles the epoch again
+    replicated = NamedSharding(mesh(), P())
+    params, opt.state = jax.device_put(params, replicated), jax.device_put(opt.state, replicated)
     return trained(net, params, X, y, hyper, opt, compiled_epoch(net, hyper, opt), every_epoch,
                    f"jax.jit of each epoch: jax.lax.scan of the sharded update (jax.shard_map over {WORLD} devices, "
                    "then optax) over the epoch's batches; and jax.jit of J")
