@@ -25,7 +25,11 @@ import pytest
 
 from backprop_parity.reference import registry
 from backprop_parity.reports import backends as B
+from backprop_parity.reports import cache
 
+# The command line's folder (reports/cache.py), read before the next line turns its results off for the tests:
+# its compiled/ subfolder of JAX's compiled programs is the tests' too (pytest_configure).
+CLI_CACHE = cache.default_root()
 # Tests never read the command line's reused results (reports/cache.py): a command a test starts computes
 # afresh unless the test hands it the session's own store (helpers.session_store_env), which starts empty.
 # test_cache.py gives its own commands a folder of their own.
@@ -79,7 +83,13 @@ def pytest_configure(config):
     them, and removed at the end:
 
     * one XLA compilation cache for the whole run (``BACKPROP_PARITY_COMPILE_CACHE``, which ``jax_impl``
-      reads in every worker process a test starts): compiled programs only, never results;
+      reads in every worker process a test starts): compiled programs only, never results. By default the
+      command line's own folder of them (``compiled/`` in its cache folder, trimmed as the command line
+      trims it), so a program compiled by an earlier run — of the tests or of ``check`` — is loaded, not
+      compiled again: XLA keys each by the program itself, jax/jaxlib and the XLA flags, so a loaded
+      program is the one a compile would give (``test_determinism`` compares the two, bit for bit).
+      ``BACKPROP_PARITY_XLA_CACHE``: ``session``, a new empty folder for this run alone (everything
+      compiled: how a first run on a new machine goes); a path, that folder; ``off``, none;
     * the session's store of results (``helpers.SESSION_STORE``): every framework's traces of a case,
       computed once in this session by this source and read by every test that looks at them, in any
       pytest-xdist worker (``helpers.compute``), and by the commands a test runs to look at their output
@@ -94,7 +104,10 @@ def pytest_configure(config):
     choice = os.environ.get(XLA_CACHE, "").strip()
     if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return                                             # no shared cache: the caller said so
-    if not choice:
+    if not choice and CLI_CACHE is not None:               # BACKPROP_PARITY_CACHE=off: nothing kept from before
+        config._xla_trim = CLI_CACHE
+        os.environ[XLA_CACHE] = choice = str(CLI_CACHE / "compiled")
+    if not choice or choice == "session":
         config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         os.environ[XLA_CACHE] = choice = config._xla_cache
     os.environ["BACKPROP_PARITY_COMPILE_CACHE"] = os.path.abspath(os.path.expanduser(choice))
@@ -102,6 +115,10 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     import shutil
+    if getattr(config, "_xla_trim", None) is not None:     # the command line's folder: bounded as it bounds it
+        cache.Store(config._xla_trim).trim()
+        os.environ.pop("BACKPROP_PARITY_XLA_CACHE", None)
+        os.environ.pop("BACKPROP_PARITY_COMPILE_CACHE", None)
     folder = getattr(config, "_xla_cache", None)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)

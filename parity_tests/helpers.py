@@ -18,9 +18,10 @@ computes a case twice in a session. When a single framework is to be computed, i
 Those processes (and the jax tests' own, ``test_jax_units``) share one XLA compilation cache
 (:func:`compilation_cache_env`): JAX's persistent cache, keyed by the compiled program itself, so a
 program that two of them run is compiled once — the numbers are those of the same executable.
-``BACKPROP_PARITY_XLA_CACHE`` chooses it: unset, a temporary folder for the run (made by conftest's
-``pytest_configure`` before any pytest-xdist worker starts, so all of them share it); a path, a folder
-kept across sessions (programs compiled by an earlier run are loaded, not compiled); ``off``, none.
+``BACKPROP_PARITY_XLA_CACHE`` chooses it (conftest's ``pytest_configure``, before any pytest-xdist worker
+starts, so all of them share it): unset, the command line's folder of compiled programs, kept across
+sessions (programs compiled by an earlier run are loaded, not compiled); ``session``, a temporary folder for
+the run; a path, that folder; ``off``, none.
 A ``JAX_COMPILATION_CACHE_DIR`` already in the environment is left as it is. Every other jax worker a
 test starts (``check`` in ``test_determinism``, ``explain`` in ``test_explain`` …) uses the same folder
 through ``BACKPROP_PARITY_COMPILE_CACHE``, which conftest sets (``jax_impl`` reads it, as it does the

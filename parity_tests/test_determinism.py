@@ -5,8 +5,9 @@ PYTHONHASHSEED (dict/set order of anything hashed by string) and in the number o
 threads, and compares the two JSON files byte for byte: every expected, actual, difference and
 tolerance, printed with Python's shortest round-trip repr, must be identical.
 
-Every jax worker of the run uses the session's XLA compilation cache (conftest): the second run loads
-the programs the first one compiled, so a loaded program must give the bits a fresh compile gave.
+The two runs share an XLA compilation cache of their own, empty before the first (not the session's, which
+may hold the programs from an earlier session): the first run compiles every program, the second loads
+them, so a loaded program must give the bits a fresh compile gave.
 
 The reference runs every built-in case. Every framework backend of the registry (when importable;
 required in CI through BACKPROP_PARITY_REQUIRE) runs a representative subset — the bias trick with gradient
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from backprop_parity.reference import registry
+from backprop_parity.reports.cache import COMPILE_ENV
 
 from .conftest import missing_backend
 
@@ -38,6 +40,7 @@ def check_json(tmp_path: Path, backend: str, cases: list[str], run: int) -> byte
     out = tmp_path / f"{backend}-{run}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "OPENBLAS_", "MKL_"))}
     env.update(RUNS[run])
+    env[COMPILE_ENV] = str(tmp_path / f"xla-{backend}")      # compiled by run 0, loaded by run 1
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, "-m", "backprop_parity.reports.cli", "check", *cases, "--backend", backend, "--quiet",
                            "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)

@@ -22,12 +22,13 @@ from .helpers import (CONVENTION_GRID, CONVENTION_IDS, MINIBATCH_GRID, SOFTMAX_G
 from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case, minibatch_case
 
 
-def check(case):
-    """Every row (reference keys, gradient check) of both TF styles holds; returns the rows."""
+def check(case, traces=None):
+    """Every row (reference keys, gradient check) of every TF style (``traces``: of ``B.run(case, "tf")``, run
+    here when not given) holds; returns the rows."""
     tf_backend = B.load("tf")
     found = tf_backend.effective_case(case)
     ref = B.run(found[0] if isinstance(found, tuple) else found, "numpy")[0]
-    traces = B.run(case, "tf")
+    traces = B.run(case, "tf") if traces is None else traces
     rows = compare_case(case, traces, ref)
     assert {r.style for r in rows} == set(B.STYLE_NAMES["tf"]), [describe(r) for r in rows if r.quantity == "*"]
     assert sum(r.passed is True for r in rows) > 0
@@ -110,8 +111,9 @@ def test_frozen_parameters(tf_backend, bias, rule):
     """Frozen: never updated, gradient still reported (and still carrying λW)."""
     case = make_case(400, (2, 3, 1), [("tanh", {}), ("identity", {})], "mse", bias, "rows", rule=rule,
                      l2=0.1, frozen=("W1",) + (("b2",) if bias == "vectors" else ()))
-    check(case)
-    for t in B.run(case, "tf"):
+    traces = B.run(case, "tf")
+    check(case, traces)
+    for t in traces:
         assert np.array_equal(t.values["W_final[1]"], case.params["W1"])
         assert np.any(t.values["grad.W[1]"] != 0)
 

@@ -13,7 +13,9 @@ Measured, each in a fresh process, in this order:
 * ``diagnose CASE`` (reference only: every variant of the catalogue on the printed numbers not reproduced);
 * ``explain CASE --step S`` and ``report`` after that check (results reused; the report draws its
   plots as SVG from the numbers each time), ``report`` again, and ``report --fresh`` (cold);
-* with ``--tests``: the README's test command;
+* with ``--tests``: the README's test command, twice: cold (an empty folder of compiled programs), then with
+  the JAX programs the first run compiled kept (as a second run on a machine goes: by default the tests keep
+  them in the command line's cache folder);
 * the training step of every backend (``<package>/bench.py``: one forward + backward + update of
   784-256-128-10 on a batch, each framework in its own process, compiled the way its users compile
   it), float64 and float32, at batch 64 … 4096 and with the hidden layers twice as wide: seconds per
@@ -104,12 +106,15 @@ def measure_commands(tests: bool, say) -> dict:
         label = "report, cold (--fresh)"
         out[label] = record(timed(command("report", "--quiet", "--fresh", "--out", str(report_dir)), env), label,
                             say, out["floor"])
-        if tests:
-            label = "the README's test command"
+        if tests:                # twice, with one folder of compiled programs: empty, then as the first run left it
             required = ",".join([b.name for b in registry.entries() if not b.reference] + ["chromium"])
-            out[label] = record(timed([sys.executable, "-m", "pytest", "parity_tests", "-n", "auto", "--dist",
-                                       "loadfile", "-q", "-p", "no:cacheprovider"],
-                                      {"BACKPROP_PARITY_REQUIRE": required}), label, say, out["floor"])
+            test_env = {"BACKPROP_PARITY_REQUIRE": required,
+                        "BACKPROP_PARITY_XLA_CACHE": str(store / "tests-compiled")}
+            for label in ("the README's test command, cold (no compiled program kept)",
+                          "the README's test command again (JAX's compiled programs of the first run kept)"):
+                out[label] = record(timed([sys.executable, "-m", "pytest", "parity_tests", "-n", "auto", "--dist",
+                                           "loadfile", "-q", "-p", "no:cacheprovider"], test_env), label, say,
+                                    out["floor"])
     finally:
         shutil.rmtree(store, ignore_errors=True)
     return out

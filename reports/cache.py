@@ -35,7 +35,8 @@ cannot be read is a miss. ``--fresh`` (``Store(fresh=True)``) reads nothing and 
 Beside the results, the folder ``compiled/`` is offered to the workers (``BACKPROP_PARITY_COMPILE_CACHE``)
 for a framework's own compiled programs: JAX keeps its persistent compilation cache there (keyed by
 XLA itself by the program, jax/jaxlib and flags), so a case whose results changed still loads the
-programs it compiled before. ``--fresh`` offers none.
+programs it compiled before. A ``BACKPROP_PARITY_COMPILE_CACHE`` already in the environment is used instead
+(the tests name theirs). ``--fresh`` offers none.
 
 Where: ``$BACKPROP_PARITY_CACHE`` (a folder; ``off`` for no reuse at all), else
 ``$XDG_CACHE_HOME/backprop-parity``, else ``~/.cache/backprop-parity``. Only the command line uses a
@@ -352,10 +353,14 @@ class Store:
     def worker_env(self) -> dict:
         """What a worker is told about the store: ``BACKPROP_PARITY_COMPILE_CACHE``, a folder where a
         framework may keep its own compiled programs (JAX's persistent compilation cache; a framework
-        keys them itself). Not part of any result's key: it changes how fast, never what is computed."""
-        if not self.enabled or self.fresh:
-            return {}                 # --fresh: nothing made earlier is used, compiled programs included
-        return {COMPILE_ENV: str(self.root / "compiled")}
+        keys them itself). Not part of any result's key: it changes how fast, never what is computed.
+        A folder the environment names already (the tests' one for the whole session, conftest) is kept:
+        the store's own is for the command line. ``--fresh`` gives an empty value: no folder at all."""
+        if self.fresh:
+            return {COMPILE_ENV: ""}  # --fresh: nothing made earlier is used, compiled programs included
+        if not self.enabled:
+            return {}
+        return {COMPILE_ENV: os.environ.get(COMPILE_ENV, "").strip() or str(self.root / "compiled")}
 
     def trim(self, limit: int = MAX_BYTES) -> None:
         """Delete the least recently used entries while the folder holds more than ``limit`` bytes."""

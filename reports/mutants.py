@@ -219,7 +219,11 @@ def _env(copy: Path, mutant: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKPROP_PARITY_", "PYTEST_")) or k in kept}
     env.update(THREAD_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(copy), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Bytecode is written (even where PYTHONDONTWRITEBYTECODE is set): the unpatched copy's compiled modules are
+    # copied with it to every mutant (a patched file's own are deleted: run_mutant), and pytest's assertion-
+    # rewritten modules of its plugins (hypothesis, xdist, benchmark: 85 modules, 0.5 s a process) are
+    # compiled once instead of in every mutant's pytest process.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONHASHSEED"] = "0"
     env["BACKPROP_PARITY_MUTANT"] = mutant    # test_mutants.py refuses to recurse
     env["BACKPROP_PARITY_CACHE"] = "off"      # a mutant never reads (nor writes) reused results
@@ -300,10 +304,18 @@ def run_mutant(mutant: Mutant, base: Path, workdir: Path, selection, first_kill,
     shutil.copytree(base, copy)
     for file, text in patched_texts(mutant, base).items():
         (copy / file).write_text(text, encoding="utf-8")
+        forget_bytecode(copy / file)
     result = run_tests(copy, selection, mutant.name, first_kill, timeout)
     result.description, result.breaks = mutant.description, mutant.breaks
     shutil.rmtree(copy, ignore_errors=True)
     return result
+
+
+def forget_bytecode(source: Path) -> None:
+    """Delete what Python and pytest compiled from ``source`` (copied from the unpatched copy): a compiled
+    module is checked against its source's size and whole-second mtime only, which a patch could leave equal."""
+    for pyc in (source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"):
+        pyc.unlink(missing_ok=True)
 
 
 def choose(mutants: list[Mutant], only: list[str] | None, sample: int | None, seed: int) -> list[Mutant]:
