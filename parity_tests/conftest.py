@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import textwrap
 import uuid
 
@@ -96,7 +97,6 @@ def pytest_configure(config):
       (``helpers.session_store_env``). It starts empty: nothing computed before the session is read."""
     if hasattr(config, "workerinput"):                     # an xdist worker: the controller made them
         return
-    import tempfile
     from .helpers import SESSION_STORE, XLA_CACHE
     if not os.environ.get(SESSION_STORE):
         config._results_store = tempfile.mkdtemp(prefix="backprop-parity-session-")
@@ -104,13 +104,23 @@ def pytest_configure(config):
     choice = os.environ.get(XLA_CACHE, "").strip()
     if choice == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return                                             # no shared cache: the caller said so
-    if not choice and CLI_CACHE is not None:               # BACKPROP_PARITY_CACHE=off: nothing kept from before
+    if not choice and CLI_CACHE is not None and writable(CLI_CACHE / "compiled"):   # else: nothing kept from before
         config._xla_trim = CLI_CACHE
         os.environ[XLA_CACHE] = choice = str(CLI_CACHE / "compiled")
     if not choice or choice == "session":
         config._xla_cache = tempfile.mkdtemp(prefix="backprop-parity-xla-")
         os.environ[XLA_CACHE] = choice = config._xla_cache
     os.environ["BACKPROP_PARITY_COMPILE_CACHE"] = os.path.abspath(os.path.expanduser(choice))
+
+
+def writable(folder) -> bool:
+    """The folder exists, or could be made, and takes a file (a read-only home leaves the tests a folder of their own)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def pytest_unconfigure(config):
