@@ -121,6 +121,18 @@ def test_xla_compile_mode_is_in_the_jax_key_and_the_compiled_programs_folder_is_
     assert keys[None, "/tmp/one"] != keys["default", "/tmp/one"], "BACKPROP_PARITY_COMPILE=default kept the key"
 
 
+def test_a_worker_is_offered_the_folder_of_compiled_programs_the_environment_names(tmp_path, monkeypatch):
+    """A store offers its workers its own compiled/ folder, unless the environment names one (the tests' folder
+    for the whole session); --fresh offers an empty name, which jax_impl takes for no folder at all."""
+    monkeypatch.delenv(cache.COMPILE_ENV, raising=False)
+    assert cache.Store(tmp_path).worker_env() == {cache.COMPILE_ENV: str(tmp_path / "compiled")}
+    monkeypatch.setenv(cache.COMPILE_ENV, str(tmp_path / "the-session's"))
+    assert cache.Store(tmp_path).worker_env() == {cache.COMPILE_ENV: str(tmp_path / "the-session's")}
+    assert cache.Store(tmp_path, fresh=True).worker_env() == {cache.COMPILE_ENV: ""}
+    monkeypatch.setenv(cache.ENV, "off")
+    assert cache.Store().worker_env() == {}          # no store: the worker inherits the environment as it is
+
+
 def test_onednn_switch_is_in_the_tensorflow_key(tmp_path, monkeypatch):
     """TF_ENABLE_ONEDNN_OPTS changes what TensorFlow computes: set, unset and its value are three keys."""
     with_tf = [b for b in registry.entries() if any("TF_ENABLE_ONEDNN_OPTS".startswith(p) for p in b.switches)]
