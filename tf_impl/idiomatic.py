@@ -54,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from backprop_parity.reference import batches as B
+from backprop_parity.reference import gradcheck as GC
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -488,16 +489,11 @@ def J_of(net: Net, X_np, y_np, hyper: Hyper):
         model = build(net, None)
         J = evaluate(net, model, tensor(net, X_np), tensor(net, y_np), hyper)
 
-    held: dict = {}                    # name -> (shape, bytes) of what the model's variables hold now
+    loaded = GC.Loaded(net)
 
     def J_np(params_np):
         params = {name: np.asarray(p, dtype=net.dtype) for name, p in params_np.items()}
-        bits = {n: (p.shape, p.tobytes()) for n, p in params.items()}
-        changed = {n for n in params if held.get(n) != bits[n]}
-        # only the layers whose parameters differ, bit for bit, from the last call's: gradient checking moves one
-        # entry at a time (4 820 calls on digits-minibatch), and each assign converts the whole array
-        assign(net, model, params, {l for l in range(net.depth) if {net.W_name(l), net.b_name(l)} & changed})
-        held.update({n: bits[n] for n in changed})
+        assign(net, model, params, loaded.stale(params))          # the layers whose parameters moved since the last call
         J_value, yhat = J()
         return numpy(J_value), numpy(yhat)
     return J_np

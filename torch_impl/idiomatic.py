@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from backprop_parity.reference import batches as B
+from backprop_parity.reference import gradcheck as GC
 from backprop_parity.reference.contract import Backward, Forward, History, Training
 from backprop_parity.reference.spec import Hyper, key, Net
 
@@ -111,9 +112,12 @@ def load(net: Net, params_np: dict) -> nn.Sequential:
 
 
 @torch.no_grad()
-def load_into(net: Net, params_np: dict, model: nn.Sequential) -> nn.Sequential:
-    """``model`` (made by ``build(net)``) with the article's parameters copied into its nn.Linear layers."""
+def load_into(net: Net, params_np: dict, model: nn.Sequential, layers=None) -> nn.Sequential:
+    """``model`` (made by ``build(net)``) with the article's parameters copied into its nn.Linear layers: every
+    layer, or the indexes in ``layers``."""
     for l, lin in enumerate(linears(model)):
+        if layers is not None and l not in layers:
+            continue
         W = tensor(net, params_np[net.W_name(l)])
         if net.trick and net.layout == "rows":      # no [A | 1]: W's last row (column) is nn.Linear's bias
             weight, bias = W[:-1, :].T, W[-1, :]                             # [step:bias-trick] bias row → bias
@@ -385,10 +389,11 @@ def J_of(net: Net, X_np, y_np, hyper: Hyper):
     """J as a function of NumPy parameters: loaded into one model (built once, its parameters overwritten at
     each call), run, costed by torch."""
     X, y, model = tensor(net, X_np), tensor(net, y_np), build(net)
+    loaded = GC.Loaded(net)
 
     @torch.no_grad()
     def J(params_np):
-        load_into(net, params_np, model)
+        load_into(net, params_np, model, loaded.stale(params_np))    # the layers whose parameters moved since the last call
         yhat = predict(net, model, X)
         return numpy(cost(net, model, yhat, y, hyper)), numpy(yhat)
     return J
