@@ -109,37 +109,10 @@ _compilation_cache()
 import jaxlib  # noqa: E402
 import optax  # noqa: E402
 
+from backprop_parity.reference.spec import Static  # noqa: E402  (jit's static arguments)
+
 X64: bool = bool(jax.config.jax_enable_x64)
 VERSIONS = {"jax": jax.__version__, "jaxlib": getattr(jaxlib, "__version__", "?"), "optax": optax.__version__}
-
-
-def hashable(x):
-    """A Net or Hyper (or the data) as a dictionary key: an Activation's params is a dict, compared by value."""
-    import dataclasses
-    if isinstance(x, dict):
-        return tuple(sorted((k, hashable(v)) for k, v in x.items()))
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return (type(x).__qualname__,) + tuple(hashable(getattr(x, f.name)) for f in dataclasses.fields(x))
-    if isinstance(x, (list, tuple)):
-        return tuple(hashable(v) for v in x)
-    if isinstance(x, (set, frozenset)):
-        return frozenset(hashable(v) for v in x)
-    return x
-
-
-class Static:
-    """A case's Net or Hyper as a static argument of ``jax.jit``: compared and hashed by value (``hashable``)."""
-
-    __slots__ = ("value", "key")
-
-    def __init__(self, value):
-        self.value, self.key = value, hashable(value)
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return isinstance(other, Static) and self.key == other.key
 
 
 def compiled(fn=None, *, static: tuple = ("net", "hyper")):

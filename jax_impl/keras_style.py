@@ -64,9 +64,9 @@ import numpy as np
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference import batches as B
 from backprop_parity.reference.contract import Backward, Forward, History, Training
-from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reference.spec import Hyper, Net, hashable
 
-from . import compiled, hashable, jax_dtype
+from . import compiled, jax_dtype
 from . import layout as L
 from .network import Pullbacks, Record
 
@@ -637,8 +637,10 @@ def step(net: Net, params, grads: dict, hyper: Hyper, opt: Optimizer):
 
 
 def predict(net: Net, params, X):
+    """ŷ of the model on X: ``model(x, training=False)``, the call Keras' documentation of ``Model.predict`` gives for
+    inputs that fit in one batch (``predict`` makes a dataset and a prediction function for each model: 60 ms)."""
     with floatx(net.dtype):
-        return L.from_examples_first(params.predict(np.asarray(L.examples_first(X, net.layout)), verbose=0), net.layout)
+        return L.from_examples_first(params(L.examples_first(X, net.layout), training=False), net.layout)
 
 
 def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool = False) -> Training:

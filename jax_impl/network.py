@@ -39,10 +39,10 @@ from backprop_parity.reference import batches as B          # framework-free: ea
 from backprop_parity.reference import layout as RL          # framework-free: axes, the L2 mask
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
-from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reference.spec import Hyper, Net, Static
 
 from . import activations as ACT
-from . import Static, compiled, jax_dtype
+from . import compiled, jax_dtype
 from . import losses as LOSS
 
 

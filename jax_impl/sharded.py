@@ -39,9 +39,8 @@ from jax.sharding import PartitionSpec as P
 from backprop_parity.reference import batches as B
 from backprop_parity.reference import layout as RL
 from backprop_parity.reference.contract import Forward, Training
-from backprop_parity.reference.spec import Hyper, Net
+from backprop_parity.reference.spec import Hyper, Net, Static
 
-from . import Static
 from . import losses as LOSS
 from .network import (J_of, backward, cost, cost_each, forward, l2_mask, load, missing, numpy,  # noqa: F401
                       optimizer, parameters, predict, step, tensor, trained)

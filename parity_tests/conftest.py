@@ -24,9 +24,17 @@ import uuid
 
 import pytest
 
-from backprop_parity.reference import registry
-from backprop_parity.reports import backends as B
-from backprop_parity.reports import cache
+from backprop_parity.reports.worker import worker_environ
+
+# Every process of the session computes with the thread counts a framework worker of ``check`` starts with
+# (reports/worker.py: one thread per framework unless the environment sets a count), set here before any framework
+# is imported: the tests that run a framework in their own process run it as ``check`` does, and two pytest-xdist
+# workers side by side no longer each size their thread pools for the whole machine (tiny networks gain nothing).
+os.environ.update(worker_environ())
+
+from backprop_parity.reference import registry  # noqa: E402
+from backprop_parity.reports import backends as B  # noqa: E402
+from backprop_parity.reports import cache  # noqa: E402
 
 # The command line's folder (reports/cache.py), read before the next line turns its results off for the tests:
 # its compiled/ subfolder of JAX's compiled programs is the tests' too (pytest_configure).

@@ -158,23 +158,24 @@ GRID = _grid(("half_sse", "mse", "squared_error", "bce"))
 GRID += _grid(("cce",), len(GRID))          # the classifiers after, so that the networks above keep their seeds
 
 
-def random_rows(case, styles=STYLES):
+def random_rows(case) -> tuple[list, list]:
+    """(rows, traces): every TF style run once on ``case``, its reference keys and gradient check compared."""
     ref = B.run(case, "numpy")[0]
+    traces = [t for t in B.run(case, "tf") if t.style in STYLES]
     rows = []
-    for trace in B.run(case, "tf"):
+    for trace in traces:
         assert hasattr(trace, "values"), trace.reason
-        if trace.style in styles:
-            rows += reference_comparisons(case, trace, ref) + [gradcheck_comparison(case, trace)]
-    return rows
+        rows += reference_comparisons(case, trace, ref) + [gradcheck_comparison(case, trace)]
+    return rows, traces
 
 
 @pytest.mark.parametrize("spec", GRID, ids=lambda s: f"{s['layout']}-{s['bias']}-{s['loss']}-{s['rule']}"
                                                      f"-l2={s['l2']:g}-seed{s['seed']}")
 def test_random_network(tf_backend, spec):
     case = random_case(**spec)
-    rows = random_rows(case)
+    rows, traces = random_rows(case)
     if spec["loss"] == "cce":                                # Keras' ∂J/∂ŷ after its ŷ/Σŷ: asserted, then set aside
-        rows = H.renormalised_dJ_dyhat(case, rows, [t for t in B.run(case, "tf") if t.style in STYLES], {"keras"})
+        rows = H.renormalised_dJ_dyhat(case, rows, traces, {"keras"})
     failed = [H.describe(r) for r in rows if r.passed is False]
     assert not failed, "\n".join(failed[:10])
     assert sum(r.passed is True for r in rows) > 40
@@ -239,7 +240,7 @@ def test_long_training_costs(tf_backend):
     """Hundreds of per-sample updates: the rounding differences stay within the √updates bound."""
     case = random_case(11, "columns", "vectors", "mse", rule="sgd", epochs=60,
                        acts=[RA.make("sigmoid")] * 3)
-    rows = random_rows(case)
+    rows, _ = random_rows(case)
     for r in rows:
         if r.quantity == "costs" or r.quantity.startswith(("W_final", "b_final")):
             H.assert_row(r)

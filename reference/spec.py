@@ -169,3 +169,33 @@ TRACE_DOC = {
     "gradcheck.probe.{A_plus,A_minus,J_plus,J_minus,numerical}": "one perturbed entry, at the initial parameters",
     "gradcheck.probe_new.{…}": "the same, at the parameters after one epoch",
 }
+
+
+def hashable(x):
+    """A Net or Hyper (or the data) as a dictionary key: an Activation's params is a dict, compared by value."""
+    import dataclasses
+    if isinstance(x, dict):
+        return tuple(sorted((k, hashable(v)) for k, v in x.items()))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__qualname__,) + tuple(hashable(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, (list, tuple)):
+        return tuple(hashable(v) for v in x)
+    if isinstance(x, (set, frozenset)):
+        return frozenset(hashable(v) for v in x)
+    return x
+
+
+class Static:
+    """A case's Net or Hyper as the key of a compiled program (``jax.jit``'s static arguments, a cache of
+    ``tf.function``s): compared and hashed by value (``hashable``), the object itself in ``value``."""
+
+    __slots__ = ("value", "key")
+
+    def __init__(self, value):
+        self.value, self.key = value, hashable(value)
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, Static) and self.key == other.key

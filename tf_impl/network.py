@@ -16,6 +16,7 @@ differs is who does the calculus:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from backprop_parity.reference import batches as B
 from backprop_parity.reference import layout as RL
 from backprop_parity.reference import optimizers as O
 from backprop_parity.reference.contract import Backward, Forward, History, Training
-from backprop_parity.reference.spec import Hyper, key, Net
+from backprop_parity.reference.spec import Hyper, key, Net, Static
 
 from . import activations as ACT
 from . import floatx, onednn_note, tf_dtype
@@ -289,9 +290,11 @@ def train(net: Net, params_np: dict, X_np, y_np, hyper: Hyper, every_epoch: bool
 
 
 def trained(net: Net, params: dict, X, y, X_np, hyper: Hyper, opt, train_step, every_epoch: bool) -> Training:
-    """Every epoch, each batch through ``train_step`` (a tf.function of one batch, traced once); J under
-    tf.function too. The parameters, J and the optimizer's state as the trace reads them."""
-    J = tf.function(lambda: cost(net, params, predict(net, params, X), y, hyper))
+    """Every epoch, each batch through ``train_step`` (a tf.function of one batch, traced once); J by
+    ``J_function``, the graph gradient checking runs too. The parameters, J and the optimizer's state as the trace
+    reads them."""
+    J_and_yhat = J_function(Static(net), Static(hyper))
+    J = lambda: J_and_yhat({name: tf.convert_to_tensor(p) for name, p in params.items()}, X, y)[0]   # noqa: E731
     data = batches(net, X, y, hyper)
     history = History({name: p.numpy() for name, p in params.items()}, every_epoch)
     costs = [J().numpy()]
@@ -308,17 +311,25 @@ def trained(net: Net, params: dict, X, y, X_np, hyper: Hyper, opt, train_step, e
                     O.traced(hyper, state))
 
 
-def J_of(net: Net, X_np, y_np, hyper: Hyper):
-    """J as a function of NumPy parameters: what gradient checking perturbs. One tf.function, traced once."""
-    X, y = tensor(net, X_np), tensor(net, y_np)
-
+@functools.lru_cache(maxsize=64)
+def J_function(net: Static, hyper: Static):
+    """(J, ŷ) of (params, X, y) under tf.function, made once per network and hyper-parameters (and traced once per
+    shapes): training's costs and gradient checking, in this style and in the mirrored one, run one graph."""
     @tf.function
-    def evaluate(params):
-        yhat = predict(net, params, X)
-        return cost(net, params, yhat, y, hyper), yhat
+    def J_and_yhat(params, X, y):
+        yhat = predict(net.value, params, X)
+        return cost(net.value, params, yhat, y, hyper.value), yhat
+    return J_and_yhat
+
+
+def J_of(net: Net, X_np, y_np, hyper: Hyper):
+    """J as a function of NumPy parameters: what gradient checking perturbs (``J_function``)."""
+    X, y = tensor(net, X_np), tensor(net, y_np)
+    J_and_yhat = J_function(Static(net), Static(hyper))
 
     def J(params_np):
-        J_value, yhat = evaluate({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()})
+        J_value, yhat = J_and_yhat({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()},
+                                   X, y)
         return J_value.numpy(), yhat.numpy()
     return J
 
