@@ -149,6 +149,16 @@ def pytest_unconfigure(config):
         os.environ.pop(SESSION_STORE, None)
 
 
+def pytest_collection_modifyitems(config, items):
+    """The costliest files first (a module's ``pytest.mark.cost(seconds)``; unmarked files after, as collected):
+    pytest-xdist hands out whole files in this order (``--dist loadfile``, ``--no-loadscope-reorder``), so that
+    the long files start while the other worker has short ones to run beside them, not at the end alone."""
+    def cost(item):
+        mark = item.get_closest_marker("cost")
+        return -mark.args[0] if mark else 0
+    items.sort(key=cost)                                  # stable: a file's tests keep their order
+
+
 def pytest_report_header(config):
     return f"BACKPROP_PARITY_REQUIRE={os.environ.get('BACKPROP_PARITY_REQUIRE', '')!r}"
 

@@ -24,6 +24,8 @@ from backprop_parity.reports.compare import Comparison
 
 from .conftest import missing_backend
 
+pytestmark = pytest.mark.cost(21)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 REF = registry.reference()
 FRAMEWORKS = [b for b in registry.entries() if not b.reference]
 CASE = "dlai-two-layer"

@@ -25,6 +25,8 @@ from .conftest import missing_backend
 
 STYLES = [(b.name, s.name) for b in registry.entries() for s in b.styles]
 
+pytestmark = pytest.mark.cost(36)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 # Run in a process of the backend's own (its registry env set before import: Keras on JAX cannot
 # share a process with Keras on TensorFlow). Prints, per style module, each contract function's
 # parameters and whether the module's containers are the contract's.

@@ -30,6 +30,8 @@ from backprop_parity.reports.cache import COMPILE_ENV
 
 from .conftest import missing_backend
 
+pytestmark = pytest.mark.cost(64)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ["courtial-bias-trick", "dlai-logistic", "robust-sgd-frozen", "robust-edges", "dlai-activations"]
 RUNS = [{"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},

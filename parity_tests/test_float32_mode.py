@@ -10,6 +10,7 @@ never passed silently.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from backprop_parity.reference import registry
 from backprop_parity.reference.case import builtin_names, load
@@ -18,6 +19,8 @@ from backprop_parity.reports import run
 from . import helpers
 from .conftest import skip_if_not_run
 from .helpers import describe
+
+pytestmark = pytest.mark.cost(22)     # its tests' seconds, summed (conftest: the costliest files start first)
 
 BACKENDS = list(registry.names())
 REPORTED = ("no counterpart", "undecidable in float32", "undecidable: rounding")

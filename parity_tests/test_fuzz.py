@@ -45,6 +45,8 @@ from backprop_parity.reference.backend import functions, trace_manual
 from backprop_parity.reports import compare
 from backprop_parity.reports.cli import main
 
+pytestmark = pytest.mark.cost(22)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 REF = registry.reference().name
 
 SCALE = float(os.environ.get("BACKPROP_PARITY_FUZZ_SCALE", "1"))

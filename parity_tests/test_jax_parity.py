@@ -30,6 +30,8 @@ from backprop_parity.reports.compare import Comparison, compare_case
 from . import helpers
 from .conftest import required
 
+pytestmark = pytest.mark.cost(45)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 BACKEND = "jax"
 STYLES = ("grad", "keras", "sharded")
 CASES = builtin_names()

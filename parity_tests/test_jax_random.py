@@ -34,6 +34,8 @@ from backprop_parity.reports.compare import Comparison
 from . import helpers
 from .test_jax_parity import BACKEND, STYLES, assert_row, describe, require_jax
 
+pytestmark = pytest.mark.cost(105)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
         ("leaky_relu", {}), ("elu", {}), ("elu", {"alpha": 0.5})]
 LOSSES = ["half_sse", "mse", "squared_error", "bce"]

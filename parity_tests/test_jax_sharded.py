@@ -22,6 +22,7 @@ import pytest
 
 from . import helpers
 
+pytestmark = pytest.mark.cost(24)     # its tests' seconds, summed (conftest: the costliest files start first)
 
 
 def style():

@@ -23,6 +23,8 @@ import pytest
 from . import helpers
 from .conftest import required
 
+pytestmark = pytest.mark.cost(15)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = {"bias-trick", "forward-affine", "forward-activation", "output-delta", "hidden-delta", "input-gradient",
          "weight-gradient", "l2", "cost", "update"}

@@ -23,6 +23,7 @@ from backprop_parity.reports import mutants as M
 
 pytestmark = pytest.mark.skipif("BACKPROP_PARITY_MUTANT" in os.environ,
                                 reason="inside a mutant run: the catalogue does not run itself")
+pytestmark = [pytestmark, pytest.mark.cost(95)]   # its tests' seconds, summed (conftest: the costliest files start first)
 
 MIRRORS = [f for f in M.families() if f != "reference"]
 

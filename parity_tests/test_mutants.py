@@ -22,6 +22,7 @@ from backprop_parity.reports.cli import main
 
 pytestmark = pytest.mark.skipif("BACKPROP_PARITY_MUTANT" in os.environ,
                                 reason="inside a mutant run: the catalogue does not run itself")
+pytestmark = [pytestmark, pytest.mark.cost(82)]   # its tests' seconds, summed (conftest: the costliest files start first)
 
 
 def test_catalogue_applies_to_the_current_tree():

@@ -30,6 +30,8 @@ from backprop_parity.reports.report import COLUMNS
 from . import helpers
 from .report_support import full_report
 
+pytestmark = pytest.mark.cost(50)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 FILES = ("index.html", "report.md", "comparisons.csv", "comparisons.json")
 REF = registry.reference().name
 

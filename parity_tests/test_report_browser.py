@@ -29,6 +29,8 @@ from backprop_parity.reports.report import write_report
 
 from .report_support import full_report, keep, results
 
+pytestmark = pytest.mark.cost(16)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 PHONE, LAPTOP, WIDE = 390, 1280, 1920        # the widths issue 11 names: a phone, a laptop, a wide screen
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",

@@ -30,6 +30,8 @@ from backprop_parity.reports.compare import reference_comparisons
 
 from . import helpers as H
 
+pytestmark = pytest.mark.cost(22)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT64_CASES = ["courtial-bias-trick", "courtial-l2", "dlai-two-layer", "zhou-feedforward", "robust-edges"]
 FLOAT32_CASES = ["courtial-bias-trick", "dlai-two-layer"]

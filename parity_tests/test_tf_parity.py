@@ -26,6 +26,8 @@ from backprop_parity.reports.compare import gradcheck_comparison, reference_comp
 
 from . import helpers as H
 
+pytestmark = pytest.mark.cost(162)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 STYLES = B.STYLE_NAMES["tf"]
 
 

@@ -21,6 +21,8 @@ from .helpers import (CONVENTION_GRID, CONVENTION_IDS, MINIBATCH_GRID, SOFTMAX_G
                       convention_case, describe, renormalised_dJ_dyhat)
 from .test_torch_random import ACTS, BIASES, LAYOUTS, LOSSES, make_case, minibatch_case
 
+pytestmark = pytest.mark.cost(173)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 
 def check(case, traces=None):
     """Every row (reference keys, gradient check) of every TF style (``traces``: of ``B.run(case, "tf")``, run

@@ -15,6 +15,8 @@ from backprop_parity.reports.compare import compare_case
 from . import helpers as H
 from .helpers import CASES, assert_row, case, describe, traces
 
+pytestmark = pytest.mark.cost(25)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 NET_CASES = [n for n in CASES if case(n).net is not None]
 
 

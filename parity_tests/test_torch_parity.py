@@ -23,6 +23,8 @@ from backprop_parity.reports.backends import STYLE_NAMES
 from . import helpers
 from .helpers import CASES, assert_row, case, describe, reference_trace, rows, traces
 
+pytestmark = pytest.mark.cost(85)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 STYLES = STYLE_NAMES["torch"]
 NET_CASES = [n for n in CASES if case(n).net is not None]
 TRAINED = [n for n in NET_CASES if case(n).y is not None]

@@ -27,6 +27,8 @@ from backprop_parity.reports.compare import compare_case
 from .helpers import (CONVENTION_GRID, CONVENTION_IDS, MINIBATCH_GRID, SOFTMAX_GRID, assert_bias_gradients, assert_row,
                       class_output, convention_case, describe, one_hot)
 
+pytestmark = pytest.mark.cost(30)     # its tests' seconds, summed (conftest: the costliest files start first)
+
 ACTS = [("identity", {}), ("sigmoid", {}), ("tanh", {}), ("relu", {}), ("leaky_relu", {"slope": 0.1}),
         ("leaky_relu", {}), ("elu", {}), ("elu", {"alpha": 0.5})]
 LOSSES = ["half_sse", "mse", "squared_error", "bce"]
