@@ -2,7 +2,7 @@
 
 ``test_every_mutant_is_killed`` runs the whole catalogue (``backprop-parity mutants
 --first-kill``: each mutant's tests stop at the first failure). Measured on the 2-core CI
-machine: about 90 s of CPU, 2–3 minutes of wall time with 2 jobs. Set
+machine (2026-12-07): 54 s of CPU, 31 s of wall time with 2 jobs. Set
 BACKPROP_PARITY_MUTANTS_SAMPLE=K to run K mutants drawn at random instead (seed:
 BACKPROP_PARITY_MUTANTS_SEED, default 0), e.g. on a slower machine.
 
